@@ -1,0 +1,1 @@
+"""Pure functions from a sweep's point directories to tidy tables, figures and claims."""
