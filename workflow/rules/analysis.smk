@@ -1,0 +1,89 @@
+# Analysis: collect -> figures -> tables and claims -> paper report.
+#
+# Cheap stage only: every rule here reads the finished point directories (or what was
+# built from them) and never triggers a point to run again.
+#
+# Needs from common.smk (helper C): ANALYSIS_SWEEP_DIR (str, results/<sweep>) and
+# point_json_files() -> list[str], every point.json of the sweep. The target list for
+# `rule all` is analysis_targets(ANALYSIS_SWEEP_DIR).
+
+from analysis.layout import FIGURES, Layout
+
+
+def analysis_targets(sweep_dir):
+    """Every file the analysis makes for one sweep; `rule all` asks for these."""
+    return Layout(sweep_dir).all_outputs()
+
+
+rule analysis_collect:
+    input:
+        points=point_json_files(),
+    output:
+        csv=Layout(ANALYSIS_SWEEP_DIR).tidy_csv,
+        parquet=Layout(ANALYSIS_SWEEP_DIR).tidy_parquet,
+    log:
+        Layout(ANALYSIS_SWEEP_DIR).log("collect"),
+    message:
+        "Collecting every point of the sweep into one tidy table"
+    script:
+        "../scripts/analysis_collect.py"
+
+
+rule analysis_figure:
+    input:
+        tidy=Layout(ANALYSIS_SWEEP_DIR).tidy_csv,
+    output:
+        png=report(
+            Layout(ANALYSIS_SWEEP_DIR).figure("{figure}", "png"),
+            category="Figures",
+            caption="../../paper/captions/figure.rst",
+        ),
+        pdf=Layout(ANALYSIS_SWEEP_DIR).figure("{figure}", "pdf"),
+    wildcard_constraints:
+        figure="|".join(FIGURES),
+    log:
+        Layout(ANALYSIS_SWEEP_DIR).log("figure_{figure}"),
+    message:
+        "Drawing figure {wildcards.figure}"
+    script:
+        "../scripts/analysis_figure.py"
+
+
+rule analysis_paper_tables:
+    input:
+        tidy=Layout(ANALYSIS_SWEEP_DIR).tidy_csv,
+        claims_file="paper/claims.yaml",
+    output:
+        claims=report(
+            Layout(ANALYSIS_SWEEP_DIR).claims_csv,
+            category="Claims",
+            caption="../../paper/captions/claims.rst",
+        ),
+        tables=Layout(ANALYSIS_SWEEP_DIR).table_outputs(),
+    log:
+        Layout(ANALYSIS_SWEEP_DIR).log("tables"),
+    message:
+        "Checking the study's claims and writing the paper tables"
+    script:
+        "../scripts/analysis_tables.py"
+
+
+rule analysis_report:
+    input:
+        tidy=Layout(ANALYSIS_SWEEP_DIR).tidy_csv,
+        claims=Layout(ANALYSIS_SWEEP_DIR).claims_csv,
+        figures=Layout(ANALYSIS_SWEEP_DIR).figure_outputs(),
+        tables=Layout(ANALYSIS_SWEEP_DIR).table_outputs(),
+    output:
+        html=report(
+            Layout(ANALYSIS_SWEEP_DIR).report_html,
+            category="Reproduction report",
+            caption="../../paper/captions/report.rst",
+        ),
+        md=Layout(ANALYSIS_SWEEP_DIR).report_md,
+    log:
+        Layout(ANALYSIS_SWEEP_DIR).log("report"),
+    message:
+        "Rendering the reproduction report"
+    script:
+        "../scripts/analysis_report.py"
