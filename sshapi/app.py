@@ -1,0 +1,186 @@
+"""The Flask app: users' credentials in, `uptime` / `ls` over SSH out, JSON everywhere."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import re
+import time
+from collections.abc import Callable
+
+from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from sshapi import __version__, backends, store
+from sshapi.backends.base import Result
+from sshapi.commands import UPTIME, ls_command
+from sshapi.crypto import Box, data_key
+from sshapi.errors import ApiError, BadRequest, Unauthorized
+from sshapi.info import healthz_info
+from sshapi.keys import check_private_key, parse_host_key
+from sshapi.pool import Pool
+from sshapi.settings import Settings, default_key_file
+from sshapi.store import Target
+
+log = logging.getLogger("sshapi")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:_-]{0,254}$")
+_USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
+
+
+def make_runner(settings: Settings) -> tuple[Callable[[Target, str], Result], Pool | None]:
+    """One function that runs a command on a target, per the connection mode."""
+    backend = backends.load(settings.library)
+
+    def connect(target: Target):
+        return backend.connect(target, settings)
+
+    if settings.connections == "per-request":
+
+        def run(target: Target, command: str) -> Result:
+            conn = connect(target)
+            try:
+                return conn.exec(command, settings.command_timeout)
+            finally:
+                conn.close()
+
+        return run, None
+    pool = Pool(
+        connect,
+        settings.max_connections,
+        settings.max_sessions_per_connection,
+        wait_timeout=settings.connect_timeout,
+    )
+    atexit.register(pool.close_all)
+
+    def run_pooled(target: Target, command: str) -> Result:
+        return pool.run(target, command, settings.command_timeout)
+
+    return run_pooled, pool
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """App factory; gunicorn calls it once per worker (see cli.py)."""
+    settings = settings or Settings()
+    app = Flask("sshapi")
+    engine = store.make_engine(settings.db_url)
+    box = Box(data_key(settings.key_file or default_key_file()))
+    run, pool = make_runner(settings)
+    app.extensions["sshapi"] = {"settings": settings, "engine": engine, "pool": pool}
+
+    @app.errorhandler(ApiError)
+    def api_error(e: ApiError):
+        return jsonify(error=e.code, message=e.message), e.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        code = (e.name or "error").lower().replace(" ", "_")
+        return jsonify(error=code, message=e.description), e.code
+
+    @app.errorhandler(Exception)
+    def internal_error(e: Exception):
+        log.error("internal error on %s %s: %s", request.method, request.path, type(e).__name__)
+        return jsonify(error="internal_error", message=type(e).__name__), 500
+
+    @app.before_request
+    def authenticate():
+        if request.path == "/healthz":
+            return
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme != "Bearer" or not token.strip():
+            raise Unauthorized("missing 'Authorization: Bearer TOKEN' header", "missing_token")
+        user_id = store.user_for_token(engine, token.strip())
+        if user_id is None:
+            raise Unauthorized("unknown API token", "bad_token")
+        g.user_id = user_id
+
+    @app.get("/healthz")
+    def healthz():
+        info = healthz_info(settings)
+        if pool is not None:
+            info["pool"] = pool.stats()
+        return jsonify(info)
+
+    @app.post("/credentials")
+    def add_credential():
+        fields = _credential_fields(request.get_json(silent=True))
+        store.add_credential(engine, box, g.user_id, fields)
+        log.info("user %s added credential %s", g.user_id, fields["name"])
+        return jsonify(name=fields["name"]), 201
+
+    @app.get("/credentials")
+    def list_credentials():
+        return jsonify(credentials=store.list_credentials(engine, g.user_id))
+
+    @app.delete("/credentials/<name>")
+    def delete_credential(name: str):
+        key = store.delete_credential(engine, g.user_id, name)
+        if pool is not None:
+            pool.discard(key)
+        return "", 204
+
+    def run_command(name: str, command: str):
+        target = store.get_target(engine, box, g.user_id, name)
+        start = time.perf_counter()
+        try:
+            result = run(target, command)
+        except ApiError as e:
+            ms = (time.perf_counter() - start) * 1000
+            log.warning(
+                "user %s %s on %s: %s after %.1f ms",
+                g.user_id,
+                command.split()[0],
+                name,
+                e.code,
+                ms,
+            )
+            raise
+        ms = (time.perf_counter() - start) * 1000
+        return jsonify(
+            stdout=result.stdout,
+            stderr=result.stderr,
+            exit_status=result.exit_status,
+            elapsed_ms=round(ms, 3),
+        )
+
+    @app.get("/credentials/<name>/uptime")
+    def uptime(name: str):
+        return run_command(name, UPTIME)
+
+    @app.get("/credentials/<name>/ls")
+    def ls(name: str):
+        return run_command(name, ls_command(request.args.get("path")))
+
+    log.info(
+        "sshapi %s ready: library=%s connections=%s",
+        __version__,
+        settings.library,
+        settings.connections,
+    )
+    return app
+
+
+def _credential_fields(body: object) -> dict:
+    """Validate a POST /credentials body; messages name the field, never echo the key."""
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object", "bad_json")
+    required = ("name", "host", "port", "username", "private_key", "host_key")
+    missing = [k for k in required if k not in body]
+    if missing:
+        raise BadRequest(f"missing field(s): {', '.join(missing)}", "bad_json")
+    for k in ("name", "host", "username", "private_key", "host_key"):
+        if not isinstance(body[k], str):
+            raise BadRequest(f"field {k!r} must be a string", "bad_json")
+    port = body["port"]
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise BadRequest("field 'port' must be an integer 1-65535", "bad_json")
+    if not _NAME_RE.match(body["name"]):
+        raise BadRequest("field 'name' must be 1-64 of A-Z a-z 0-9 . _ -", "bad_json")
+    if not _HOST_RE.match(body["host"]):
+        raise BadRequest("field 'host' must be a host name or IP address", "bad_json")
+    if not _USER_RE.match(body["username"]):
+        raise BadRequest("field 'username' is not a valid user name", "bad_json")
+    parse_host_key(body["host_key"])
+    check_private_key(body["private_key"])
+    return {k: body[k] for k in required}

@@ -1,0 +1,161 @@
+"""Pooled connections: authenticated SSH connections reused per credential.
+
+Bounded like the Tapis Files session pool: at most `max_connections` open connections per
+server process and at most `max_sessions_per_connection` commands running at once on one
+(less if the library cannot share a connection between threads). When the bound is hit,
+an idle connection of another credential is closed to make room, else the request waits
+up to the connect timeout. A connection that breaks is dropped and the call retried once
+on a new one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sshapi.backends.base import Connection, Result
+from sshapi.errors import SSHFailure, SSHTimeout
+from sshapi.store import Target
+
+
+@dataclass(eq=False)
+class _Slot:
+    key: str
+    conn: Connection
+    limit: int
+    busy: int = 0
+    dropped: bool = False
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class Pool:
+    def __init__(
+        self,
+        connect: Callable[[Target], Connection],
+        max_connections: int,
+        max_sessions: int,
+        wait_timeout: float,
+    ) -> None:
+        self._connect = connect
+        self._max_connections = max_connections
+        self._max_sessions = max_sessions
+        self._wait_timeout = wait_timeout
+        self._cond = threading.Condition()
+        self._slots: dict[str, list[_Slot]] = {}
+        self._open = 0  # connections open or being opened
+
+    def run(self, target: Target, command: str, timeout: float) -> Result:
+        slot, fresh = self._acquire(target)
+        try:
+            return slot.conn.exec(command, timeout)
+        except SSHFailure as e:
+            broken = not slot.conn.alive()
+            if broken:
+                self._drop(slot)
+            if not broken or fresh or isinstance(e, SSHTimeout):
+                raise
+        finally:
+            self._release(slot)
+        # a reused connection broke under us (e.g. sshd restarted): retry once, fresh
+        slot, _ = self._acquire(target, reuse=False)
+        try:
+            return slot.conn.exec(command, timeout)
+        except SSHFailure:
+            if not slot.conn.alive():
+                self._drop(slot)
+            raise
+        finally:
+            self._release(slot)
+
+    def stats(self) -> dict:
+        with self._cond:
+            return {
+                "open_connections": self._open,
+                "busy_channels": sum(s.busy for v in self._slots.values() for s in v),
+            }
+
+    def discard(self, key: str) -> None:
+        """Forget every connection of one credential (it was deleted)."""
+        with self._cond:
+            slots = list(self._slots.get(key, []))
+        for slot in slots:
+            self._drop(slot)
+
+    def close_all(self) -> None:
+        with self._cond:
+            slots = [s for v in self._slots.values() for s in v]
+        for slot in slots:
+            self._drop(slot)
+
+    def _acquire(self, target: Target, reuse: bool = True) -> tuple[_Slot, bool]:
+        deadline = time.monotonic() + self._wait_timeout
+        victim: _Slot | None = None
+        with self._cond:
+            while True:
+                if reuse:
+                    for slot in self._slots.get(target.key, []):
+                        if slot.busy < slot.limit and slot.conn.alive():
+                            slot.busy += 1
+                            return slot, False
+                if self._open < self._max_connections:
+                    self._open += 1
+                    break
+                victim = self._idle_victim()
+                if victim is not None:
+                    self._forget(victim)
+                    self._open += 1  # the victim's place goes to the new connection
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SSHTimeout(
+                        f"all {self._max_connections} pooled connections busy for "
+                        f"{self._wait_timeout:g} s"
+                    )
+                self._cond.wait(left)
+        if victim is not None:
+            victim.conn.close()
+        try:
+            conn = self._connect(target)
+        except BaseException:
+            with self._cond:
+                self._open -= 1
+                self._cond.notify_all()
+            raise
+        slot = _Slot(target.key, conn, min(self._max_sessions, conn.max_channels), busy=1)
+        with self._cond:
+            self._slots.setdefault(target.key, []).append(slot)
+        return slot, True
+
+    def _idle_victim(self) -> _Slot | None:
+        idle = [s for v in self._slots.values() for s in v if s.busy == 0]
+        return min(idle, key=lambda s: s.last_used, default=None)
+
+    def _forget(self, slot: _Slot) -> None:
+        """Unlist a slot (lock held); the caller closes it or leaves it to the last user."""
+        slots = self._slots.get(slot.key, [])
+        if slot in slots:
+            slots.remove(slot)
+            if not slots:
+                del self._slots[slot.key]
+            self._open -= 1
+        slot.dropped = True
+        self._cond.notify_all()
+
+    def _drop(self, slot: _Slot) -> None:
+        with self._cond:
+            already = slot.dropped
+            self._forget(slot)
+            close_now = not already and slot.busy == 0
+        if close_now:
+            slot.conn.close()
+
+    def _release(self, slot: _Slot) -> None:
+        with self._cond:
+            slot.busy -= 1
+            slot.last_used = time.monotonic()
+            close_now = slot.dropped and slot.busy == 0
+            self._cond.notify_all()
+        if close_now:
+            slot.conn.close()

@@ -1,0 +1,162 @@
+"""A real OpenSSH sshd for tests and benchmarks: Debian's /usr/sbin/sshd on 127.0.0.1 with
+its own host key, config, PID file and log, and a real local user with an ed25519 key.
+
+Port `port` behaves normally; port `slow_port` forces every command to `sleep 5` first (a
+slow host, for timeout tests). Used by tests/sshapi/conftest.py and
+benchmarks/bench_api_overhead.py.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SSHD = "/usr/sbin/sshd"
+TEST_USER = "sshapit"
+
+
+@dataclass(frozen=True)
+class Sshd:
+    host: str
+    port: int
+    slow_port: int
+    user: str
+    home: Path
+    private_key: str  # the client key, OpenSSH format
+    host_key: str  # known_hosts line of the server's host key
+    other_host_key: str  # a valid ed25519 key line that is NOT the server's
+    pid: int
+    log: Path
+
+    def credential(self, name: str = "h1", **overrides) -> dict:
+        body = {
+            "name": name,
+            "host": self.host,
+            "port": self.port,
+            "username": self.user,
+            "private_key": self.private_key,
+            "host_key": self.host_key,
+        }
+        body.update(overrides)
+        return body
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_user(name: str = TEST_USER) -> Path:
+    """A real local account, unlocked for key logins with UsePAM no."""
+    try:
+        home = Path(pwd.getpwnam(name).pw_dir)
+    except KeyError:
+        subprocess.run(["useradd", "-m", "-s", "/bin/bash", name], check=True)
+        home = Path(pwd.getpwnam(name).pw_dir)
+    subprocess.run(["usermod", "-p", "*", name], check=True)
+    return home
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sshapi-test", "-f", str(path)],
+        check=True,
+    )
+
+
+def _wait_banner(port: int, proc: subprocess.Popen, log: Path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"sshd exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                if s.recv(64).startswith(b"SSH-2.0"):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"sshd on port {port} sent no banner within {timeout} s")
+
+
+@contextmanager
+def running_sshd(workdir: Path, user: str = TEST_USER):
+    """Start sshd in the foreground (-D) as our child; always stop it by its PID."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.makedirs("/run/sshd", exist_ok=True)
+    home = ensure_user(user)
+    pw = pwd.getpwnam(user)
+    for name in ("host_ed25519", "client_ed25519", "other_ed25519"):
+        if not (workdir / name).exists():
+            _keygen(workdir / name)
+    # StrictModes: ~/.ssh owned by the user, 700; authorized_keys 600
+    ssh_dir = home / ".ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    auth = ssh_dir / "authorized_keys"
+    auth.write_text((workdir / "client_ed25519.pub").read_text())
+    for p in (ssh_dir, auth):
+        os.chown(p, pw.pw_uid, pw.pw_gid)
+    os.chmod(ssh_dir, 0o700)
+    os.chmod(auth, 0o600)
+
+    port, slow_port = free_port(), free_port()
+    while slow_port == port:
+        slow_port = free_port()
+    config = workdir / "sshd_config"
+    pidfile, log = workdir / "sshd.pid", workdir / "sshd.log"
+    config.write_text(
+        f"""Port {port}
+Port {slow_port}
+ListenAddress 127.0.0.1
+HostKey {workdir / "host_ed25519"}
+PidFile {pidfile}
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile .ssh/authorized_keys
+StrictModes yes
+AllowUsers {user}
+MaxStartups 100:30:200
+MaxSessions 20
+LogLevel VERBOSE
+Match LocalPort {slow_port}
+    ForceCommand sleep 5
+"""
+    )
+    subprocess.run([SSHD, "-t", "-f", str(config)], check=True)
+    proc = subprocess.Popen([SSHD, "-D", "-f", str(config), "-E", str(log)])
+    try:
+        _wait_banner(port, proc, log)
+
+        def line(name: str) -> str:
+            kind, b64 = (workdir / f"{name}.pub").read_text().split()[:2]
+            return f"[127.0.0.1]:{port} {kind} {b64}"
+
+        yield Sshd(
+            host="127.0.0.1",
+            port=port,
+            slow_port=slow_port,
+            user=user,
+            home=home,
+            private_key=(workdir / "client_ed25519").read_text(),
+            host_key=line("host_ed25519"),
+            other_host_key=line("other_ed25519"),
+            pid=proc.pid,
+            log=log,
+        )
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()

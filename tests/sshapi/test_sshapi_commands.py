@@ -1,0 +1,30 @@
+"""uptime and ls, for every library x connection mode, against a real sshd."""
+
+from __future__ import annotations
+
+import pytest
+
+from sshapi.settings import CONNECTION_MODES as MODES
+from sshapi.settings import LIBRARIES
+
+
+@pytest.mark.parametrize("connections", MODES)
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_uptime_and_ls(make_client, sshd, library, connections):
+    api = make_client(library, connections)
+    assert api.post("/credentials", sshd.credential()).status_code == 201
+    for _ in range(3):  # pooled mode reuses the connection
+        r = api.get("/credentials/h1/uptime")
+        assert r.status_code == 200, r.json
+        assert "load average" in r.json["stdout"]
+        assert r.json["exit_status"] == 0
+        assert r.json["elapsed_ms"] > 0
+    (sshd.home / "lsdir").mkdir(exist_ok=True)
+    (sshd.home / "lsdir" / "afile").write_text("x")
+    r = api.get("/credentials/h1/ls", query_string={"path": "lsdir"})
+    assert r.status_code == 200, r.json
+    assert r.json["stdout"] == "afile\n"
+    r = api.get("/credentials/h1/ls", query_string={"path": "no-such-dir"})
+    assert r.status_code == 200
+    assert r.json["exit_status"] == 2
+    assert "No such file" in r.json["stderr"]
