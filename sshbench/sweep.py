@@ -1,0 +1,224 @@
+"""Sweep configs: validate them and expand them into points with readable, stable ids.
+
+A sweep config (experiments/*.yaml, schema in workflow/schemas/config.schema.yaml) names
+axes; the points are their cross product, per group, filtered. Everything here is pure: the
+Snakefile calls `load` / `resolve` and `expand`, and so do the tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from sshbench import paths
+
+SCHEMA_FILE = paths.WORKFLOW_DIR / "schemas" / "config.schema.yaml"
+
+# Axis defaults (not in the schema: a group's axes must fall back to `points`, not to these).
+AXIS_DEFAULTS: dict[str, Any] = {
+    "patterns": ["sustained"],
+    "duration_s": 20,
+    "warmup_s": 5,
+    "trials": 1,
+    "seed": 1,
+}
+
+_CONN_SHORT = {"per-request": "perreq", "pooled": "pooled"}
+
+
+class ConfigError(ValueError):
+    """A sweep config that cannot be run; the message names the field and the reason."""
+
+
+def load_schema() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA_FILE.read_text())
+
+
+def _field(path: Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    """Check `config` against the schema; raise ConfigError naming the first bad field."""
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.path), list(e.path)))
+    if errors:
+        err = jsonschema.exceptions.best_match(errors)
+        raise ConfigError(f"config field {_field(err.absolute_path)}: {err.message}")
+
+
+def _fill_defaults(instance: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """Fill `default` values of (nested) object properties, as snakemake.utils.validate does."""
+    for name, sub in schema.get("properties", {}).items():
+        if "default" in sub and name not in instance:
+            instance[name] = copy.deepcopy(sub["default"])
+        if isinstance(instance.get(name), dict) and "properties" in sub:
+            _fill_defaults(instance[name], sub)
+
+
+def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate, fill defaults, and check what the schema cannot express."""
+    config = copy.deepcopy(dict(config))
+    validate(config)
+    _fill_defaults(config, load_schema())
+    groups = config.get("groups") or {"all": {}}
+    for gname, axes in groups.items():
+        merged = {**AXIS_DEFAULTS, **config["points"], **axes}
+        where = f"groups.{gname}" if "groups" in config else "points"
+        if "sustained" in merged["patterns"] and "rates" not in merged:
+            raise ConfigError(f"config field {where}.rates: required by the sustained pattern")
+        if "burst" in merged["patterns"] and "burst_sizes" not in merged:
+            raise ConfigError(f"config field {where}.burst_sizes: required by the burst pattern")
+    loadgen = config["loadgen"]
+    if loadgen["min_users"] > loadgen["max_users"]:
+        raise ConfigError("config field loadgen.min_users: larger than loadgen.max_users")
+    return config
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read a sweep config file and resolve it (ConfigError on any problem)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"cannot read sweep config {path}: {e.strerror}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"sweep config {path} is not valid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"sweep config {path}: expected a mapping at the top level")
+    return resolve(raw)
+
+
+def _num(x: float) -> str:
+    """10 -> '10', 2.5 -> '2.5' (ids stay short and stable)."""
+    return f"{x:g}"
+
+
+def point_id(p: Mapping[str, Any]) -> str:
+    """Readable, deterministic id: r10-taco-uptime-default-ssh2-perreq-sustained-t0."""
+    load = f"r{_num(p['rps'])}" if p["pattern"] == "sustained" else f"n{p['burst_size']}"
+    return "-".join(
+        [
+            load,
+            p["host"],
+            p["command"],
+            p["profile"],
+            p["library"],
+            _CONN_SHORT[p["connections"]],
+            p["pattern"],
+            f"t{p['trial']}",
+        ]
+    )
+
+
+def _group_points(axes: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
+    for pattern in axes["patterns"]:
+        loads = axes["rates"] if pattern == "sustained" else axes["burst_sizes"]
+        for host, command, profile, library, conn, load, trial in itertools.product(
+            axes["hosts"],
+            axes["commands"],
+            axes["profiles"],
+            axes["libraries"],
+            axes["connections"],
+            loads,
+            range(axes["trials"]),
+        ):
+            sustained = pattern == "sustained"
+            yield {
+                "rps": load if sustained else None,
+                "host": host,
+                "command": command,
+                "profile": profile,
+                "library": library,
+                "connections": conn,
+                "pattern": pattern,
+                "duration_s": axes["duration_s"] if sustained else None,
+                "warmup_s": axes["warmup_s"] if sustained else 0,
+                "trial": trial,
+                "seed": axes["seed"],
+                "burst_size": None if sustained else load,
+            }
+
+
+def _matches(p: Mapping[str, Any], flt: Mapping[str, Any]) -> bool:
+    for key, want in flt.items():
+        wants = want if isinstance(want, list) else [want]
+        if p.get(key) not in wants:
+            return False
+    return True
+
+
+def order_key(p: Mapping[str, Any]) -> tuple:
+    """Run order: group by profile, then deployment, so switches and redeploys are rare."""
+    load = p["rps"] if p["pattern"] == "sustained" else p["burst_size"]
+    return (
+        p["profile"],
+        p["library"],
+        p["connections"],
+        p["host"],
+        p["command"],
+        p["pattern"],
+        load,
+        p["trial"],
+    )
+
+
+def expand(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """All points of a resolved config, as {point id: params}, in run order.
+
+    Two groups may name the same point (same parameters): it runs once. The same id with
+    different parameters (say another duration) is a ConfigError.
+    """
+    groups = config.get("groups") or {"all": {}}
+    points: dict[str, dict[str, Any]] = {}
+    for gname, axes in groups.items():
+        merged = {**AXIS_DEFAULTS, **config["points"], **axes}
+        for p in _group_points(merged):
+            if config.get("include") and not any(_matches(p, f) for f in config["include"]):
+                continue
+            if any(_matches(p, f) for f in config.get("exclude", [])):
+                continue
+            pid = point_id(p)
+            if pid in points and points[pid] != p:
+                raise ConfigError(
+                    f"config field groups.{gname}: point {pid} is also in another group with "
+                    "different parameters (duration_s, warmup_s or seed); make them equal"
+                )
+            points[pid] = p
+    if not points:
+        raise ConfigError("config field include/exclude: the filters leave no point to run")
+    return dict(sorted(points.items(), key=lambda kv: order_key(kv[1])))
+
+
+def priorities(points: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """Snakemake priorities (higher runs first) that follow `order_key`."""
+    ordered = sorted(points, key=lambda pid: order_key(points[pid]))
+    n = len(ordered)
+    return {pid: n - i for i, pid in enumerate(ordered)}
+
+
+def users_for(params: Mapping[str, Any], loadgen: Mapping[str, Any]) -> int:
+    """Locust users for a point: enough that slots are not missed while responses are slow."""
+    if params["pattern"] == "burst":
+        return int(params["burst_size"])
+    users = math.ceil(params["rps"] * loadgen["users_per_rps"])
+    return max(loadgen["min_users"], min(loadgen["max_users"], users))
+
+
+def cost(points: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Load seconds of a sweep (warm-up + measured window per point), for planning."""
+    seconds = sum(
+        (p["warmup_s"] or 0) + (p["duration_s"] or 0) if p["pattern"] == "sustained" else 0
+        for p in points.values()
+    )
+    return {"points": len(points), "load_seconds": seconds}
