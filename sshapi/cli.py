@@ -1,0 +1,126 @@
+"""The `sshapi` command: `add-user` and `serve` (gunicorn, gthread workers)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from sshapi.settings import CONNECTION_MODES, DEFAULT_DB_URL, LIBRARIES, Settings
+
+
+def _bind(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"--bind {value!r} is not HOST:PORT")
+    return value
+
+
+def _positive(kind):
+    def parse(value: str):
+        try:
+            v = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+        if v <= 0:
+            raise argparse.ArgumentTypeError(f"{value!r} must be > 0")
+        return v
+
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sshapi", description="The SSH-backed API under test.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    a = sub.add_parser("add-user", help="create a user; prints its API token on the last line")
+    a.add_argument("name")
+    a.add_argument("--db", default=DEFAULT_DB_URL, help="SQLAlchemy URL (default %(default)s)")
+
+    s = sub.add_parser("serve", help="serve the API under gunicorn (gthread workers)")
+    s.add_argument("--library", choices=LIBRARIES, default="ssh2")
+    s.add_argument("--connections", choices=CONNECTION_MODES, default="per-request")
+    s.add_argument("--db", default=DEFAULT_DB_URL, help="SQLAlchemy URL (default %(default)s)")
+    s.add_argument("--bind", type=_bind, default="127.0.0.1:8080", help="HOST:PORT")
+    s.add_argument("--workers", type=_positive(int), default=1)
+    s.add_argument("--threads", type=_positive(int), default=64)
+    s.add_argument("--pidfile", type=Path, help="gunicorn master's PID file")
+    s.add_argument("--log", type=Path, help="log file (default: stderr)")
+    s.add_argument("--connect-timeout", type=_positive(float), default=10.0, metavar="S")
+    s.add_argument("--command-timeout", type=_positive(float), default=30.0, metavar="S")
+    s.add_argument(
+        "--max-connections",
+        type=_positive(int),
+        default=50,
+        metavar="N",
+        help="pooled: open SSH connections per worker",
+    )
+    s.add_argument(
+        "--max-sessions-per-connection",
+        type=_positive(int),
+        default=10,
+        metavar="N",
+        help="pooled: concurrent commands per SSH connection",
+    )
+    s.add_argument(
+        "--key-file",
+        type=Path,
+        help="data key file (default $SSHAPI_KEY_FILE or ~/.config/sshapi/secret.key;"
+        " SSHAPI_SECRET_KEY overrides)",
+    )
+    return p
+
+
+def add_user(args: argparse.Namespace) -> int:
+    from sshapi import store
+    from sshapi.errors import ApiError
+
+    engine = store.make_engine(args.db)
+    try:
+        token = store.add_user(engine, args.name)
+    except ApiError as e:
+        print(f"sshapi add-user: {e.message}", file=sys.stderr)
+        return 1
+    print(f"created user {args.name!r}; its API token (shown once):")
+    print(token)
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    from sshapi.server import run_gunicorn
+
+    settings = Settings(
+        library=args.library,
+        connections=args.connections,
+        db_url=args.db,
+        key_file=args.key_file,
+        connect_timeout=args.connect_timeout,
+        command_timeout=args.command_timeout,
+        max_connections=args.max_connections,
+        max_sessions_per_connection=args.max_sessions_per_connection,
+    )
+    return run_gunicorn(
+        settings,
+        bind=args.bind,
+        workers=args.workers,
+        threads=args.threads,
+        pidfile=args.pidfile,
+        log=args.log,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        if args.cmd == "add-user":
+            return add_user(args)
+        return serve(args)
+    except ValueError as e:  # bad settings, bad key: one line, no traceback
+        print(f"sshapi {args.cmd}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Run the app under gunicorn through its Python API: a threaded server process of its own
+(gthread workers; ssh2-python does not mix with gevent)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from gunicorn.app.base import BaseApplication
+
+from sshapi.crypto import data_key
+from sshapi.settings import Settings, default_key_file
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, settings: Settings, options: dict) -> None:
+        self._settings = settings
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            if key in self.cfg.settings:  # e.g. control_socket_disable exists only in newer
+                self.cfg.set(key, value)
+
+    def load(self):
+        from sshapi.app import create_app
+
+        return create_app(self._settings)
+
+
+def _log_to(path: Path | None) -> None:
+    """Workers log the app's lines where gunicorn logs its own."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler = logging.FileHandler(path) if path else logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s [%(process)d] %(name)s %(levelname)s %(message)s")
+    )
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def run_gunicorn(
+    settings: Settings,
+    bind: str,
+    workers: int = 1,
+    threads: int = 64,
+    pidfile: Path | None = None,
+    log: Path | None = None,
+) -> int:
+    # Create the data key once in the master, so workers never race to create it.
+    data_key(settings.key_file or default_key_file())
+    _log_to(log)
+    options = {
+        "bind": bind,
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        # a request may legitimately take connect + command timeout; never kill it earlier
+        "timeout": int(settings.connect_timeout + settings.command_timeout + 30),
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "backlog": 2048,
+        "errorlog": str(log) if log else "-",
+        "accesslog": None,
+        "loglevel": "info",
+        # gunicorn >= 24 opens a control socket at one shared default path; several API
+        # servers on one machine would fight over it, and we do not use it
+        "control_socket_disable": True,
+        "proc_name": f"sshapi-{settings.library}-{settings.connections}",
+    }
+    if pidfile:
+        options["pidfile"] = str(pidfile)
+    _Gunicorn(settings, options).run()
+    return 0
