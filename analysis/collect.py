@@ -1,0 +1,281 @@
+"""Every point directory of a sweep -> one tidy table (one row per point and metric).
+
+Input contract: docs/ARCHITECTURE.md sections 3 and 4 (``point.json`` + ``requests.csv``).
+
+Definitions, so every number downstream has one meaning:
+
+- Warm-up: the measurement window starts ``warmup_s`` seconds after the point's first
+  request (``min(t_start)``); requests that started earlier are dropped.
+- Window length: ``duration_s - warmup_s`` when the point has a duration (the planned
+  window, so a generator that stopped early shows a lower achieved rate), else the span
+  of the kept requests' start times.
+- Response-time statistics use every kept request, failed ones too, as Locust does.
+- Percentiles use Locust's rank rule on the exact (not bucketed) response times: the value
+  at rank ``min(floor(n * q) + 1, n)`` of the sorted sample (see ``percentile``). Locust's
+  own CSV applies the same rule after rounding times to ~2 significant digits; a test
+  checks the two agree once that rounding is applied.
+- Failure classes: see ``classify_error``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+# The study's Locust percentile set (Locust's PERCENTILES_TO_REPORT minus 99.99 %).
+PERCENTILES: tuple[float, ...] = (50, 66, 75, 80, 90, 95, 98, 99, 99.9, 100)
+
+# "fraction of requests under X ms" metrics; the study's claims speak of 1 s and 2 s.
+UNDER_MS: tuple[int, ...] = (500, 1000, 2000)
+
+REQUEST_COLUMNS = ("t_start", "name", "response_time_ms", "response_length", "success", "error")
+
+# API error codes (docs/ARCHITECTURE.md section 1) recognised inside a request's error text.
+API_ERROR_CODES = (
+    "ssh_auth_failed",
+    "ssh_connection_refused",
+    "ssh_host_key_mismatch",
+    "ssh_timeout",
+    "ssh_error",
+)
+
+# Columns that lead the tidy table; every other column is a parameter or provenance field.
+LEAD_COLUMNS = ["sweep", "point_id", "status", "metric", "value", "unit", "quantile"]
+
+
+def percentile_metric(q: float) -> str:
+    """Metric name of a response-time percentile: 50 -> response_time_p50, 99.9 -> ..._p99.9."""
+    return f"response_time_p{q:g}"
+
+
+def percentile(sorted_ms: np.ndarray, q: float) -> float:
+    """Locust's rank rule on a sorted sample: the value at rank min(floor(n*q/100)+1, n).
+
+    Equivalent to ``locust.stats.calculate_response_time_percentile`` without its bucketing.
+    """
+    n = len(sorted_ms)
+    if n == 0:
+        return math.nan
+    idx = min(int(n * (q / 100.0)), n - 1)
+    return float(sorted_ms[idx])
+
+
+def classify_error(error: object) -> str:
+    """A failed request's class, from its error text.
+
+    An API error code (``ssh_timeout``, ``ssh_error``, ...) wins; then an HTTP status
+    (``http_502``); then connection problems talking to the API (``api_connection``) or a
+    client-side timeout (``client_timeout``); anything else is ``other``.
+    """
+    text = "" if error is None or (isinstance(error, float) and math.isnan(error)) else str(error)
+    low = text.lower()
+    for code in API_ERROR_CODES:
+        if code in low:
+            return code
+    m = re.search(r"\b([45]\d\d)\b", text)
+    if m and ("http" in low or "status" in low or "error" in low or low.strip() == m.group(1)):
+        return f"http_{m.group(1)}"
+    if "timeout" in low or "timed out" in low:
+        return "client_timeout"
+    if "connection" in low or "remotedisconnected" in low or "refused" in low:
+        return "api_connection"
+    return "other"
+
+
+def read_requests(path: Path) -> pd.DataFrame:
+    """requests.csv with the contract's columns and types; a clear error if one is missing."""
+    df = pd.read_csv(path, dtype={"name": "string", "error": "string"})
+    missing = [c for c in REQUEST_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (see ARCHITECTURE.md 3)")
+    df["t_start"] = pd.to_numeric(df["t_start"], errors="raise").astype(float)
+    df["response_time_ms"] = pd.to_numeric(df["response_time_ms"], errors="coerce").astype(float)
+    df["success"] = pd.to_numeric(df["success"], errors="raise").astype(int)
+    return df
+
+
+def window(requests: pd.DataFrame, warmup_s: float) -> pd.DataFrame:
+    """The requests that started at least warmup_s after the point's first request."""
+    if requests.empty:
+        return requests
+    start = requests["t_start"].min() + float(warmup_s or 0)
+    return requests[requests["t_start"] >= start]
+
+
+def request_metrics(
+    requests: pd.DataFrame, warmup_s: float, duration_s: float | None
+) -> list[tuple[str, float, str, float | None]]:
+    """(metric, value, unit, quantile) rows of one point's requests after the warm-up."""
+    kept = window(requests, warmup_s)
+    n = len(kept)
+    failed = kept[kept["success"] == 0]
+    rows: list[tuple[str, float, str, float | None]] = [
+        ("requests", float(n), "count", None),
+        ("successes", float(n - len(failed)), "count", None),
+        ("failures", float(len(failed)), "count", None),
+        ("warmup_dropped", float(len(requests) - n), "count", None),
+    ]
+    classes = failed["error"].map(classify_error).value_counts()
+    for cls, count in sorted(classes.items()):
+        rows.append((f"failures_{cls}", float(count), "count", None))
+    if n:
+        rows.append(("failure_rate", len(failed) / n, "fraction", None))
+    if duration_s and duration_s > (warmup_s or 0):
+        span = float(duration_s) - float(warmup_s or 0)
+    elif n > 1:
+        span = float(kept["t_start"].max() - kept["t_start"].min())
+    else:
+        span = math.nan
+    rows.append(("window_s", span, "s", None))
+    if n and span and not math.isnan(span) and span > 0:
+        rows.append(("achieved_rps", n / span, "req/s", None))
+    times = np.sort(kept["response_time_ms"].dropna().to_numpy(dtype=float))
+    if len(times):
+        rows.append(("response_time_mean", float(times.mean()), "ms", None))
+        rows.append(("response_time_min", float(times[0]), "ms", None))
+        for q in PERCENTILES:
+            rows.append((percentile_metric(q), percentile(times, q), "ms", q / 100.0))
+        for ms in UNDER_MS:
+            rows.append((f"frac_under_{ms}ms", float((times < ms).mean()), "fraction", None))
+    return rows
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> {"a.b.c": scalar}; lists become JSON text so every cell is a scalar."""
+    out: dict[str, Any] = {}
+    if isinstance(obj, dict):
+        for key, val in obj.items():
+            out.update(flatten(val, f"{prefix}{key}."))
+        if not obj and prefix:
+            out[prefix[:-1]] = None
+    elif isinstance(obj, list | tuple):
+        out[prefix[:-1]] = json.dumps(obj, sort_keys=True, default=str)
+    else:
+        out[prefix[:-1]] = obj
+    return out
+
+
+def point_columns(point: dict[str, Any]) -> dict[str, Any]:
+    """One point.json as flat columns: parameters unprefixed, the rest by their json path.
+
+    The runner's own counts (which include the warm-up) keep a ``point.`` prefix so they
+    do not clash with the metrics computed here.
+    """
+    cols: dict[str, Any] = {
+        "sweep": point.get("sweep"),
+        "point_id": point.get("id"),
+        "status": point.get("status"),
+    }
+    params = point.get("params") or {}
+    for key, val in params.items():
+        cols[key] = json.dumps(val) if isinstance(val, list | dict) else val
+    # Which columns are the design's parameters (the rest is provenance and outcome).
+    cols["param_names"] = json.dumps(sorted(params))
+    for key, val in point.items():
+        if key in ("id", "sweep", "status", "params"):
+            continue
+        if key in ("achieved_rps", "requests", "failures"):
+            cols[f"point.{key}"] = val
+        elif isinstance(val, dict):
+            cols.update(flatten(val, f"{key}."))
+        else:
+            cols[key] = val
+    return cols
+
+
+def collect_point(point_dir: Path) -> list[dict[str, Any]]:
+    """Tidy rows of one point directory (a failed point gives at least its status rows)."""
+    pj = point_dir / "point.json"
+    try:
+        point = json.loads(pj.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{pj}: not valid JSON ({exc})") from exc
+    if "params" not in point or "id" not in point:
+        raise ValueError(f"{pj}: needs 'id' and 'params' (see ARCHITECTURE.md 3)")
+    params = point["params"]
+    cols = point_columns(point)
+    req_path = point_dir / "requests.csv"
+    if req_path.exists() and req_path.stat().st_size > 0:
+        requests = read_requests(req_path)
+    else:
+        requests = pd.DataFrame({c: pd.Series(dtype=float) for c in REQUEST_COLUMNS})
+        if point.get("status") == "ok":
+            log.warning("%s: status ok but no requests.csv", point_dir.name)
+    metrics = request_metrics(
+        requests, float(params.get("warmup_s") or 0), _num(params.get("duration_s"))
+    )
+    target = _num(point.get("target_rps", params.get("rps")))
+    if target is not None:
+        metrics.append(("target_rps", target, "req/s", None))
+    metrics.append(("point_ok", 1.0 if point.get("status") == "ok" else 0.0, "bool", None))
+    return [{**cols, "metric": m, "value": v, "unit": u, "quantile": q} for m, v, u, q in metrics]
+
+
+def point_dirs(sweep_dir: Path) -> list[Path]:
+    """Every finished point directory (one holding a point.json), sorted by name."""
+    return sorted(p.parent for p in (Path(sweep_dir) / "points").glob("*/point.json"))
+
+
+def collect(sweep_dir: Path | str, dirs: Iterable[Path] | None = None) -> pd.DataFrame:
+    """The tidy table of a sweep: one row per point and metric, all parameters as columns."""
+    sweep_dir = Path(sweep_dir)
+    dirs = list(dirs) if dirs is not None else point_dirs(sweep_dir)
+    rows: list[dict[str, Any]] = []
+    for d in dirs:
+        rows.extend(collect_point(d))
+    log.info("collected %d point(s) from %s", len(dirs), sweep_dir)
+    if not rows:
+        return pd.DataFrame(columns=LEAD_COLUMNS)
+    df = pd.DataFrame(rows)
+    rest = [c for c in df.columns if c not in LEAD_COLUMNS]
+    return df[LEAD_COLUMNS + rest]
+
+
+def _num(val: Any) -> float | None:
+    if val is None or isinstance(val, bool):
+        return None
+    try:
+        out = float(val)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(out) else out
+
+
+def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns holding mixed types become text, so Parquet can store them."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            types = {type(v) for v in out[col] if v is not None and not _isnan(v)}
+            if len(types) > 1 or (types and not types <= {str}):
+                out[col] = out[col].map(lambda v: None if v is None or _isnan(v) else str(v))
+    return out
+
+
+def _isnan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def write_tidy(df: pd.DataFrame, csv_path: Path, parquet_path: Path | None = None) -> None:
+    """Write the tidy table as CSV (and Parquet when a path is given)."""
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(csv_path, index=False)
+    if parquet_path is not None:
+        _parquet_safe(df).to_parquet(parquet_path, index=False)
+
+
+def read_tidy(csv_path: Path) -> pd.DataFrame:
+    """The tidy table back from CSV (what figures, tables and claims read)."""
+    if not Path(csv_path).exists():
+        raise FileNotFoundError(f"{csv_path}: no tidy table; run the collect step first")
+    return pd.read_csv(csv_path, low_memory=False)
