@@ -69,3 +69,18 @@ def paper_out_dir(sweep: str) -> Path:
 
 def figures_dir(sweep: str) -> Path:
     return sweep_dir(sweep) / "figures"
+
+
+def sweep_logs_dir(sweep: str) -> Path:
+    """Logs of a sweep's workflow jobs (one per point, testbed bring-up, ...)."""
+    return sweep_dir(sweep) / "logs"
+
+
+def flags_dir(sweep: str) -> Path:
+    """Snakemake flag files of a sweep's side effects (testbed provisioned once)."""
+    return sweep_dir(sweep) / "flags"
+
+
+def api_dir(name: str | None = None) -> Path:
+    """Runtime files of the SSH API deployed for one testbed: PID file, log, database, token."""
+    return state_dir() / "api" / (name or testbed_name())
