@@ -1,0 +1,84 @@
+#!/bin/bash
+# CPU and memory limits for one emulated host, through cgroups v1 or v2.
+#   cgroup.sh apply NAME CPU_CORES MEMORY_MB   create the groups if missing, set the limits;
+#                                              prints one "changed ..." line per change
+#   cgroup.sh show NAME                        JSON: version, group paths, limits in force
+# Groups are made under this process's own cgroup (a container may not allow more), and an
+# existing group of that NAME anywhere in the hierarchy is reused, so reruns change nothing.
+set -euo pipefail
+action=$1 name=$2
+
+version() {
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo 2
+  elif [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ] && [ -d /sys/fs/cgroup/memory ]; then echo 1
+  else echo none; fi
+}
+
+# own_path CONTROLLER: this process's group for a v1 controller ("" for v2's single tree).
+own_path() {
+  if [ "$1" = "" ]; then sed -n 's/^0:://p' /proc/self/cgroup
+  else awk -F: -v c="$1" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' /proc/self/cgroup
+  fi
+}
+
+# group_dir MOUNT CONTROLLER: the existing group NAME under MOUNT, or a new path under our own.
+group_dir() {
+  local found
+  found=$(find "$1" -maxdepth 8 -type d -name "$name" -print -quit 2>/dev/null || true)
+  if [ -n "$found" ]; then echo "$found"; else echo "$1$(own_path "$2" | sed 's:/$::')/$name"; fi
+}
+
+# put FILE VALUE: write VALUE unless FILE already holds it.
+put() {
+  if [ "$(cat "$1")" != "$2" ]; then echo "$2" > "$1"; echo "changed $1 = $2"; fi
+}
+
+ver=$(version)
+case "$ver" in
+  1) cpu_dir=$(group_dir /sys/fs/cgroup/cpu cpu); mem_dir=$(group_dir /sys/fs/cgroup/memory memory) ;;
+  2) cpu_dir=$(group_dir /sys/fs/cgroup ""); mem_dir=$cpu_dir ;;
+  *) cpu_dir=""; mem_dir="" ;;
+esac
+
+if [ "$action" = apply ]; then
+  cores=$3 mem_mb=$4
+  [ "$ver" = none ] && { echo "no usable cgroup hierarchy: limits not applied" >&2; exit 0; }
+  for d in "$cpu_dir" "$mem_dir"; do
+    if [ ! -d "$d" ]; then mkdir -p "$d"; echo "changed created $d"; fi
+  done
+  mem_bytes=$((mem_mb * 1024 * 1024))
+  if [ "$ver" = 1 ]; then
+    period=$(cat "$cpu_dir/cpu.cfs_period_us")
+    quota=$(awk -v c="$cores" -v p="$period" 'BEGIN { printf "%d", c * p }')
+    put "$cpu_dir/cpu.cfs_quota_us" "$quota"
+    put "$mem_dir/memory.limit_in_bytes" "$mem_bytes"
+  else
+    parent=$(dirname "$cpu_dir")
+    for c in cpu memory; do
+      grep -qw "$c" "$parent/cgroup.subtree_control" || { echo "+$c" > "$parent/cgroup.subtree_control"; echo "changed enabled $c in $parent"; }
+    done
+    period=100000
+    quota=$(awk -v c="$cores" -v p="$period" 'BEGIN { printf "%d", c * p }')
+    put "$cpu_dir/cpu.max" "$quota $period"
+    put "$mem_dir/memory.max" "$mem_bytes"
+  fi
+  exit 0
+fi
+
+# show: what is in force now (read back from the kernel, not from the inventory).
+procs=()
+quota=null period=null mem=null
+if [ "$ver" = 1 ] && [ -d "$cpu_dir" ]; then
+  quota=$(cat "$cpu_dir/cpu.cfs_quota_us"); period=$(cat "$cpu_dir/cpu.cfs_period_us")
+  [ -d "$mem_dir" ] && mem=$(cat "$mem_dir/memory.limit_in_bytes")
+  procs=("$cpu_dir/cgroup.procs" "$mem_dir/cgroup.procs")
+elif [ "$ver" = 2 ] && [ -d "$cpu_dir" ]; then
+  read -r quota period < "$cpu_dir/cpu.max"; [ "$quota" = max ] && quota=-1
+  mem=$(cat "$cpu_dir/memory.max"); [ "$mem" = max ] && mem=-1
+  procs=("$cpu_dir/cgroup.procs")
+fi
+exists=false; [ -n "$cpu_dir" ] && [ -d "$cpu_dir" ] && exists=true
+printf '{"version": "%s", "exists": %s, "cpu_path": "%s", "memory_path": "%s", ' "$ver" "$exists" "$cpu_dir" "$mem_dir"
+printf '"cpu_quota_us": %s, "cpu_period_us": %s, "memory_limit_bytes": %s, "procs_files": [' "$quota" "$period" "$mem"
+sep=""; for p in "${procs[@]}"; do printf '%s"%s"' "$sep" "$p"; sep=", "; done
+printf ']}\n'

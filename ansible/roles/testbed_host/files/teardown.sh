@@ -1,0 +1,62 @@
+#!/bin/bash
+# Removes everything one local testbed made: sshd processes (by PID file), every process in its
+# namespaces and cgroups, the namespaces, links, cgroups, /etc/netns entries, the test user and
+# the testbed's files (its runs/ logs are kept). It finds objects by name (PREFIX-NAME-*), so
+# it also cleans up after a crashed run, and it touches nothing of another testbed. Safe to run
+# twice: prints one "removed ..." line per object it removed, nothing when all is gone.
+# Usage: teardown.sh PREFIX NAME TESTBED_DIR USER
+set -uo pipefail
+tag="$1-$2-" dir=$3 user=$4
+
+# kill_all PID...: TERM, wait up to 3 s, then KILL what is left.
+kill_all() {
+  [ $# -eq 0 ] && return 0
+  kill -TERM "$@" 2>/dev/null
+  for _ in $(seq 30); do
+    alive=0; for p in "$@"; do [ -e "/proc/$p" ] && alive=1; done
+    [ $alive = 0 ] && return 0
+    sleep 0.1
+  done
+  kill -KILL "$@" 2>/dev/null; sleep 0.1
+}
+
+for pidfile in "$dir"/hosts/*/sshd.pid; do
+  [ -f "$pidfile" ] || continue
+  pid=$(cat "$pidfile")
+  config="$(dirname "$pidfile")/sshd_config"
+  if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-f $config"; then
+    kill_all "$pid"; echo "removed sshd $pid"
+  fi
+done
+
+for ns in $(ip netns list | awk '{print $1}' | grep "^$tag"); do
+  # shellcheck disable=SC2046
+  pids=$(ip netns pids "$ns" 2>/dev/null); [ -n "$pids" ] && kill_all $pids && echo "removed processes in $ns: $pids" | tr '\n' ' ' && echo
+  ip netns del "$ns" && echo "removed namespace $ns"
+done
+
+# Deepest first, so nested groups go before their parents.
+for cg in $(find /sys/fs/cgroup -maxdepth 8 -type d -name "$tag*" 2>/dev/null | sort -r); do
+  # shellcheck disable=SC2046
+  pids=$(cat "$cg/cgroup.procs" 2>/dev/null); [ -n "$pids" ] && kill_all $pids
+  rmdir "$cg" && echo "removed cgroup $cg"
+done
+
+for link in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^$tag"); do
+  ip link del "$link" 2>/dev/null && echo "removed link $link"
+done
+
+for d in /etc/netns/"$tag"*; do
+  [ -e "$d" ] && rm -rf "$d" && echo "removed $d"
+done
+
+if id "$user" >/dev/null 2>&1; then userdel "$user" && echo "removed user $user"; fi
+
+if [ -d "$dir" ]; then
+  for f in "$dir"/*; do
+    [ -e "$f" ] || continue
+    [ "$(basename "$f")" = runs ] && continue
+    rm -rf "$f" && echo "removed $f"
+  done
+fi
+exit 0
