@@ -5,15 +5,18 @@ Input contract: docs/ARCHITECTURE.md sections 3 and 4 (``point.json`` + ``reques
 Definitions, so every number downstream has one meaning:
 
 - Warm-up: the measurement window starts ``warmup_s`` seconds after the point's first
-  request (``min(t_start)``); requests that started earlier are dropped.
+  request (``min(t_start)``, the first slot of the locustfile's schedule) and, when the
+  point has a duration, ends ``duration_s`` after that first request; requests that
+  started outside the window are dropped (the same window as sshbench.loadgen's summary).
 - Window length: ``duration_s - warmup_s`` when the point has a duration (the planned
-  window, so a generator that stopped early shows a lower achieved rate), else the span
-  of the kept requests' start times.
+  window, so a generator that fell behind shows a lower achieved rate), else the span of
+  the kept requests' start times (burst points).
 - Response-time statistics use every kept request, failed ones too, as Locust does.
-- Percentiles use Locust's rank rule on the exact (not bucketed) response times: the value
-  at rank ``min(floor(n * q) + 1, n)`` of the sorted sample (see ``percentile``). Locust's
-  own CSV applies the same rule after rounding times to ~2 significant digits; a test
-  checks the two agree once that rounding is applied.
+- Percentiles: nearest rank on the exact response times, numpy's ``inverted_cdf`` method
+  (Hyndman and Fan's type 1): the smallest time t with at least q % of requests <= t. So
+  "p99 < 2 s" is the same statement as "at least 99 % of requests took < 2 s". Locust's
+  own CSV uses rank ``floor(n q) + 1`` on times rounded to ~2 significant digits
+  (``locust_percentile`` reproduces it); a test checks the two agree within one rank.
 - Failure classes: see ``classify_error``.
 """
 
@@ -23,7 +26,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,31 +62,54 @@ def percentile_metric(q: float) -> str:
 
 
 def percentile(sorted_ms: np.ndarray, q: float) -> float:
-    """Locust's rank rule on a sorted sample: the value at rank min(floor(n*q/100)+1, n).
-
-    Equivalent to ``locust.stats.calculate_response_time_percentile`` without its bucketing.
-    """
-    n = len(sorted_ms)
-    if n == 0:
+    """Nearest-rank percentile (numpy ``inverted_cdf``) of a sorted sample; q in 0..100."""
+    if len(sorted_ms) == 0:
         return math.nan
-    idx = min(int(n * (q / 100.0)), n - 1)
-    return float(sorted_ms[idx])
+    return float(np.percentile(sorted_ms, q, method="inverted_cdf"))
+
+
+def locust_bucket(ms: float) -> int:
+    """Locust's rounding of a response time before it counts it (~2 significant digits)."""
+    if ms < 100:
+        return round(ms)
+    if ms < 1000:
+        return int(round(ms, -1))
+    if ms < 10000:
+        return int(round(ms, -2))
+    return int(round(ms, -3))
+
+
+def locust_percentile(times_ms: Sequence[float], q: float) -> float:
+    """The percentile Locust's stats CSV reports: rank floor(n*q/100)+1 of bucketed times.
+
+    Same as ``locust.stats.calculate_response_time_percentile``; used to cross-check.
+    """
+    b = sorted(locust_bucket(t) for t in times_ms)
+    if not b:
+        return 0.0
+    return float(b[min(int(len(b) * (q / 100.0)), len(b) - 1)])
 
 
 def classify_error(error: object) -> str:
-    """A failed request's class, from its error text.
+    """A failed request's class, from its error text (the locustfile's failure message).
 
-    An API error code (``ssh_timeout``, ``ssh_error``, ...) wins; then an HTTP status
-    (``http_502``); then connection problems talking to the API (``api_connection``) or a
-    client-side timeout (``client_timeout``); anything else is ``other``.
+    In order: an API error code (``ssh_timeout``, ``ssh_error``, ...); a command that ran
+    but exited non-zero (``nonzero_exit``, "exit_status N"); an answer that is not JSON
+    (``bad_response``); an HTTP status (``http_502``);
+    a client-side timeout (``client_timeout``); a connection problem talking to the API
+    (``api_connection``); anything else is ``other``.
     """
     text = "" if error is None or (isinstance(error, float) and math.isnan(error)) else str(error)
     low = text.lower()
     for code in API_ERROR_CODES:
         if code in low:
             return code
+    if low.startswith("exit_status"):
+        return "nonzero_exit"
+    if "not json" in low:
+        return "bad_response"
     m = re.search(r"\b([45]\d\d)\b", text)
-    if m and ("http" in low or "status" in low or "error" in low or low.strip() == m.group(1)):
+    if m and ("http" in low or "status" in low or low.strip() == m.group(1)):
         return f"http_{m.group(1)}"
     if "timeout" in low or "timed out" in low:
         return "client_timeout"
@@ -104,26 +130,29 @@ def read_requests(path: Path) -> pd.DataFrame:
     return df
 
 
-def window(requests: pd.DataFrame, warmup_s: float) -> pd.DataFrame:
-    """The requests that started at least warmup_s after the point's first request."""
+def window(requests: pd.DataFrame, warmup_s: float, duration_s: float | None) -> pd.DataFrame:
+    """Requests started in [first + warmup_s, first + duration_s) (no end without duration)."""
     if requests.empty:
         return requests
-    start = requests["t_start"].min() + float(warmup_s or 0)
-    return requests[requests["t_start"] >= start]
+    first = requests["t_start"].min()
+    keep = requests["t_start"] >= first + float(warmup_s or 0)
+    if duration_s:
+        keep &= requests["t_start"] < first + float(duration_s)
+    return requests[keep]
 
 
 def request_metrics(
     requests: pd.DataFrame, warmup_s: float, duration_s: float | None
 ) -> list[tuple[str, float, str, float | None]]:
     """(metric, value, unit, quantile) rows of one point's requests after the warm-up."""
-    kept = window(requests, warmup_s)
+    kept = window(requests, warmup_s, duration_s)
     n = len(kept)
     failed = kept[kept["success"] == 0]
     rows: list[tuple[str, float, str, float | None]] = [
         ("requests", float(n), "count", None),
         ("successes", float(n - len(failed)), "count", None),
         ("failures", float(len(failed)), "count", None),
-        ("warmup_dropped", float(len(requests) - n), "count", None),
+        ("outside_window", float(len(requests) - n), "count", None),
     ]
     classes = failed["error"].map(classify_error).value_counts()
     for cls, count in sorted(classes.items()):

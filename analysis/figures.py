@@ -1,0 +1,584 @@
+"""The study's figures and our own, drawn with seaborn from the tidy table.
+
+Each figure is a function tidy -> matplotlib Figure of a fixed size (FIGSIZE at DPI, so the
+PNG is always WIDTH_PX x HEIGHT_PX) and is saved as PNG and PDF by ``draw``. A figure whose
+factor the sweep did not vary says "not measured in this sweep" in its panel instead of
+failing or inventing data. When a factor is not what the figure is about, the figure keeps
+one level of it (the study's configuration where the sweep has it) and says which in its
+subtitle.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from analysis.collect import PERCENTILES, percentile_metric
+from analysis.layout import FIGURES
+from analysis.stats import coefficient_of_variation, t_interval
+
+log = logging.getLogger(__name__)
+
+FIGSIZE = (10.0, 6.0)
+DPI = 150
+WIDTH_PX, HEIGHT_PX = int(FIGSIZE[0] * DPI), int(FIGSIZE[1] * DPI)
+
+# The study's configuration: its API used ssh2-python with a new connection per request,
+# driven at a constant rate. Figures prefer these levels when a sweep has several.
+STUDY = {"library": "ssh2", "connections": "per-request", "pattern": "sustained"}
+LIBRARY_ORDER = ["ssh2", "paramiko", "openssh"]
+MODE_ORDER = ["per-request", "pooled"]
+PROFILE_ORDER = ["default", "tuned"]
+NOT_MEASURED = "not measured in this sweep"
+
+TITLES = {
+    "fig1_load_percentiles": "Load test results for SSH API",
+    "fig2_mean_response_by_host": "Average response times on both VMs",
+    "fig3_sshd_profiles": "sshd default vs tuned: successes and failures",
+    "fig4_libraries_and_modes": "SSH libraries and connection modes",
+    "fig5_target_vs_achieved_rps": "Target vs achieved request rate",
+    "fig6_variability": "Variability across trials",
+}
+
+
+# ---------------------------------------------------------------- data helpers
+
+
+def params_of(tidy: pd.DataFrame) -> list[str]:
+    """Design parameters present in the table (the contract's and any the points named)."""
+    from analysis.claims import param_columns
+
+    return param_columns(tidy)
+
+
+def per_point(tidy: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """One row per point: its parameters, status, load-generator facts and the metrics."""
+    if tidy.empty:
+        return pd.DataFrame(columns=["point_id", *metrics])
+    meta_cols = ["point_id", "status", *params_of(tidy)]
+    meta_cols += [c for c in ("loadgen.limited", "error_class") if c in tidy.columns]
+    meta = tidy.drop_duplicates("point_id")[meta_cols].set_index("point_id")
+    sub = tidy[tidy["metric"].isin(metrics)]
+    wide = sub.pivot_table(index="point_id", columns="metric", values="value", aggfunc="first")
+    out = meta.join(wide, how="left").reset_index()
+    for m in metrics:
+        if m not in out.columns:
+            out[m] = np.nan
+    return out
+
+
+def keep_one(df: pd.DataFrame, col: str, prefer: Any = None) -> tuple[pd.DataFrame, str]:
+    """Keep one level of col (prefer if present, else the first); say which, if it varied."""
+    if col not in df.columns or df.empty:
+        return df, ""
+    levels = sorted(df[col].dropna().unique(), key=str)
+    if len(levels) <= 1:
+        return df, ""
+    keep = prefer if prefer in levels else levels[0]
+    return df[df[col] == keep], f"{col}={keep}"
+
+
+def study_config(df: pd.DataFrame, also: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """Restrict to the study's configuration (library, connections, pattern) and `also`."""
+    notes = []
+    for col in ("pattern", "library", "connections", *also):
+        df, note = keep_one(df, col, STUDY.get(col))
+        if note:
+            notes.append(note)
+    return df, notes
+
+
+def _order(values: Sequence[Any], preferred: Sequence[Any] = ()) -> list[Any]:
+    vals = list(dict.fromkeys(v for v in values if not _isnan(v)))
+    first = [p for p in preferred if p in vals]
+    rest = sorted((v for v in vals if v not in first), key=_num_key)
+    return first + rest
+
+
+def _num_key(v: Any) -> tuple[int, Any]:
+    try:
+        return (0, float(v))
+    except (TypeError, ValueError):
+        return (1, str(v))
+
+
+def _isnan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _rate_label(v: Any) -> str:
+    return f"{float(v):g}"
+
+
+def _ci(values: Sequence[float]) -> tuple[float, float]:
+    """Student's t 95 % interval over trials (the claims check uses the same)."""
+    _, low, high = t_interval(list(values))
+    return low, high
+
+
+# ---------------------------------------------------------------- figure helpers
+
+
+def _figure(nrows: int = 1, ncols: int = 1, **kw: Any) -> tuple[Figure, np.ndarray]:
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=FIGSIZE, dpi=DPI, squeeze=False, layout="constrained", **kw
+    )
+    return fig, axes
+
+
+def _title(fig: Figure, stem: str, notes: Sequence[str] = ()) -> None:
+    sub = "; ".join(n for n in notes if n)
+    fig.suptitle(TITLES[stem] + (f"\n({sub})" if sub else ""), fontsize=12)
+
+
+def not_measured(ax: plt.Axes, why: str, xlabel: str = "", ylabel: str = "") -> None:
+    """Mark a panel whose data the sweep does not have, keeping its axis labels."""
+    ax.text(
+        0.5,
+        0.5,
+        f"{NOT_MEASURED}\n{why}",
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        fontsize=11,
+        color="0.35",
+        wrap=True,
+    )
+    # Hide this panel's ticks only: its axes may be shared with panels that have data.
+    ax.tick_params(labelleft=False, labelbottom=False, left=False, bottom=False)
+    ax.grid(False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+
+
+def _figure_legend(fig: Figure, axes: np.ndarray, title: str = "") -> None:
+    """One legend for the whole figure, right of the panels, instead of one per panel."""
+    handles, labels = [], []
+    for ax in axes.flat:
+        leg = ax.get_legend()
+        if leg is None:
+            continue
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+        leg.remove()
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper", title=title or None, fontsize=9)
+
+
+def _maybe_log(ax: plt.Axes, values: Sequence[float], axis: str = "y") -> None:
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0])
+    if len(v) and v.max() / v.min() > 30:
+        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+
+
+def _grid_levels(df: pd.DataFrame, col: str, order: Sequence[Any] = ()) -> list[Any]:
+    if col not in df.columns or df[col].dropna().empty:
+        return [None]
+    return _order(df[col].unique(), order)
+
+
+def _sel(df: pd.DataFrame, col: str, level: Any) -> pd.DataFrame:
+    return df if level is None else df[df[col] == level]
+
+
+def _panel_title(parts: Sequence[tuple[str, Any]]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in parts if v is not None)
+
+
+# ---------------------------------------------------------------- the figures
+
+
+def fig1_load_percentiles(tidy: pd.DataFrame) -> Figure:
+    """Response-time percentiles (50..100 %) per request rate, as in the study."""
+    metrics = [percentile_metric(q) for q in PERCENTILES]
+    pts = per_point(tidy, metrics)
+    pts = pts[pts["status"] == "ok"] if not pts.empty else pts
+    pts, notes = study_config(pts)
+    xlabel, ylabel = "percentile of requests (%)", "response time (ms)"
+    rows, cols = _grid_levels(pts, "host"), _grid_levels(pts, "profile", PROFILE_ORDER)
+    fig, axes = _figure(len(rows), len(cols), sharey=True)
+    _title(fig, "fig1_load_percentiles", [*notes, "mean over trials, band: Student t 95 % CI"])
+    if pts.empty or "rps" not in pts.columns or pts[metrics].isna().all().all():
+        not_measured(axes[0, 0], "(no sustained-load point with response times)", xlabel, ylabel)
+        return fig
+    long = pts.melt(
+        id_vars=[c for c in pts.columns if c not in metrics],
+        value_vars=metrics,
+        var_name="metric",
+        value_name="ms",
+    )
+    long["percentile"] = long["metric"].map({percentile_metric(q): f"{q:g}" for q in PERCENTILES})
+    long["target RPS"] = long["rps"].map(_rate_label)
+    rate_order = [_rate_label(r) for r in _order(pts["rps"].unique())]
+    style = "command" if "command" in long.columns and long["command"].nunique() > 1 else None
+    for i, host in enumerate(rows):
+        for j, prof in enumerate(cols):
+            ax = axes[i, j]
+            d = _sel(_sel(long, "host", host), "profile", prof)
+            if d.empty:
+                not_measured(ax, _panel_title([("host", host), ("profile", prof)]), xlabel, ylabel)
+                continue
+            sns.lineplot(
+                data=d,
+                x="percentile",
+                y="ms",
+                hue="target RPS",
+                hue_order=[r for r in rate_order if r in set(d["target RPS"])],
+                style=style,
+                markers=True,
+                errorbar=_ci,
+                ax=ax,
+                sort=False,
+            )
+            ax.set_title(_panel_title([("host", host), ("profile", prof)]), fontsize=10)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            _maybe_log(ax, d["ms"])
+    _figure_legend(fig, axes)
+    return fig
+
+
+def fig2_mean_response_by_host(tidy: pd.DataFrame) -> Figure:
+    """Mean response time with 95 % CI over trials, per host, command and rate."""
+    pts = per_point(tidy, ["response_time_mean"])
+    pts = pts[pts["status"] == "ok"] if not pts.empty else pts
+    pts, notes = study_config(pts)
+    xlabel, ylabel = "target request rate (RPS)", "mean response time (ms)"
+    rows = _grid_levels(pts, "profile", PROFILE_ORDER)
+    cols = _grid_levels(pts, "command", ["ls", "uptime"])
+    fig, axes = _figure(len(rows), len(cols), sharey=True)
+    ntrials = pts.groupby([c for c in params_of(pts) if c != "trial"], dropna=False).size()
+    notes.append(f"bars: mean over trials, whiskers: Student t 95 % CI, {_trials_text(ntrials)}")
+    _title(fig, "fig2_mean_response_by_host", notes)
+    if pts.empty or pts["response_time_mean"].isna().all():
+        not_measured(axes[0, 0], "(no sustained-load point with response times)", xlabel, ylabel)
+        return fig
+    pts = pts.assign(rate=pts["rps"].map(_rate_label))
+    order = [_rate_label(r) for r in _order(pts["rps"].unique())]
+    hosts = _order(pts["host"].unique()) if "host" in pts.columns else None
+    for i, prof in enumerate(rows):
+        for j, cmd in enumerate(cols):
+            ax = axes[i, j]
+            d = _sel(_sel(pts, "profile", prof), "command", cmd)
+            title = _panel_title([("profile", prof), ("command", cmd)])
+            if d.empty:
+                not_measured(ax, title, xlabel, ylabel)
+                continue
+            sns.barplot(
+                data=d,
+                x="rate",
+                y="response_time_mean",
+                hue="host" if hosts else None,
+                hue_order=hosts,
+                order=[r for r in order if r in set(d["rate"])],
+                errorbar=_ci,
+                capsize=0.15,
+                ax=ax,
+            )
+            if hosts and len(hosts) < 2:
+                title += f" ({NOT_MEASURED}: a second host)"
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+    _figure_legend(fig, axes, "host")
+    return fig
+
+
+def _trials_text(counts: pd.Series) -> str:
+    if counts.empty:
+        return "no trials"
+    lo, hi = int(counts.min()), int(counts.max())
+    return f"{lo} trial(s) per bar" if lo == hi else f"{lo}-{hi} trials per bar"
+
+
+def fig3_sshd_profiles(tidy: pd.DataFrame) -> Figure:
+    """Successes and failures (by class) per rate under the default and tuned sshd."""
+    fail_metrics = sorted(
+        m for m in tidy.get("metric", pd.Series()).unique() if str(m).startswith("failures_")
+    )
+    xlabel, ylabel = "load (target RPS, or burst size)", "requests (sum over points)"
+    all_pts = per_point(tidy, ["successes", "failures", *fail_metrics])
+    notes = []
+    for col in ("library", "connections"):  # both patterns are shown, as rows
+        all_pts, note = keep_one(all_pts, col, STUDY.get(col))
+        notes.append(note)
+    patterns = _grid_levels(all_pts, "pattern", ["sustained", "burst"])
+    profiles = _grid_levels(all_pts, "profile", PROFILE_ORDER)
+    profiles = _order([*(p for p in profiles if p is not None), *PROFILE_ORDER], PROFILE_ORDER)
+    fig, axes = _figure(len(patterns), len(profiles), sharey="row")
+    notes.append("summed over hosts, commands and trials; failed points included")
+    _title(fig, "fig3_sshd_profiles", notes)
+    classes = [m.removeprefix("failures_") for m in fail_metrics]
+    palette = dict(
+        zip(["success", *classes], sns.color_palette("tab10", 1 + len(classes)), strict=True)
+    )
+    palette["success"] = sns.color_palette("tab10")[2]
+    for i, pat in enumerate(patterns):
+        for j, prof in enumerate(profiles):
+            ax = axes[i, j]
+            d = _sel(_sel(all_pts, "pattern", pat), "profile", prof)
+            title = _panel_title([("profile", prof), ("pattern", pat)])
+            if d.empty or "profile" not in all_pts.columns:
+                not_measured(ax, title, xlabel, ylabel)
+                continue
+            xcol = "burst_size" if pat == "burst" and "burst_size" in d.columns else "rps"
+            sums = d.groupby(xcol)[["successes", *fail_metrics]].sum(min_count=1).fillna(0)
+            sums = sums.loc[_order(sums.index)]
+            x = np.arange(len(sums))
+            bottom = np.zeros(len(sums))
+            for name, col in [("success", "successes")] + [(c, f"failures_{c}") for c in classes]:
+                vals = sums[col].to_numpy(dtype=float)
+                if name != "success" and not vals.any():
+                    continue
+                ax.bar(x, vals, bottom=bottom, color=palette[name], label=name, width=0.7)
+                bottom += vals
+            for xi, (ok, tot) in enumerate(zip(sums["successes"], bottom, strict=True)):
+                failed = tot - ok
+                ax.annotate(
+                    f"{int(failed)} failed",
+                    (xi, tot),
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                )
+            ax.set_xticks(x, [_rate_label(v) for v in sums.index])
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.legend()
+    _figure_legend(fig, axes, "outcome")
+    return fig
+
+
+def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Figure:
+    """Median and p99 response time per rate: libraries side by side, per connection mode."""
+    pts = per_point(tidy, ["response_time_p50", "response_time_p99"])
+    pts = pts[pts["status"] == "ok"] if not pts.empty else pts
+    notes = []
+    for col, pref in (("pattern", "sustained"), ("profile", "tuned"), ("command", "uptime")):
+        pts, note = keep_one(pts, col, pref)
+        notes.append(note)
+    pts, note = keep_one(pts, "host", None)
+    notes += [note, "mean over trials, Student t 95 % CI"]
+    xlabel = "target request rate (RPS)"
+    stats = [
+        ("response_time_p50", "median response time (ms)"),
+        ("response_time_p99", "p99 response time (ms)"),
+    ]
+    modes = _order(
+        [*pts.get("connections", pd.Series(dtype=object)).dropna().unique(), *MODE_ORDER],
+        MODE_ORDER,
+    )
+    fig, axes = _figure(len(stats), len(modes), sharey="row")
+    _title(fig, "fig4_libraries_and_modes", notes)
+    libs = _order(pts["library"].unique(), LIBRARY_ORDER) if "library" in pts.columns else []
+    for i, (metric, ylabel) in enumerate(stats):
+        for j, mode in enumerate(modes):
+            ax = axes[i, j]
+            d = pts[pts["connections"] == mode] if "connections" in pts.columns else pts.iloc[0:0]
+            d = d.dropna(subset=[metric])
+            if d.empty:
+                not_measured(ax, f"(connections={mode})", xlabel, ylabel)
+                continue
+            d = d.assign(rate=d["rps"].map(_rate_label))
+            sns.pointplot(
+                data=d,
+                x="rate",
+                y=metric,
+                hue="library",
+                hue_order=[lib for lib in libs if lib in set(d["library"])],
+                order=[_rate_label(r) for r in _order(d["rps"].unique())],
+                errorbar=_ci,
+                dodge=0.3,
+                capsize=0.1,
+                ax=ax,
+            )
+            missing = [lib for lib in LIBRARY_ORDER if lib not in set(d["library"])]
+            title = f"connections={mode}"
+            if missing:
+                title += f"\n{', '.join(missing)}: {NOT_MEASURED}"
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            _maybe_log(ax, d[metric])
+    _figure_legend(fig, axes, "library")
+    return fig
+
+
+def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Figure:
+    """Achieved vs target RPS of every point; load-generator-limited and failed points marked."""
+    pts = per_point(tidy, ["target_rps", "achieved_rps"])
+    xlabel, ylabel = "target request rate (RPS)", "achieved request rate (RPS, measured window)"
+    fig, axes = _figure(1, 2, width_ratios=[1.2, 1])
+    ax, ax2 = axes[0, 0], axes[0, 1]
+    d = pts.dropna(subset=["target_rps", "achieved_rps"]) if not pts.empty else pts
+    notes = []
+    if not pts.empty and len(d) < len(pts):
+        notes.append(f"{len(pts) - len(d)} point(s) without a target or achieved rate left out")
+    _title(fig, "fig5_target_vs_achieved_rps", notes)
+    if d.empty:
+        not_measured(ax, "(no point with a target and an achieved rate)", xlabel, ylabel)
+        not_measured(ax2, "", xlabel, "achieved / target (%)")
+        return fig
+    limited = d.get("loadgen.limited", pd.Series(False, index=d.index))
+    limited = limited.map(lambda v: str(v).lower() in ("true", "1", "1.0"))
+    kept, lim, failed = "load generator kept up", "load generator was the limit", "point failed"
+    d = d.assign(
+        outcome=np.where(d["status"] != "ok", failed, np.where(limited, lim, kept)),
+        ratio=100 * d["achieved_rps"] / d["target_rps"],
+        rate=d["target_rps"].map(_rate_label),
+    )
+    outcomes = [o for o in (kept, lim, failed) if o in set(d["outcome"])]
+    markers = {kept: "o", lim: "X", failed: "s"}
+    hue = "library" if "library" in d.columns and d["library"].nunique() > 1 else None
+    sns.scatterplot(
+        data=d,
+        x="target_rps",
+        y="achieved_rps",
+        hue=hue,
+        style="outcome",
+        style_order=outcomes,
+        markers=markers,
+        s=60,
+        alpha=0.8,
+        ax=ax,
+    )
+    top = max(d["target_rps"].max(), d["achieved_rps"].max()) * 1.1
+    ax.plot([0, top], [0, top], color="0.5", linestyle="--", linewidth=1, label="achieved = target")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    _maybe_log(ax, d["target_rps"], axis="x")
+    if ax.get_xscale() == "log":
+        ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.legend(fontsize=8)
+    ax.set_title("every point", fontsize=10)
+    sns.stripplot(
+        data=d,
+        x="rate",
+        y="ratio",
+        hue="outcome",
+        hue_order=outcomes,
+        order=[_rate_label(r) for r in _order(d["target_rps"].unique())],
+        palette={kept: "tab:green", lim: "tab:red", failed: "0.3"},
+        jitter=0.25,
+        alpha=0.8,
+        ax=ax2,
+    )
+    ax2.axhline(100, color="0.5", linestyle="--", linewidth=1)
+    ax2.set_xlabel(xlabel)
+    ax2.set_ylabel("achieved / target (%)")
+    ax2.set_title("achieved as a share of the target", fontsize=10)
+    ax2.legend(fontsize=8)
+    return fig
+
+
+def fig6_variability(tidy: pd.DataFrame) -> Figure:
+    """Coefficient of variation of p50 and p99 across trials, per configuration and rate."""
+    pts = per_point(tidy, ["response_time_p50", "response_time_p99"])
+    pts = pts[pts["status"] == "ok"] if not pts.empty else pts
+    xlabel, ylabel = "target request rate (RPS)", "coefficient of variation across trials (%)"
+    fig, axes = _figure(1, 1)
+    ax = axes[0, 0]
+    config = [c for c in params_of(pts) if c not in ("trial", "seed")] if not pts.empty else []
+    rows = []
+    if config:
+        for key, g in pts.groupby(config, dropna=False):
+            if len(g) < 2:
+                continue
+            for metric, label in (("response_time_p50", "p50"), ("response_time_p99", "p99")):
+                cv = coefficient_of_variation(g[metric].tolist())
+                if not math.isnan(cv):
+                    rec = dict(zip(config, key if isinstance(key, tuple) else (key,), strict=True))
+                    rows.append(
+                        {**rec, "statistic": label, "cv_percent": 100 * cv, "trials": len(g)}
+                    )
+    cv = pd.DataFrame(rows)
+    trials = _trials_text(cv["trials"]).replace(" per bar", "") if not cv.empty else ""
+    _title(
+        fig,
+        "fig6_variability",
+        [f"one dot per configuration ({trials}); sample SD / mean" if trials else ""],
+    )
+    if cv.empty or "rps" not in cv.columns or cv["rps"].isna().all():
+        not_measured(
+            ax, "(needs at least 2 trials of a sustained-load configuration)", xlabel, ylabel
+        )
+        return fig
+    cv = cv.dropna(subset=["rps"]).assign(rate=lambda x: x["rps"].map(_rate_label))
+    order = [_rate_label(r) for r in _order(cv["rps"].unique())]
+    sns.stripplot(
+        data=cv,
+        x="rate",
+        y="cv_percent",
+        hue="statistic",
+        order=order,
+        dodge=True,
+        alpha=0.6,
+        ax=ax,
+    )
+    sns.pointplot(
+        data=cv,
+        x="rate",
+        y="cv_percent",
+        hue="statistic",
+        order=order,
+        dodge=0.4,
+        errorbar=None,
+        markers="_",
+        linestyles="none",
+        ax=ax,
+        legend=False,
+    )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(title="statistic (bar: mean)", fontsize=8)
+    return fig
+
+
+BUILDERS: dict[str, Callable[[pd.DataFrame], Figure]] = {
+    "fig1_load_percentiles": fig1_load_percentiles,
+    "fig2_mean_response_by_host": fig2_mean_response_by_host,
+    "fig3_sshd_profiles": fig3_sshd_profiles,
+    "fig4_libraries_and_modes": fig4_libraries_and_modes,
+    "fig5_target_vs_achieved_rps": fig5_target_vs_achieved_rps,
+    "fig6_variability": fig6_variability,
+}
+assert tuple(BUILDERS) == FIGURES
+
+
+def draw(stem: str, tidy: pd.DataFrame, png: Path) -> tuple[Path, Path]:
+    """Build one figure and save it as PNG (fixed pixel size) and PDF beside it."""
+    if stem not in BUILDERS:
+        raise ValueError(f"unknown figure {stem!r}; known: {', '.join(BUILDERS)}")
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    pdf = png.with_suffix(".pdf")
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.8):
+        fig = BUILDERS[stem](tidy)
+        try:
+            fig.savefig(png, dpi=DPI)
+            fig.savefig(pdf)
+        finally:
+            plt.close(fig)
+    log.info("figure %s -> %s, %s", stem, png, pdf)
+    return png, pdf
