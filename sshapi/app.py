@@ -168,19 +168,19 @@ def _credential_fields(body: object) -> dict:
     required = ("name", "host", "port", "username", "private_key", "host_key")
     missing = [k for k in required if k not in body]
     if missing:
-        raise BadRequest(f"missing field(s): {', '.join(missing)}", "bad_json")
+        raise BadRequest(f"missing field(s): {', '.join(missing)}", "bad_credential")
     for k in ("name", "host", "username", "private_key", "host_key"):
         if not isinstance(body[k], str):
-            raise BadRequest(f"field {k!r} must be a string", "bad_json")
+            raise BadRequest(f"field {k!r} must be a string", "bad_credential")
     port = body["port"]
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise BadRequest("field 'port' must be an integer 1-65535", "bad_json")
+        raise BadRequest("field 'port' must be an integer 1-65535", "bad_credential")
     if not _NAME_RE.match(body["name"]):
-        raise BadRequest("field 'name' must be 1-64 of A-Z a-z 0-9 . _ -", "bad_json")
+        raise BadRequest("field 'name' must be 1-64 of A-Z a-z 0-9 . _ -", "bad_credential")
     if not _HOST_RE.match(body["host"]):
-        raise BadRequest("field 'host' must be a host name or IP address", "bad_json")
+        raise BadRequest("field 'host' must be a host name or IP address", "bad_credential")
     if not _USER_RE.match(body["username"]):
-        raise BadRequest("field 'username' is not a valid user name", "bad_json")
+        raise BadRequest("field 'username' is not a valid user name", "bad_credential")
     parse_host_key(body["host_key"])
     check_private_key(body["private_key"])
     return {k: body[k] for k in required}

@@ -8,9 +8,12 @@ import binascii
 import struct
 from dataclasses import dataclass
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from sshapi.errors import BadRequest
+
+CODE = "bad_credential"
 
 KEY_TYPES = (
     "ssh-ed25519",
@@ -43,7 +46,7 @@ def parse_host_key(line: str) -> HostKey:
     """Parse `[host] TYPE BASE64 [comment]`; the host field, if any, is ignored (the
     credential's own host and port say where to connect)."""
     if not isinstance(line, str) or "\n" in line.strip() or "\x00" in line:
-        raise BadRequest("host_key must be one known_hosts line: [host] TYPE BASE64")
+        raise BadRequest("host_key must be one known_hosts line: [host] TYPE BASE64", CODE)
     fields = line.split()
     for i, field in enumerate(fields[:-1]):
         if field in KEY_TYPES:
@@ -52,23 +55,24 @@ def parse_host_key(line: str) -> HostKey:
     else:
         raise BadRequest(
             f"host_key has no supported key type (one of {', '.join(KEY_TYPES)}) "
-            "followed by a base64 key"
+            "followed by a base64 key",
+            CODE,
         )
     try:
         blob = base64.b64decode(encoded, validate=True)
         (n,) = struct.unpack(">I", blob[:4])
         inner = blob[4 : 4 + n].decode("ascii")
     except (binascii.Error, struct.error, UnicodeDecodeError):
-        raise BadRequest("host_key's base64 part is not a valid SSH public key") from None
+        raise BadRequest("host_key's base64 part is not a valid SSH public key", CODE) from None
     if inner != key_type:
-        raise BadRequest(f"host_key says {key_type} but its key data is {inner[:40]!r}")
+        raise BadRequest(f"host_key says {key_type} but its key data is {inner[:40]!r}", CODE)
     return HostKey(key_type, blob)
 
 
 def check_private_key(text: str) -> None:
     """Refuse anything that is not an unencrypted OpenSSH or PEM private key."""
     if not isinstance(text, str) or not text.strip():
-        raise BadRequest("private_key must be a non-empty string (an OpenSSH or PEM key)")
+        raise BadRequest("private_key must be a non-empty string (an OpenSSH or PEM key)", CODE)
     data = text.encode()
     loaders = (serialization.load_ssh_private_key, serialization.load_pem_private_key)
     for loader in loaders:
@@ -77,8 +81,8 @@ def check_private_key(text: str) -> None:
             return
         except TypeError:
             raise BadRequest(
-                "private_key is encrypted with a passphrase; store an unencrypted key"
+                "private_key is encrypted with a passphrase; store an unencrypted key", CODE
             ) from None
-        except (ValueError, serialization.UnsupportedAlgorithm):
+        except (ValueError, UnsupportedAlgorithm):
             continue
-    raise BadRequest("private_key is not a readable OpenSSH or PEM private key")
+    raise BadRequest("private_key is not a readable OpenSSH or PEM private key", CODE)

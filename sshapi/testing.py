@@ -1,7 +1,7 @@
 """A real OpenSSH sshd for tests and benchmarks: Debian's /usr/sbin/sshd on 127.0.0.1 with
 its own host key, config, PID file and log, and a real local user with an ed25519 key.
 
-Port `port` behaves normally; port `slow_port` forces every command to `sleep 5` first (a
+Port `port` behaves normally; port `slow_port` runs `sleep 3` instead of any command (a
 slow host, for timeout tests). Used by tests/sshapi/conftest.py and
 benchmarks/bench_api_overhead.py.
 """
@@ -32,6 +32,7 @@ class Sshd:
     private_key: str  # the client key, OpenSSH format
     host_key: str  # known_hosts line of the server's host key
     other_host_key: str  # a valid ed25519 key line that is NOT the server's
+    other_private_key: str  # a valid client key that is NOT in authorized_keys
     pid: int
     log: Path
 
@@ -128,7 +129,7 @@ MaxStartups 100:30:200
 MaxSessions 20
 LogLevel VERBOSE
 Match LocalPort {slow_port}
-    ForceCommand sleep 5
+    ForceCommand sleep 3
 """
     )
     subprocess.run([SSHD, "-t", "-f", str(config)], check=True)
@@ -149,6 +150,7 @@ Match LocalPort {slow_port}
             private_key=(workdir / "client_ed25519").read_text(),
             host_key=line("host_ed25519"),
             other_host_key=line("other_ed25519"),
+            other_private_key=(workdir / "other_ed25519").read_text(),
             pid=proc.pid,
             log=log,
         )

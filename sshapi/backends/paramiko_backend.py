@@ -68,6 +68,7 @@ class ParamikoConnection:
         t.banner_timeout = t.handshake_timeout = t.auth_timeout = settings.connect_timeout
         t.get_security_options().key_types = host_key.algorithms()
         err: SSHFailure | None = None
+        start = time.monotonic()
         try:
             t.start_client(timeout=settings.connect_timeout)
             if t.get_remote_server_key().asbytes() != host_key.blob:
@@ -81,6 +82,13 @@ class ParamikoConnection:
             err = e
         except (paramiko.SSHException, OSError, EOFError) as e:
             err = _translate(e, "SSH handshake/authentication", target)
+            if time.monotonic() - start >= settings.connect_timeout * 0.95:
+                # the transport thread's banner/handshake timeout does not always reach
+                # start_client as a timeout ("No existing session"): judge by the clock
+                err = SSHTimeout(
+                    f"SSH handshake with {target.host}:{target.port} timed out after "
+                    f"{settings.connect_timeout:g} s"
+                )
         if err is not None:
             t.close()
             raise err
