@@ -1,0 +1,173 @@
+"""Isolation between users, encryption of keys at rest, and hostile `ls` paths that must
+reach `ls` as exactly one argument and run nothing else on the host."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import stat
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sshapi.crypto import Box, load_or_create_key
+from sshapi.settings import CONNECTION_MODES, LIBRARIES
+
+
+def test_other_users_credentials_are_invisible(make_client, sshd):
+    api = make_client()
+    bob = api.add_user("bob")
+    assert api.post("/credentials", sshd.credential()).status_code == 201
+    assert api.get("/credentials", token=bob).json == {"credentials": []}
+    for method, path in [
+        ("get", "/credentials/h1/uptime"),
+        ("get", "/credentials/h1/ls?path=."),
+        ("delete", "/credentials/h1"),
+    ]:
+        theirs = getattr(api, method)(path, token=bob)
+        missing = getattr(api, method)(path.replace("h1", "h2"), token=bob)
+        assert theirs.status_code == missing.status_code == 404
+        assert theirs.json["error"] == missing.json["error"] == "credential_not_found"
+    # bob's own credential of the same name is his, alice's is untouched
+    assert api.post("/credentials", sshd.credential(), token=bob).status_code == 201
+    assert api.delete("/credentials/h1", token=bob).status_code == 204
+    assert api.get("/credentials/h1/uptime").status_code == 200
+
+
+def _key_fragments(private_key: str) -> list[bytes]:
+    """The raw key in every form it could leak: PEM text, each base64 line, decoded bytes."""
+    import base64
+
+    lines = [ln for ln in private_key.splitlines() if ln and not ln.startswith("-----")]
+    body = "".join(lines)
+    return [private_key.encode(), body.encode(), base64.b64decode(body)] + [
+        ln.encode() for ln in lines
+    ]
+
+
+@pytest.mark.parametrize("connections", CONNECTION_MODES)
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_private_key_never_in_db_or_logs(make_client, sshd, tmp_path, caplog, library,
+                                         connections):  # fmt: skip
+    caplog.set_level(logging.DEBUG)
+    api = make_client(library, connections)
+    assert api.post("/credentials", sshd.credential()).status_code == 201
+    assert api.get("/credentials/h1/uptime").status_code == 200
+    api.post("/credentials", sshd.credential(name="bad", port=1))
+    api.get("/credentials/bad/uptime")  # an error path, logged
+    listed = api.get("/credentials").get_data()
+    engine = api.app.extensions["sshapi"]["engine"]
+    engine.dispose()
+    db = (tmp_path / "api0.db").read_bytes()
+    logs = caplog.text.encode()
+    for fragment in _key_fragments(sshd.private_key):
+        assert fragment not in db
+        assert fragment not in logs
+        assert fragment not in listed
+    # what is stored is the key, sealed with the data key (so the test above means something)
+    key_file = tmp_path / "secret.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from sshapi.store import Credential
+
+    with Session(engine) as s:
+        sealed = s.scalars(select(Credential.private_key_sealed)).first()
+    assert Box(load_or_create_key(key_file)).open(sealed) == sshd.private_key.encode()
+
+
+def test_key_file_is_created_0600_and_secret_env_wins(tmp_path, monkeypatch):
+    from cryptography.fernet import Fernet
+
+    from sshapi.crypto import data_key
+
+    path = tmp_path / "sub" / "k.key"
+    key = load_or_create_key(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create_key(path) == key  # reused, not replaced
+    env_key = Fernet.generate_key()
+    monkeypatch.setenv("SSHAPI_SECRET_KEY", env_key.decode())
+    assert data_key(path) == env_key
+    monkeypatch.setenv("SSHAPI_SECRET_KEY", "too-short")
+    with pytest.raises(ValueError, match="SSHAPI_SECRET_KEY"):
+        data_key(path)
+
+
+# Each is a file name (no "/"): the test creates a file of exactly that name in the test
+# user's home, so `ls` succeeds and echoes it back only if it got exactly that one argument.
+# Injection attempts write `canary` in the home dir if anything runs.
+HOSTILE = [
+    "$(touch canary)", "`touch canary`", "; touch canary", ";touch canary;", "&& touch canary",
+    "|| touch canary", "| touch canary", "& touch canary", "&touch canary&", "'; touch canary; '",
+    '"; touch canary; "', "'$(touch canary)'", '"$(touch canary)"', "$(touch${IFS}canary)",
+    ">canary", ">>canary", "<(touch canary)", ">(touch canary)", "x;touch canary", "x|touch canary",
+    "x&&touch canary", "x\ttouch canary", "$( touch canary )", "${PATH:0:0}$(touch canary)",
+    "$((1+1))", "${HOME}", "$HOME", "~", "~root", "*", "?", "[a-z]*", "{a,b}", "{touch,canary}",
+    "!!", "!touch", "\\", "\\$(touch canary)", "'", '"', "''", '""', "'\"'\"'", "#", "# comment",
+    "-la", "--help", "-", "--", " ", "  leading and trailing  ", "a b c", "\t",
+    "$'touch canary'", "$\"touch canary\"", "%s%n", "..%2f", "é ü 文字", "emoji 🙂",
+    "\x1b[31mred", "\x07bell", "=", "a=b touch canary", "exec touch canary", "(touch canary)",
+    "{ touch canary; }", "if true; then touch canary; fi",
+]  # fmt: skip
+
+
+@pytest.fixture
+def hostile_home(sshd):
+    """A clean home for the test user, removed after."""
+    home = sshd.home / "hostile"
+    shutil.rmtree(home, ignore_errors=True)
+    (sshd.home / "canary").unlink(missing_ok=True)  # a stale one from a failed run
+    home.mkdir()
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def _check_one(api, home, name: str) -> None:
+    (home / name).write_text("")
+    r = api.get("/credentials/h1/ls", query_string={"path": f"hostile/{name}"})
+    assert r.status_code == 200, r.json
+    assert (r.json["exit_status"], r.json["stderr"]) == (0, ""), (name, r.json)
+    assert r.json["stdout"] == f"hostile/{name}\n", name
+    (home / name).unlink()
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_hostile_paths_reach_ls_as_one_argument(make_client, sshd, hostile_home, library):
+    assert len(HOSTILE) >= 50
+    api = make_client(library, "pooled")
+    api.post("/credentials", sshd.credential())
+    for name in HOSTILE:
+        _check_one(api, hostile_home, name)
+    # top level too, where a leading "-" would be an option without "--"
+    for name in ("-la", "--version", "-R"):
+        (sshd.home / name).write_text("")
+        try:
+            r = api.get("/credentials/h1/ls", query_string={"path": name})
+            assert (r.json["exit_status"], r.json["stdout"]) == (0, f"{name}\n")
+        finally:
+            (sshd.home / name).unlink()
+    assert not (sshd.home / "canary").exists()
+    assert not (hostile_home / "canary").exists()
+    assert os.listdir(hostile_home) == []
+
+
+def test_hostile_paths_generated(make_client, sshd, hostile_home):
+    """Hypothesis: any file name made of any characters reaches ls verbatim."""
+    api = make_client("ssh2", "pooled")
+    api.post("/credentials", sshd.credential())
+    names = st.text(
+        st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00\n\r"),
+        min_size=1,
+        max_size=40,
+    ).filter(lambda s: s not in (".", "..") and len(s.encode()) <= 255)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(names)
+    def check(name: str) -> None:
+        _check_one(api, hostile_home, name)
+
+    check()
+    assert not (sshd.home / "canary").exists()
