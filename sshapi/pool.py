@@ -45,6 +45,9 @@ class Pool:
         self._cond = threading.Condition()
         self._slots: dict[str, list[_Slot]] = {}
         self._open = 0  # connections open or being opened
+        self._peak = 0
+        self._broken = 0  # connections found broken and dropped
+        self._retries = 0
 
     def run(self, target: Target, command: str, timeout: float) -> Result:
         slot, fresh = self._acquire(target)
@@ -53,18 +56,20 @@ class Pool:
         except SSHFailure as e:
             broken = not slot.conn.alive()
             if broken:
-                self._drop(slot)
+                self._drop(slot, broken=True)
             if not broken or fresh or isinstance(e, SSHTimeout):
                 raise
         finally:
             self._release(slot)
         # a reused connection broke under us (e.g. sshd restarted): retry once, fresh
+        with self._cond:
+            self._retries += 1
         slot, _ = self._acquire(target, reuse=False)
         try:
             return slot.conn.exec(command, timeout)
         except SSHFailure:
             if not slot.conn.alive():
-                self._drop(slot)
+                self._drop(slot, broken=True)
             raise
         finally:
             self._release(slot)
@@ -73,6 +78,9 @@ class Pool:
         with self._cond:
             return {
                 "open_connections": self._open,
+                "peak_open_connections": self._peak,
+                "broken_dropped": self._broken,
+                "retries": self._retries,
                 "busy_channels": sum(s.busy for v in self._slots.values() for s in v),
             }
 
@@ -92,13 +100,23 @@ class Pool:
     def _acquire(self, target: Target, reuse: bool = True) -> tuple[_Slot, bool]:
         deadline = time.monotonic() + self._wait_timeout
         victim: _Slot | None = None
+        dead: list[_Slot] = []
+        found: _Slot | None = None
         with self._cond:
-            while True:
+            while found is None:
+                for slot in list(self._slots.get(target.key, [])):
+                    if slot.busy == 0 and not slot.conn.alive():
+                        self._forget(slot)  # broke while idle (e.g. sshd restarted)
+                        self._broken += 1
+                        dead.append(slot)
                 if reuse:
                     for slot in self._slots.get(target.key, []):
                         if slot.busy < slot.limit and slot.conn.alive():
                             slot.busy += 1
-                            return slot, False
+                            found = slot
+                            break
+                    if found is not None:
+                        break
                 if self._open < self._max_connections:
                     self._open += 1
                     break
@@ -114,8 +132,10 @@ class Pool:
                         f"{self._wait_timeout:g} s"
                     )
                 self._cond.wait(left)
-        if victim is not None:
-            victim.conn.close()
+            self._peak = max(self._peak, self._open)
+        self._close([*dead, victim] if victim else dead)  # outside the lock: may be slow
+        if found is not None:
+            return found, False
         try:
             conn = self._connect(target)
         except BaseException:
@@ -127,6 +147,11 @@ class Pool:
         with self._cond:
             self._slots.setdefault(target.key, []).append(slot)
         return slot, True
+
+    @staticmethod
+    def _close(slots: list[_Slot]) -> None:
+        for slot in slots:
+            slot.conn.close()
 
     def _idle_victim(self) -> _Slot | None:
         idle = [s for v in self._slots.values() for s in v if s.busy == 0]
@@ -143,8 +168,9 @@ class Pool:
         slot.dropped = True
         self._cond.notify_all()
 
-    def _drop(self, slot: _Slot) -> None:
+    def _drop(self, slot: _Slot, broken: bool = False) -> None:
         with self._cond:
+            self._broken += broken and not slot.dropped
             already = slot.dropped
             self._forget(slot)
             close_now = not already and slot.busy == 0

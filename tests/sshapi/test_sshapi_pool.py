@@ -1,0 +1,93 @@
+"""Connection handling under threads: pooled bounds, broken connections dropped and
+retried once, and ssh2-python's thread-safety pitfalls (no hang)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+
+from sshapi.settings import LIBRARIES
+
+
+def _kill_sessions(sshd_pid: int) -> int:
+    """Kill the sshd processes serving open connections (children of our own sshd)."""
+    children = psutil.Process(sshd_pid).children()
+    for child in children:
+        os.kill(child.pid, signal.SIGTERM)
+    psutil.wait_procs(children, timeout=5)
+    return len(children)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_broken_pooled_connection_is_dropped_and_retried(make_client, sshd, library):
+    api = make_client(library, "pooled")
+    api.post("/credentials", sshd.credential())
+    assert api.get("/credentials/h1/uptime").status_code == 200
+    pool = api.app.extensions["sshapi"]["pool"]
+    assert pool.stats()["open_connections"] == 1
+    assert _kill_sessions(sshd.pid) >= 1
+    time.sleep(0.2)
+    r = api.get("/credentials/h1/uptime")  # the dead connection must not surface as an error
+    assert r.status_code == 200, r.json
+    assert "load average" in r.json["stdout"]
+    stats = pool.stats()
+    assert (stats["open_connections"], stats["broken_dropped"]) == (1, 1), stats
+
+
+def _hammer(api, n_threads: int, per_thread: int, path: str = "/credentials/h1/uptime"):
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        client = api.app.test_client()
+        for _ in range(per_thread):
+            r = client.get(path, headers=api._h())
+            with lock:
+                statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a request hung"
+    return statuses
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_pool_bounds_hold_under_threads(make_client, sshd, library):
+    api = make_client(library, "pooled", max_connections=2, max_sessions_per_connection=2)
+    api.post("/credentials", sshd.credential())
+    statuses = _hammer(api, n_threads=6, per_thread=5)
+    assert statuses == [200] * 30
+    stats = api.app.extensions["sshapi"]["pool"].stats()
+    assert stats["peak_open_connections"] <= 2
+    assert stats["busy_channels"] == 0
+
+
+def test_pool_evicts_idle_connection_of_another_credential(make_client, sshd):
+    api = make_client("paramiko", "pooled", max_connections=1)
+    api.post("/credentials", sshd.credential("a"))
+    api.post("/credentials", sshd.credential("b"))
+    for name in ("a", "b", "a"):
+        assert api.get(f"/credentials/{name}/uptime").status_code == 200
+    stats = api.app.extensions["sshapi"]["pool"].stats()
+    assert stats["open_connections"] == stats["peak_open_connections"] == 1
+
+
+def test_ssh2_per_request_threads_do_not_hang(make_client, sshd):
+    """NOTES.md: a Session outliving its socket made threads block forever on fd reuse."""
+    api = make_client("ssh2", "per-request")
+    api.post("/credentials", sshd.credential())
+    api.post("/credentials", sshd.credential("refused", port=1))
+    start = time.monotonic()
+    ok = _hammer(api, n_threads=8, per_thread=6)
+    bad = _hammer(api, n_threads=4, per_thread=5, path="/credentials/refused/uptime")
+    assert ok == [200] * 48
+    assert bad == [502] * 20
+    assert time.monotonic() - start < 60
