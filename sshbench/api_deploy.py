@@ -1,0 +1,224 @@
+"""Deploy the SSH API under test for one (library, connection mode), through Ansible.
+
+The `ssh_api` role (ansible/roles/ssh_api) stops the previous deployment by its PID file,
+starts `sshapi serve` (gunicorn) with a fresh database, creates the benchmark user and
+checks /healthz. Then this module registers one credential per testbed host through the
+API's own HTTP interface. `ensure` redeploys only when something changed: another library
+or connection mode, other API settings, a dead server, or a rebuilt testbed (new keys).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+from sshbench import ansible_run, paths
+
+
+class DeployError(RuntimeError):
+    """The API could not be deployed or did not answer."""
+
+
+def _files() -> dict[str, Path]:
+    d = paths.api_dir()
+    return {
+        "dir": d,
+        "pid": d / "sshapi.pid",
+        "log": d / "api.log",
+        "db": d / "sshapi.db",
+        "key": d / "secret.key",
+        "token": d / "token",
+        "record": d / "deployment.json",
+        "runs": d / "runs",
+    }
+
+
+def log_file() -> Path:
+    """The running deployment's log (the point runner copies each point's slice of it)."""
+    return _files()["log"]
+
+
+def run_playbook(playbook: str, extravars: dict[str, Any], label: str) -> None:
+    """Run one playbook of ansible/playbooks (each run keeps its own log directory)."""
+    runs = _files()["runs"]
+    runs.mkdir(parents=True, exist_ok=True)
+    try:
+        ansible_run.run_playbook(playbook, paths.INVENTORIES_DIR / "local", extravars, runs, label)
+    except ansible_run.PlaybookError as exc:
+        raise DeployError(f"SSH API {label} failed: {exc}") from None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pid_is_api(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        return "sshapi" in " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return False
+
+
+def testbed_fingerprint(status: dict[str, Any]) -> str:
+    """Hash of what the credentials depend on: addresses, users, host keys, client keys."""
+    parts = []
+    for name, h in sorted(status["hosts"].items()):
+        key = Path(h["private_key"])
+        key_hash = hashlib.sha256(key.read_bytes()).hexdigest() if key.exists() else "missing"
+        parts.append([name, h["address"], h["port"], h["user"], h["host_key"], key_hash])
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def healthz(url: str, timeout: float = 3.0) -> dict[str, Any] | None:
+    """The API's /healthz answer, or None when it does not answer ok."""
+    try:
+        r = requests.get(f"{url}/healthz", timeout=timeout)
+        body = r.json()
+    except (requests.RequestException, ValueError):
+        return None
+    return body if r.status_code == 200 and body.get("status") == "ok" else None
+
+
+def current() -> dict[str, Any] | None:
+    """The recorded deployment, if any."""
+    rec = _files()["record"]
+    try:
+        return json.loads(rec.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _wanted(library: str, connections: str, api: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "library": library,
+        "connections": connections,
+        **{k: v for k, v in sorted(api.items()) if k != "port"},
+    }
+
+
+def _still_good(rec: dict[str, Any] | None, wanted: dict[str, Any], fingerprint: str) -> bool:
+    if not rec or rec.get("wanted") != wanted or rec.get("testbed") != fingerprint:
+        return False
+    if not _pid_is_api(rec.get("pid")):
+        return False
+    h = healthz(rec["url"])
+    return bool(h and h.get("library") == wanted["library"])
+
+
+def _db_url(api: dict[str, Any], f: dict[str, Path]) -> str:
+    return f"sqlite:///{f['db']}" if api.get("db", "sqlite") == "sqlite" else api["db"]
+
+
+def register_credentials(url: str, token: str, status: dict[str, Any]) -> dict[str, str]:
+    """POST one credential per testbed host (named after the host); return host -> name."""
+    creds = {}
+    headers = {"Authorization": f"Bearer {token}"}
+    for name, h in sorted(status["hosts"].items()):
+        body = {
+            "name": name,
+            "host": h["address"],
+            "port": h["port"],
+            "username": h["user"],
+            "private_key": Path(h["private_key"]).read_text(),
+            "host_key": h["host_key"],
+        }
+        r = requests.post(f"{url}/credentials", json=body, headers=headers, timeout=10)
+        if r.status_code != 201:
+            raise DeployError(
+                f"POST /credentials for host {name} answered {r.status_code}: {r.text[:200]}"
+            )
+        creds[name] = name
+    return creds
+
+
+def ensure(
+    library: str, connections: str, api: dict[str, Any], status: dict[str, Any], log=print
+) -> dict[str, Any]:
+    """Make sure the API runs with this library and connection mode for this testbed.
+
+    Returns the deployment record: url, token, pid, credentials per host, /healthz answer.
+    """
+    f = _files()
+    wanted = _wanted(library, connections, api)
+    fingerprint = testbed_fingerprint(status)
+    rec = current()
+    if _still_good(rec, wanted, fingerprint):
+        rec["token"] = f["token"].read_text().strip()
+        log(f"api: reusing deployment {library}/{connections} at {rec['url']}")
+        return rec
+    port = api.get("port") or _free_port()
+    bind = f"127.0.0.1:{port}"
+    t0 = time.monotonic()
+    run_playbook(
+        "ssh_api.yml",
+        {
+            "ssh_api_state": "started",
+            "ssh_api_mode": "process",
+            "ssh_api_library": library,
+            "ssh_api_connections": connections,
+            "ssh_api_bind": bind,
+            "ssh_api_workers": api.get("workers", 1),
+            "ssh_api_threads": api.get("threads", 64),
+            "ssh_api_connect_timeout": api.get("connect_timeout", 10),
+            "ssh_api_command_timeout": api.get("command_timeout", 30),
+            "ssh_api_max_connections": api.get("max_connections", 50),
+            "ssh_api_max_sessions_per_connection": api.get("max_sessions_per_connection", 10),
+            "ssh_api_dir": str(f["dir"]),
+            "ssh_api_pid_file": str(f["pid"]),
+            "ssh_api_log_file": str(f["log"]),
+            "ssh_api_key_file": str(f["key"]),
+            "ssh_api_db_file": str(f["db"]),
+            "ssh_api_db_url": _db_url(api, f),
+            "ssh_api_fresh_db": True,
+            "ssh_api_token_file": str(f["token"]),
+            "ssh_api_bin": str(Path(sys.executable).with_name("sshapi")),
+        },
+        label=f"deploy-{library}-{connections}",
+    )
+    url = f"http://{bind}"
+    health = healthz(url)
+    if not health:
+        raise DeployError(f"the API at {url} does not answer /healthz after deployment")
+    token = f["token"].read_text().strip()
+    creds = register_credentials(url, token, status)
+    rec = {
+        "wanted": wanted,
+        "testbed": fingerprint,
+        "url": url,
+        "pid": int(f["pid"].read_text().strip()),
+        "credentials": creds,
+        "healthz": health,
+        "log": str(f["log"]),
+        "deploy_s": round(time.monotonic() - t0, 2),
+    }
+    tmp = f["record"].with_suffix(".tmp")
+    tmp.write_text(json.dumps(rec, indent=1))
+    tmp.replace(f["record"])
+    log(f"api: deployed {library}/{connections} at {url} in {rec['deploy_s']} s")
+    return {**rec, "token": token}
+
+
+def stop(log=print) -> None:
+    """Stop the deployed API (safe to run twice, and when nothing was deployed)."""
+    f = _files()
+    if not f["pid"].exists() and not f["record"].exists():
+        return
+    run_playbook(
+        "ssh_api_stop.yml",
+        {"ssh_api_dir": str(f["dir"]), "ssh_api_pid_file": str(f["pid"])},
+        label="stop",
+    )
+    f["record"].unlink(missing_ok=True)
+    log("api: stopped")
