@@ -241,18 +241,25 @@ def status() -> dict[str, Any]:
     name = paths.testbed_name()
     state = _read_state()
     hosts: dict[str, Any] = {}
-    for host_json in sorted((paths.testbed_dir() / "hosts").glob("*/host.json")):
-        entry = json.loads(host_json.read_text())
-        entry["alive"] = Path(f"/proc/{entry.get('sshd_pid')}").exists()
-        hosts[host_json.parent.name] = entry
-    notes = sorted({note for entry in hosts.values() for note in entry.pop("notes", [])})
+    notes: set[str] = set()
+    for prov_file in sorted((paths.testbed_dir() / "hosts").glob("*/provenance.json")):
+        prov = json.loads(prov_file.read_text())
+        hosts[prov_file.parent.name] = {
+            **prov["connection"],
+            "sshd_pid": prov["sshd_pid"],
+            "alive": Path(f"/proc/{prov['sshd_pid']}").exists(),
+            "profile": prov["profile"],
+            "provenance": str(prov_file),
+            "sshd_config_sha256": prov["sshd_config"]["sha256"],
+        }
+        notes.update(prov.get("notes", []))
     out = {
         "testbed": name,
         "inventory": state.get("inventory"),
         "profile": state.get("profile"),
         "client_address": state.get("client_address"),
         "hosts": hosts,
-        "notes": notes,
+        "notes": sorted(notes),
     }
     if state:
         (paths.testbed_dir() / "status.json").write_text(json.dumps(out, indent=2) + "\n")

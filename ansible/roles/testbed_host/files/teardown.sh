@@ -4,9 +4,9 @@
 # the testbed's files (its runs/ logs are kept). It finds objects by name (PREFIX-NAME-*), so
 # it also cleans up after a crashed run, and it touches nothing of another testbed. Safe to run
 # twice: prints one "removed ..." line per object it removed, nothing when all is gone.
-# Usage: teardown.sh PREFIX NAME TESTBED_DIR USER
+# Usage: teardown.sh PREFIX NAME TESTBED_DIR USER USER_HOME
 set -uo pipefail
-tag="$1-$2-" dir=$3 user=$4
+tag="$1-$2-" dir=$3 user=$4 home=$5
 
 # kill_all PID...: TERM, wait up to 3 s, then KILL what is left.
 kill_all() {
@@ -51,6 +51,7 @@ for d in /etc/netns/"$tag"*; do
 done
 
 if id "$user" >/dev/null 2>&1; then userdel "$user" && echo "removed user $user"; fi
+if [ -d "$home" ] && [ "$(basename "$home")" = "$user" ]; then rm -rf "$home" && echo "removed $home"; fi
 
 if [ -d "$dir" ]; then
   for f in "$dir"/*; do
