@@ -22,6 +22,7 @@ Definitions, so every number downstream has one meaning:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -179,6 +180,18 @@ def request_metrics(
     return rows
 
 
+# Provenance text longer than this (a whole sshd_config, `sshd -T` output) is replaced in
+# the tidy table by its hash and length; point.json keeps the text.
+LONG_TEXT = 300
+
+
+def _cell(val: Any) -> Any:
+    if isinstance(val, str) and len(val) > LONG_TEXT:
+        digest = hashlib.sha256(val.encode()).hexdigest()[:16]
+        return f"sha256:{digest} ({len(val)} chars, text in point.json)"
+    return val
+
+
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     """Nested dicts -> {"a.b.c": scalar}; lists become JSON text so every cell is a scalar."""
     out: dict[str, Any] = {}
@@ -188,9 +201,9 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
         if not obj and prefix:
             out[prefix[:-1]] = None
     elif isinstance(obj, list | tuple):
-        out[prefix[:-1]] = json.dumps(obj, sort_keys=True, default=str)
+        out[prefix[:-1]] = _cell(json.dumps(obj, sort_keys=True, default=str))
     else:
-        out[prefix[:-1]] = obj
+        out[prefix[:-1]] = _cell(obj)
     return out
 
 

@@ -68,6 +68,10 @@ class Layout:
         return self.paper_dir / "claims.csv"
 
     @property
+    def claims_summary_csv(self) -> Path:
+        return self.paper_dir / "claims_summary.csv"
+
+    @property
     def report_html(self) -> Path:
         return self.paper_dir / "report.html"
 
@@ -90,7 +94,7 @@ class Layout:
     def table_outputs(self) -> list[Path]:
         """Tables besides claims.csv (which has its own rule output)."""
         out = [self.table(s, e) for s in TABLES for e in ("csv", "tex")]
-        return [p for p in out if p != self.claims_csv]
+        return [self.claims_summary_csv, *(p for p in out if p != self.claims_csv)]
 
     def all_outputs(self) -> list[Path]:
         return [

@@ -139,7 +139,9 @@ def wilson_interval(successes: float, n: float, level: float = LEVEL) -> tuple[f
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return p, max(0.0, centre - half), min(1.0, centre + half)
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
+    # Rounding leaves ~1e-20 where the bound is exactly 0 (or 1): report it exactly.
+    return p, (0.0 if successes == 0 else low), (1.0 if successes == n else high)
 
 
 def coefficient_of_variation(values: Sequence[float]) -> float:

@@ -1,0 +1,289 @@
+"""The reproduction report (HTML and Markdown) rendered with jinja2 from the built outputs.
+
+It reads only what the earlier steps wrote (tidy.csv, figures, claims.csv, tables) plus the
+claims file's description of the study's testbed; our testbed's facts come from the
+points' provenance columns, never from this code.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from analysis.claims import HOLDS, NOT_MEASURED, load_study
+from analysis.collect import read_tidy
+from analysis.figures import CAPTIONS, TITLES
+from analysis.layout import FIGURES, Layout
+from analysis.tables import fmt, fmt_ci
+from sshbench import paths
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_DIR = paths.PAPER_DIR / "templates"
+
+# Host facts the report shows, by the last part(s) of their provenance column.
+HOST_FACTS = {
+    "kind": "kind",
+    "cpu_cores_applied": "CPU cores (cgroup limit applied)",
+    "memory_bytes_applied": "memory limit applied",
+    "netem.available": "tc netem available",
+    "requested.delay_ms": "network delay requested (ms)",
+    "sshd_version": "OpenSSH server",
+    "kernel": "kernel",
+    "notes": "notes",
+}
+MACHINE_FACTS = ("os", "kernel", "cpu_model", "cpu_count", "cpus_usable", "memory_bytes", "arch")
+
+
+def _distinct(series: pd.Series) -> list[Any]:
+    return [v for v in pd.unique(series.dropna())]
+
+
+def _value_text(values: list[Any]) -> str:
+    if not values:
+        return "not recorded"
+    return "; ".join(_human(v) for v in values)
+
+
+def _human(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, str) and v.startswith("["):
+        try:
+            items = json.loads(v)
+            return "; ".join(map(str, items)) if items else "none"
+        except ValueError:
+            return v
+    return str(v)
+
+
+def _mib(v: Any) -> str:
+    try:
+        return f"{float(v) / 2**20:.0f} MiB"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _first_col(cols: list[str], prefix: str, suffix: str) -> str | None:
+    for c in cols:
+        if c.startswith(prefix) and (c.endswith("." + suffix) or c == prefix + suffix):
+            return c
+    return None
+
+
+def testbed_facts(tidy: pd.DataFrame) -> dict[str, Any]:
+    """Our testbed, read from the points' provenance columns: per host, and the machine."""
+    cols = list(tidy.columns)
+    hosts = sorted(_distinct(tidy["host"])) if "host" in tidy.columns else []
+    per_host = {}
+    for h in hosts:
+        prefix = f"provenance.testbed.hosts.{h}."
+        facts = {}
+        for suffix, label in HOST_FACTS.items():
+            col = _first_col(cols, prefix, suffix)
+            vals = _distinct(tidy[col]) if col else []
+            if suffix == "memory_bytes_applied":
+                vals = [_mib(v) for v in vals]
+            facts[label] = _value_text(vals)
+        per_host[h] = facts
+    machine = {}
+    for key in MACHINE_FACTS:
+        col = f"provenance.machine.{key}"
+        vals = _distinct(tidy[col]) if col in cols else []
+        if key == "memory_bytes":
+            vals = [_mib(v) for v in vals]
+        machine[key] = _value_text(vals)
+    notes_col = "provenance.testbed.notes"
+    notes = _value_text(_distinct(tidy[notes_col])) if notes_col in cols else ""
+    inv_col = "provenance.testbed.inventory"
+    inventory = _value_text(_distinct(tidy[inv_col])) if inv_col in cols else ""
+    return {"hosts": per_host, "machine": machine, "notes": notes, "inventory": inventory}
+
+
+def testbed_differences(study: dict[str, Any], ours: dict[str, Any]) -> list[dict[str, str]]:
+    """Rows 'machine | the study | this sweep' for the report's comparison table."""
+    rows = []
+    machine = ours["machine"]
+    by_name = {h.lower(): f for h, f in ours["hosts"].items()}
+    for m in study.get("machines", []):
+        study_text = f"{m.get('cpus')} CPU, {m.get('memory_gb')} GB" + (
+            f", {m['os']}" if m.get("os") else ""
+        )
+        if m.get("role") == "client":
+            ours_text = (
+                f"the whole machine: {machine['cpu_count']} CPU(s), {machine['memory_bytes']}, "
+                f"{machine['os']} (kernel {machine['kernel']}); the API and the load "
+                "generator share it with the hosts' sshd"
+            )
+        else:
+            f = by_name.get(str(m.get("name", "")).lower())
+            if f is None:
+                ours_text = "not measured in this sweep"
+            else:
+                ours_text = (
+                    f"{f['kind']}; {f['CPU cores (cgroup limit applied)']} core(s), "
+                    f"{f['memory limit applied']}; {f['OpenSSH server']}; "
+                    f"netem: {f['tc netem available']}"
+                )
+        rows.append({"machine": m.get("name", ""), "study": study_text, "ours": ours_text})
+    return rows
+
+
+def provenance_summary(tidy: pd.DataFrame) -> list[dict[str, str]]:
+    """Every provenance column with its distinct values (what a reviewer compares runs by)."""
+    rows = []
+    per_point = tidy.drop_duplicates("point_id") if "point_id" in tidy.columns else tidy
+    for col in sorted(c for c in tidy.columns if c.startswith("provenance.")):
+        vals = _distinct(per_point[col])
+        if not vals:
+            continue
+        shown = "; ".join(_human(v) for v in vals[:3])
+        if len(vals) > 3:
+            shown += f"; ... ({len(vals)} distinct values)"
+        rows.append({"field": col.removeprefix("provenance."), "values": shown})
+    return rows
+
+
+def sweep_facts(tidy: pd.DataFrame) -> dict[str, Any]:
+    """Counts a reader needs first: points, failed points by class, limited points, time span."""
+    if tidy.empty:
+        return {"points": 0, "ok": 0, "failed": 0, "failed_by_class": {}, "limited": 0}
+    pts = tidy.drop_duplicates("point_id")
+    failed = pts[pts["status"] != "ok"]
+    by_class = (
+        failed["error_class"].fillna("unknown").value_counts().to_dict()
+        if "error_class" in failed.columns
+        else {}
+    )
+    limited = 0
+    if "loadgen.limited" in pts.columns:
+        limited = int(pts["loadgen.limited"].map(lambda v: str(v).lower() == "true").sum())
+    span = ""
+    if "started_at" in pts.columns and "ended_at" in pts.columns:
+        span = f"{pts['started_at'].dropna().min()} to {pts['ended_at'].dropna().max()}"
+    varied = {}
+    from analysis.claims import param_columns
+
+    for p in param_columns(tidy):
+        vals = sorted(_distinct(pts[p]), key=lambda v: (isinstance(v, str), v))
+        if vals:
+            varied[p] = ", ".join(_human(v) for v in vals)
+    return {
+        "points": len(pts),
+        "ok": int((pts["status"] == "ok").sum()),
+        "failed": len(failed),
+        "failed_by_class": by_class,
+        "limited": limited,
+        "span": span,
+        "params": varied,
+    }
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return df.to_dict("records")
+
+
+def _claim_rows(layout: Layout) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    summary = _records(layout.claims_summary_csv)
+    details = []
+    if layout.claims_csv.exists():
+        d = pd.read_csv(layout.claims_csv)
+        for r in d.itertuples(index=False):
+            details.append(
+                {
+                    "claim_id": r.claim_id,
+                    "group": r.group,
+                    "verdict": r.verdict,
+                    "value": fmt(r.value),
+                    "ci": fmt_ci(r.ci_low, r.ci_high),
+                    "ci_method": "" if _nan(r.ci_method) else r.ci_method,
+                    "unit": "" if _nan(r.unit) else r.unit,
+                    "test": f"{r.comparison} {r.threshold}",
+                    "trials": int(r.n_trials),
+                    "note": "" if _nan(r.note) else r.note,
+                }
+            )
+    return summary, details
+
+
+def _nan(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def build_context(layout: Layout, embed: bool) -> dict[str, Any]:
+    """Everything the templates show; figures embedded (HTML) or linked (Markdown)."""
+    tidy = read_tidy(layout.tidy_csv)
+    sweep = _distinct(tidy["sweep"])[0] if "sweep" in tidy.columns and len(tidy) else None
+    figures = []
+    for stem in FIGURES:
+        png = layout.figure(stem, "png")
+        entry = {"stem": stem, "title": TITLES[stem], "caption": CAPTIONS[stem]}
+        entry["exists"] = png.exists()
+        if embed and png.exists():
+            entry["src"] = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
+        else:
+            entry["src"] = os.path.relpath(png, layout.paper_dir)
+        entry["pdf"] = os.path.relpath(layout.figure(stem, "pdf"), layout.paper_dir)
+        figures.append(entry)
+    summary, details = _claim_rows(layout)
+    study = load_study(paths.PAPER_DIR / "claims.yaml")
+    ours = testbed_facts(tidy)
+    return {
+        "sweep": sweep or layout.sweep_dir.name,
+        "sweep_dir": layout.sweep_dir,
+        "facts": sweep_facts(tidy),
+        "claims": summary,
+        "claim_details": details,
+        "verdicts": {"holds": HOLDS, "not_measured": NOT_MEASURED},
+        "figures": figures,
+        "tables": {
+            "percentiles": _records(layout.table("percentiles", "csv")),
+            "mean_response": _records(layout.table("mean_response", "csv")),
+            "sshd_profiles": _records(layout.table("sshd_profiles", "csv")),
+        },
+        "study": study,
+        "testbed": ours,
+        "differences": testbed_differences(study, ours),
+        "provenance": provenance_summary(tidy),
+        "tex_tables": sorted(p.name for p in layout.paper_dir.glob("*.tex")),
+        "rerun": {
+            "analysis": f"python -m analysis {layout.sweep_dir}",
+            "sweep": f"snakemake --cores 2 --configfile experiments/{sweep or 'quick'}.yaml",
+            "snakemake_report": "snakemake --report report.html "
+            f"--configfile experiments/{sweep or 'quick'}.yaml",
+        },
+    }
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_report(layout: Layout) -> tuple[Path, Path]:
+    """Write paper/report.html (figures embedded) and paper/report.md (figures linked)."""
+    layout.paper_dir.mkdir(parents=True, exist_ok=True)
+    env = _env()
+    html = env.get_template("report.html.j2").render(**build_context(layout, embed=True))
+    layout.report_html.write_text(html)
+    md = env.get_template("report.md.j2").render(**build_context(layout, embed=False))
+    layout.report_md.write_text(md)
+    log.info("report -> %s, %s", layout.report_html, layout.report_md)
+    return layout.report_html, layout.report_md

@@ -1,0 +1,283 @@
+"""The paper's tables: the study's numbers next to ours, as CSV and LaTeX (booktabs).
+
+Every cell comes from the tidy table or the claims file; nothing is typed here. The LaTeX
+snippets are rendered from paper/templates/table.tex.j2 and can be ``\\input`` by a paper
+that loads booktabs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from analysis.claims import evaluate, load_claims
+from analysis.collect import PERCENTILES, percentile_metric
+from analysis.figures import STUDY, keep_one, per_point
+from analysis.layout import Layout
+from analysis.stats import t_interval, wilson_interval
+from sshbench import paths
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_DIR = paths.PAPER_DIR / "templates"
+
+CAPTIONS = {
+    "claims": "The study's claims checked on this sweep (verdicts computed from the data).",
+    "published_vs_measured": "The study's published numbers next to this sweep's, per "
+    "configuration, with 95\\,\\% confidence intervals.",
+    "percentiles": "Response-time percentiles (ms) per request rate, mean over trials "
+    "(the numbers of the load-test figure).",
+    "mean_response": "Mean response time (ms) per host, command and rate, with Student-t "
+    "95\\,\\% confidence intervals over trials.",
+    "sshd_profiles": "Requests and failures under each sshd profile (summed over trials), "
+    "failure rate with Wilson 95\\,\\% interval.",
+}
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def fmt(v: Any, digits: int = 3) -> str:
+    """A number with `digits` significant digits; blank for missing values."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int | float):
+        if float(v).is_integer() and abs(v) < 1e6:
+            return str(int(v))
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def fmt_ci(low: float, high: float, digits: int = 3) -> str:
+    if any(x is None or (isinstance(x, float) and math.isnan(x)) for x in (low, high)):
+        return ""
+    return f"[{fmt(low, digits)}, {fmt(high, digits)}]"
+
+
+LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+}
+
+
+def latex_escape(text: Any) -> str:
+    """Escape LaTeX's special characters in a cell or header."""
+    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def latex_env() -> jinja2.Environment:
+    """jinja2 with LaTeX-safe delimiters (\\VAR{...}, \\BLOCK{...}) and an escape filter."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        block_start_string=r"\BLOCK{",
+        block_end_string="}",
+        variable_start_string=r"\VAR{",
+        variable_end_string="}",
+        comment_start_string=r"\#{",
+        comment_end_string="}",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["tex"] = latex_escape
+    return env
+
+
+def to_latex(df: pd.DataFrame, stem: str, align: str | None = None) -> str:
+    """A booktabs table float of df (cells escaped), with caption and label."""
+    align = align or "".join("r" if _numeric(df[c]) else "l" for c in df.columns)
+    return (
+        latex_env()
+        .get_template("table.tex.j2")
+        .render(
+            columns=list(df.columns),
+            rows=[[fmt(v) for v in row] for row in df.itertuples(index=False)],
+            align=align,
+            caption=CAPTIONS[stem],
+            label=f"tab:{stem.replace('_', '-')}",
+            empty=df.empty,
+        )
+    )
+
+
+def _numeric(col: pd.Series) -> bool:
+    return bool(len(col)) and pd.api.types.is_numeric_dtype(col)
+
+
+# ---------------------------------------------------------------- the tables
+
+
+def published_vs_measured(details: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim and configuration: published, measured [95 % CI], verdict."""
+    if details.empty:
+        return pd.DataFrame(columns=["claim", "published", "configuration", "measured", "verdict"])
+    pub = summary.set_index("claim_id")["published"]
+    rows = []
+    for r in details.itertuples(index=False):
+        rows.append(
+            {
+                "claim": r.claim_id,
+                "published": pub.get(r.claim_id, ""),
+                "test": f"{r.comparison} {r.threshold}",
+                "configuration": r.group,
+                "measured": fmt(r.value),
+                "95 % CI": fmt_ci(r.ci_low, r.ci_high),
+                "unit": r.unit,
+                "trials": int(r.n_trials),
+                "verdict": r.verdict,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def claims_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim: text, source, verdict, configurations measured/holding."""
+    if summary.empty:
+        return pd.DataFrame(columns=["claim", "text", "source", "verdict"])
+    return pd.DataFrame(
+        {
+            "claim": summary["claim_id"],
+            "text": summary["text"],
+            "source": summary["source"],
+            "verdict": summary["verdict"],
+            "holding / measured configurations": [
+                f"{h} / {m}"
+                for h, m in zip(summary["groups_holding"], summary["groups_measured"], strict=True)
+            ],
+        }
+    )
+
+
+def _study_points(tidy: pd.DataFrame, metrics: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    pts = per_point(tidy, metrics)
+    pts = pts[pts["status"] == "ok"] if not pts.empty else pts
+    notes = []
+    for col in ("pattern", "library", "connections"):
+        pts, note = keep_one(pts, col, STUDY.get(col))
+        notes.append(note)
+    return pts, [n for n in notes if n]
+
+
+def _present(df: pd.DataFrame, cols: Sequence[str]) -> list[str]:
+    return [c for c in cols if c in df.columns and df[c].notna().any()]
+
+
+def percentiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Mean over trials of each percentile, per host, profile, command and rate."""
+    metrics = [percentile_metric(q) for q in PERCENTILES]
+    pts, _ = _study_points(tidy, metrics)
+    keys = _present(pts, ["host", "profile", "command", "rps"])
+    if pts.empty or not keys:
+        return pd.DataFrame(columns=["rps", *[f"p{q:g}" for q in PERCENTILES]])
+    agg = pts.groupby(keys, dropna=False)[metrics].mean().reset_index()
+    agg.insert(len(keys), "trials", pts.groupby(keys, dropna=False).size().to_numpy())
+    agg = agg.rename(columns={percentile_metric(q): f"p{q:g}" for q in PERCENTILES})
+    return agg.round(1)
+
+
+def mean_response_table(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Mean response time with Student t 95 % CI over trials, per host, command and rate."""
+    pts, _ = _study_points(tidy, ["response_time_mean"])
+    keys = _present(pts, ["profile", "command", "rps", "host"])
+    if pts.empty or not keys:
+        return pd.DataFrame(columns=["rps", "host", "mean (ms)", "95 % CI (ms)", "trials"])
+    rows = []
+    for key, g in pts.groupby(keys, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        mean, low, high = t_interval(g["response_time_mean"].tolist())
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "mean (ms)": round(mean, 1),
+                "95 % CI (ms)": fmt_ci(low, high, 4),
+                "trials": len(g),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def sshd_profiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Requests, failures by class and failure rate (Wilson 95 %) per profile and load."""
+    classes = sorted(
+        m for m in tidy.get("metric", pd.Series()).unique() if m.startswith("failures_")
+    )
+    pts = per_point(tidy, ["requests", "failures", *classes])
+    for col in ("library", "connections"):
+        pts, _ = keep_one(pts, col, STUDY.get(col))
+    keys = _present(pts, ["profile", "pattern", "rps", "burst_size"])
+    if pts.empty or not keys:
+        return pd.DataFrame(columns=["profile", "rps", "requests", "failures"])
+    rows = []
+    for key, g in pts.groupby(keys, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        req, fail = float(g["requests"].sum()), float(g["failures"].sum())
+        rate, low, high = wilson_interval(fail, req)
+        row = {**dict(zip(keys, key, strict=True)), "points": len(g)}
+        row["failed points"] = int((g["status"] != "ok").sum())
+        row.update({"requests": int(req), "failures": int(fail)})
+        row["failure rate"] = fmt(rate)
+        row["95 % CI"] = fmt_ci(low, high)
+        for c in classes:
+            n = int(g[c].fillna(0).sum())
+            if n:
+                row[c.removeprefix("failures_")] = n
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    for c in classes:
+        name = c.removeprefix("failures_")
+        if name in out.columns:
+            out[name] = out[name].fillna(0).astype(int)
+    return out
+
+
+def write_tables(tidy: pd.DataFrame, claims_file: Path, layout: Layout) -> dict[str, Path]:
+    """Evaluate the claims and write every paper table as CSV and LaTeX; return the paths."""
+    claims = load_claims(claims_file)
+    details, summary = evaluate(claims, tidy)
+    layout.paper_dir.mkdir(parents=True, exist_ok=True)
+    # claims.csv keeps every field of the check (for the report); the .tex is the summary.
+    details_full = details.merge(
+        summary[["claim_id", "text", "source", "published", "operationalisation"]],
+        on="claim_id",
+        how="left",
+    )
+    details_full.to_csv(layout.claims_csv, index=False)
+    summary.to_csv(layout.claims_summary_csv, index=False)
+    tables = {
+        "claims": claims_summary(summary),
+        "published_vs_measured": published_vs_measured(details, summary),
+        "percentiles": percentiles_table(tidy),
+        "mean_response": mean_response_table(tidy),
+        "sshd_profiles": sshd_profiles_table(tidy),
+    }
+    written = {"claims_csv": layout.claims_csv}
+    for stem, df in tables.items():
+        if stem != "claims":
+            df.to_csv(layout.table(stem, "csv"), index=False)
+            written[f"{stem}_csv"] = layout.table(stem, "csv")
+        tex = layout.table(stem, "tex")
+        tex.write_text(to_latex(df, stem))
+        written[f"{stem}_tex"] = tex
+    for _, r in summary.iterrows():
+        log.info("claim %s: %s", r["claim_id"], r["verdict"])
+    return written
