@@ -1,0 +1,121 @@
+"""The credential store against a real MariaDB server (as the study used MySQL): Debian's
+mariadbd, started here on 127.0.0.1 with its own datadir, socket and PID file, stopped
+by PID after. The app is reached through a pymysql SQLAlchemy URL over TCP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pymysql
+import pytest
+from sqlalchemy import text
+
+from sshapi import store
+from sshapi.app import create_app
+from sshapi.crypto import Box, load_or_create_key
+from sshapi.errors import Conflict, NotFound
+from sshapi.settings import Settings
+from sshapi.testing import free_port
+
+pytestmark = pytest.mark.mariadb
+
+MARIADBD = "/usr/sbin/mariadbd"
+
+
+@pytest.fixture(scope="module")
+def mariadb_url(tmp_path_factory):
+    if not shutil.which("mariadb-install-db") or not os.path.exists(MARIADBD):
+        pytest.fail("mariadb-server is not installed: run scripts/setup-system.sh")
+    base = tmp_path_factory.mktemp("mdb")
+    datadir, sock, pidfile, log = base / "data", base / "m.sock", base / "m.pid", base / "err.log"
+    subprocess.run(
+        ["mariadb-install-db", "--no-defaults", "--user=root", f"--datadir={datadir}",
+         "--auth-root-authentication-method=socket", "--skip-test-db"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = free_port()
+    proc = subprocess.Popen(
+        [MARIADBD, "--no-defaults", "--user=root", f"--datadir={datadir}", f"--socket={sock}",
+         f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={pidfile}",
+         f"--log-error={log}", "--skip-name-resolve", "--innodb-buffer-pool-size=16M"],
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                admin = pymysql.connect(unix_socket=str(sock), user="root")
+                break
+            except pymysql.err.OperationalError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    msg = f"mariadbd did not start: {log.read_text()[-2000:]}"
+                    raise RuntimeError(msg) from None
+                time.sleep(0.2)
+        with admin.cursor() as c:
+            c.execute("CREATE DATABASE sshapi")
+            c.execute("CREATE USER 'sshapi'@'127.0.0.1' IDENTIFIED BY 'sshapi-test-pw'")
+            c.execute("GRANT ALL ON sshapi.* TO 'sshapi'@'127.0.0.1'")
+        admin.close()
+        yield f"mysql+pymysql://sshapi:sshapi-test-pw@127.0.0.1:{port}/sshapi"
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _body(sshd, name: str = "h1") -> dict:
+    return sshd.credential(name)
+
+
+def test_store_roundtrip_on_mariadb(mariadb_url, sshd, tmp_path):
+    engine = store.make_engine(mariadb_url)
+    assert engine.dialect.name == "mysql"
+    box = Box(load_or_create_key(tmp_path / "k.key"))
+    token = store.add_user(engine, "m-alice")
+    other = store.add_user(engine, "m-bob")
+    alice = store.user_for_token(engine, token)
+    bob = store.user_for_token(engine, other)
+    assert alice and bob and alice != bob
+    assert store.user_for_token(engine, "nope") is None
+    with pytest.raises(Conflict):
+        store.add_user(engine, "m-alice")
+
+    store.add_credential(engine, box, alice, _body(sshd))
+    with pytest.raises(Conflict):
+        store.add_credential(engine, box, alice, _body(sshd))
+    target = store.get_target(engine, box, alice, "h1")
+    assert target.private_key == sshd.private_key.encode()
+    assert [c["name"] for c in store.list_credentials(engine, alice)] == ["h1"]
+    assert store.list_credentials(engine, bob) == []
+    with pytest.raises(NotFound):
+        store.get_target(engine, box, bob, "h1")
+    with pytest.raises(NotFound):
+        store.delete_credential(engine, bob, "h1")
+
+    # the stored column is ciphertext, never the key
+    with engine.connect() as c:
+        sealed = c.execute(text("SELECT private_key_sealed FROM sshapi_credentials")).scalar()
+    body = "".join(sshd.private_key.splitlines()[1:-1]).encode()
+    assert body not in sealed and sshd.private_key.encode() not in sealed
+
+    store.delete_credential(engine, alice, "h1")
+    assert store.list_credentials(engine, alice) == []
+    engine.dispose()
+
+
+def test_api_on_mariadb_runs_uptime(mariadb_url, sshd, tmp_path):
+    app = create_app(Settings(library="ssh2", db_url=mariadb_url, key_file=tmp_path / "k.key"))
+    token = store.add_user(app.extensions["sshapi"]["engine"], "m-carol")
+    h = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    assert client.post("/credentials", json=_body(sshd, "m1"), headers=h).status_code == 201
+    r = client.get("/credentials/m1/uptime", headers=h)
+    assert r.status_code == 200 and "load average" in r.json["stdout"]
+    assert client.delete("/credentials/m1", headers=h).status_code == 204
