@@ -1,0 +1,77 @@
+"""Percentile definitions: ours (nearest rank) and Locust's, checked against Locust's code."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from locust.stats import calculate_response_time_percentile
+
+from analysis.collect import (
+    PERCENTILES,
+    classify_error,
+    locust_bucket,
+    locust_percentile,
+    percentile,
+)
+
+times = st.lists(
+    st.floats(min_value=0.5, max_value=60000, allow_nan=False), min_size=1, max_size=400
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(times)
+def test_locust_percentile_is_locusts_own(values: list[float]) -> None:
+    """Our reimplementation equals locust.stats' function on Locust's bucketed counts."""
+    counts: dict[int, int] = {}
+    for v in values:
+        counts[locust_bucket(v)] = counts.get(locust_bucket(v), 0) + 1
+    for q in PERCENTILES:
+        theirs = calculate_response_time_percentile(counts, len(values), q / 100)
+        assert locust_percentile(values, q) == theirs
+
+
+@settings(max_examples=200, deadline=None)
+@given(times)
+def test_nearest_rank_definition(values: list[float]) -> None:
+    """p_q is the smallest sample value with at least q % of the sample at or below it."""
+    s = np.sort(np.asarray(values))
+    for q in PERCENTILES:
+        p = percentile(s, q)
+        assert p in s
+        assert (s <= p).mean() >= q / 100 - 1e-12
+        below = s[s < p]
+        assert len(below) == 0 or (s <= below.max()).mean() < q / 100
+
+
+@settings(max_examples=200, deadline=None)
+@given(times)
+def test_ours_and_locusts_differ_by_at_most_one_rank(values: list[float]) -> None:
+    s = np.sort(np.asarray(values))
+    n = len(s)
+    for q in PERCENTILES:
+        ours = percentile(s, q)
+        after = int(np.searchsorted(s, ours, side="right"))  # just past ours and its ties
+        nxt = s[min(after, n - 1)]
+        assert locust_bucket(ours) <= locust_percentile(values, q) <= locust_bucket(nxt)
+
+
+def test_p99_below_threshold_is_the_fraction_statement() -> None:
+    """'p99 < 2 s' and 'at least 99 % of requests < 2 s' agree (the claims rely on it)."""
+    base = np.full(1000, 100.0)
+    for slow in (9, 10, 11):
+        s = base.copy()
+        s[:slow] = 2500.0
+        s.sort()
+        assert (percentile(s, 99) < 2000) == ((s < 2000).mean() >= 0.99)
+
+
+def test_classify_error() -> None:
+    assert classify_error("HTTP 502 ssh_connection_refused") == "ssh_connection_refused"
+    assert classify_error("HTTP 504 ssh_timeout") == "ssh_timeout"
+    assert classify_error("HTTP 500") == "http_500"
+    assert classify_error("exit_status 2") == "nonzero_exit"
+    assert classify_error("HTTP 200 with a body that is not JSON") == "bad_response"
+    assert classify_error("ConnectionRefusedError(111, 'Connection refused')") == "api_connection"
+    assert classify_error("timeout('timed out')") == "client_timeout"
+    assert classify_error("") == "other"
+    assert classify_error(float("nan")) == "other"
