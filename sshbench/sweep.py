@@ -222,3 +222,53 @@ def cost(points: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
         for p in points.values()
     )
     return {"points": len(points), "load_seconds": seconds}
+
+
+def inventory_hosts(inventory_dir: Path) -> set[str] | None:
+    """Host names in the `testbed` group of a YAML inventory directory (None: unknown)."""
+    found: set[str] = set()
+
+    def walk(node: Any, in_testbed: bool) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, val in node.items():
+            if key == "hosts" and in_testbed and isinstance(val, dict):
+                found.update(val)
+            elif key == "children" and isinstance(val, dict):
+                for child, sub in val.items():
+                    walk(sub, in_testbed or child == "testbed")
+            elif isinstance(val, dict) and key not in ("vars",):
+                walk(val, in_testbed)
+
+    if not inventory_dir.is_dir():
+        return None
+    for f in sorted(inventory_dir.glob("*.y*ml")):
+        walk(yaml.safe_load(f.read_text()) or {}, False)
+    return found or None
+
+
+def check_hosts(config: Mapping[str, Any], known: set[str] | None) -> None:
+    """Every host a sweep names must be in its inventory's testbed group."""
+    if known is None:
+        return
+    groups = config.get("groups") or {"all": {}}
+    for gname, axes in groups.items():
+        hosts = axes.get("hosts", config["points"]["hosts"])
+        where = f"groups.{gname}.hosts" if "hosts" in axes else "points.hosts"
+        for h in hosts:
+            if h not in known:
+                raise ConfigError(
+                    f"config field {where}: host {h!r} is not in inventory "
+                    f"{config['inventory']!r} (it has {sorted(known)})"
+                )
+
+
+def used_profiles(config: Mapping[str, Any]) -> dict[str, str]:
+    """sshd profile name -> the config field that names it first."""
+    out: dict[str, str] = {}
+    groups = config.get("groups") or {"all": {}}
+    for gname, axes in groups.items():
+        where = f"groups.{gname}.profiles" if "profiles" in axes else "points.profiles"
+        for p in axes.get("profiles", config["points"]["profiles"]):
+            out.setdefault(p, where)
+    return out

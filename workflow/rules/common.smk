@@ -1,0 +1,73 @@
+# Config validation and sweep expansion. Everything with logic lives in tested Python
+# (sshbench.sweep); this file only calls it and names what the rules need.
+import copy
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from sshbench import paths
+from sshbench import point as sb_point
+from sshbench import sweep as sb_sweep
+from sshbench import testbed as sb_testbed
+
+# A --configfile replaces the default sweep instead of being deep-merged into it (the
+# default's groups would otherwise leak into every other sweep).
+if workflow.overwrite_configfiles:
+    _given = copy.deepcopy(workflow.config_settings.overwrite_config)
+    config.clear()
+    config.update(_given)
+
+# Validate before anything runs: a bad config names its field, and nothing is provisioned.
+try:
+    SWEEP = sb_sweep.resolve(config)
+    sb_sweep.check_hosts(
+        SWEEP, sb_sweep.inventory_hosts(sb_testbed.inventory_path(SWEEP["inventory"]))
+    )
+    for _profile, _field in sb_sweep.used_profiles(SWEEP).items():
+        try:
+            sb_testbed.resolve_profile(_profile, SWEEP["sshd_profiles"])
+        except sb_testbed.TestbedError as _e:
+            raise sb_sweep.ConfigError(f"config field {_field}: {_e}") from None
+    POINTS = sb_sweep.expand(SWEEP)
+except (sb_sweep.ConfigError, sb_testbed.TestbedError) as _e:
+    raise WorkflowError(f"bad sweep config: {_e}") from None
+validate(config, "../schemas/config.schema.yaml")
+
+SWEEP_NAME = SWEEP["sweep"]
+PRIORITY = sb_sweep.priorities(POINTS)
+POINTS_DIR = str(paths.points_dir(SWEEP_NAME))
+LOGS_DIR = str(paths.sweep_logs_dir(SWEEP_NAME))
+TESTBED_FLAG = str(paths.flags_dir(SWEEP_NAME) / "testbed_up.flag")
+ANALYSIS_SWEEP_DIR = str(paths.sweep_dir(SWEEP_NAME))
+# What every point runs with besides its own parameters (part of each point's params, so
+# changing any of it reruns the points; nothing here is a timestamp or a run id).
+RUN_SETTINGS = {
+    k: SWEEP[k] for k in ("inventory", "ls_path", "api", "loadgen", "sshd_profiles")
+}
+FIRST_PROFILE = next(iter(POINTS.values()))["profile"]
+
+# Points never overlap on a testbed (override with --resources testbed=N only if you have N).
+if "testbed" not in workflow.global_resources:
+    workflow.register_resource("testbed", 1)
+
+
+def point_json_files():
+    """Every point.json of the sweep (also the analysis rules' input)."""
+    return [f"{POINTS_DIR}/{pid}/point.json" for pid in POINTS]
+
+
+def point_params(wildcards):
+    return POINTS[wildcards.point]
+
+
+def point_priority(wildcards):
+    """Higher runs first: points sharing a profile and an API deployment run together."""
+    return PRIORITY[wildcards.point]
+
+
+def teardown_after_sweep():
+    """onsuccess / onerror: stop the API and take the testbed down; never raises."""
+    try:
+        sb_point.teardown(log=lambda msg: print(f"teardown: {msg}", flush=True))
+    except Exception as e:
+        print(f"teardown: {e}; run `snakemake teardown` to retry", flush=True)

@@ -1,0 +1,7 @@
+"""Snakemake script of rule teardown: stop the SSH API, take the testbed down."""
+
+from sshbench import point
+
+snakemake = globals()["snakemake"]
+with open(snakemake.log[0], "w") as log:
+    point.teardown(log=lambda msg: print(msg, file=log, flush=True))
