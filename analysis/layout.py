@@ -106,3 +106,8 @@ class Layout:
             self.report_html,
             self.report_md,
         ]
+
+
+def analysis_targets(sweep_dir: str | Path) -> list[str]:
+    """Every file the analysis makes for one sweep (what the workflow's `rule all` asks for)."""
+    return [str(p) for p in Layout(sweep_dir).all_outputs()]

@@ -7,12 +7,8 @@
 # point_json_files() -> list[str], every point.json of the sweep. The target list for
 # `rule all` is analysis_targets(ANALYSIS_SWEEP_DIR).
 
-from analysis.layout import FIGURES, Layout
-
-
-def analysis_targets(sweep_dir):
-    """Every file the analysis makes for one sweep; `rule all` asks for these."""
-    return Layout(sweep_dir).all_outputs()
+from analysis.layout import FIGURES, Layout, analysis_targets
+from sshbench import paths
 
 
 rule analysis_collect:
@@ -21,6 +17,8 @@ rule analysis_collect:
     output:
         csv=Layout(ANALYSIS_SWEEP_DIR).tidy_csv,
         parquet=Layout(ANALYSIS_SWEEP_DIR).tidy_parquet,
+    conda:
+        "../../environment.yml"
     log:
         Layout(ANALYSIS_SWEEP_DIR).log("collect"),
     message:
@@ -41,6 +39,8 @@ rule analysis_figure:
         pdf=Layout(ANALYSIS_SWEEP_DIR).figure("{figure}", "pdf"),
     wildcard_constraints:
         figure="|".join(FIGURES),
+    conda:
+        "../../environment.yml"
     log:
         Layout(ANALYSIS_SWEEP_DIR).log("figure_{figure}"),
     message:
@@ -52,7 +52,7 @@ rule analysis_figure:
 rule analysis_paper_tables:
     input:
         tidy=Layout(ANALYSIS_SWEEP_DIR).tidy_csv,
-        claims_file="paper/claims.yaml",
+        claims_file=str(paths.PAPER_DIR / "claims.yaml"),
     output:
         claims=report(
             Layout(ANALYSIS_SWEEP_DIR).claims_csv,
@@ -60,6 +60,8 @@ rule analysis_paper_tables:
             caption="../../paper/captions/claims.rst",
         ),
         tables=Layout(ANALYSIS_SWEEP_DIR).table_outputs(),
+    conda:
+        "../../environment.yml"
     log:
         Layout(ANALYSIS_SWEEP_DIR).log("tables"),
     message:
@@ -81,6 +83,8 @@ rule analysis_report:
             caption="../../paper/captions/report.rst",
         ),
         md=Layout(ANALYSIS_SWEEP_DIR).report_md,
+    conda:
+        "../../environment.yml"
     log:
         Layout(ANALYSIS_SWEEP_DIR).log("report"),
     message:
