@@ -198,3 +198,23 @@ def test_down_removes_everything_and_is_safe_twice(
     testbed.down()
     assert _leftovers(testbed_env, tdir) == []
     assert testbed.status()["hosts"] == {}
+
+
+def test_down_finds_a_crashed_runs_leftovers(testbed_env: str) -> None:
+    """Objects named for this testbed but recorded nowhere (a run that crashed) are removed."""
+    tag = f"{paths.OBJECT_PREFIX}-{testbed_env}-"
+    subprocess.run(["ip", "netns", "add", f"{tag}ghost"], check=True)
+    subprocess.run(["ip", "link", "add", f"{tag}gb", "type", "bridge"], check=True)
+    v1_cpu = Path("/sys/fs/cgroup/cpu")
+    cgroup = (v1_cpu if v1_cpu.is_dir() else Path("/sys/fs/cgroup")) / f"{tag}ghost"
+    cgroup.mkdir()
+    sleeper = subprocess.Popen(["ip", "netns", "exec", f"{tag}ghost", "sleep", "120"])
+    try:
+        assert len(_leftovers(testbed_env, paths.testbed_dir())) >= 3
+        testbed.down()
+        assert _leftovers(testbed_env, paths.testbed_dir()) == []
+        assert sleeper.wait(timeout=10) is not None
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+            sleeper.wait()
