@@ -4,6 +4,10 @@ Every call runs with `-F /dev/null` (no user config), BatchMode, only the stored
 (written 0600 into a private 0700 temp dir, removed after) and a known_hosts file holding
 only the stored host key, with StrictHostKeyChecking=yes. Pooled mode keeps a ControlMaster
 per connection (control socket in the same private dir) and runs commands through it.
+
+ssh's own messages go to a log file per call (`-v -E FILE`), not to stderr: the command's
+stderr stays the command's, errors are classified from the log, and the log says which key
+exchange was negotiated (recorded in /healthz, as the other backends do).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from sshapi.backends.base import Result, decode
@@ -32,6 +37,8 @@ from sshapi.store import Target
 NAME = "openssh"
 MAX_CHANNELS = 1000  # the master multiplexes; the pool's max-sessions-per-connection applies
 ALIAS = "sshapi-target"  # HostKeyAlias: known_hosts is looked up by this name, not host:port
+_KEX_RE = re.compile(r"kex: algorithm: (\S+)")
+last_kex: str | None = None
 
 _ERRORS = (  # (pattern in ssh's stderr, error class) for ssh's own exit status 255
     (re.compile(r"Permission denied|Too many authentication failures"), SSHAuthFailed),
@@ -53,7 +60,7 @@ def socket_options() -> dict:
 
 
 def kex_info() -> dict:
-    return {"offered": "OpenSSH client defaults (-F /dev/null)", "last_negotiated": None}
+    return {"offered": "OpenSSH client defaults (-F /dev/null)", "last_negotiated": last_kex}
 
 
 class _Workdir:
@@ -75,7 +82,9 @@ class _Workdir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def _ssh_args(target: Target, work: _Workdir, settings: Settings, *extra: str) -> list[str]:
+def _ssh_args(
+    target: Target, work: _Workdir, settings: Settings, log: Path, *extra: str, verbose=True
+) -> list[str]:
     opts = {
         "BatchMode": "yes",
         "StrictHostKeyChecking": "yes",
@@ -91,36 +100,53 @@ def _ssh_args(target: Target, work: _Workdir, settings: Settings, *extra: str) -
         "KbdInteractiveAuthentication": "no",
         "ConnectTimeout": str(max(1, round(settings.connect_timeout))),
         "ServerAliveInterval": "0",
-        "LogLevel": "ERROR",
     }
-    args = ["ssh", "-F", "/dev/null", "-T", "-p", str(target.port), "-l", target.username]
+    # -v (debug1) for the kex line; a long-lived master stays quiet (its log would grow
+    # with every multiplexed command), so pooled openssh does not record its kex
+    level = ["-v"] if verbose else ["-o", "LogLevel=ERROR"]
+    args = ["ssh", "-F", "/dev/null", "-T", *level, "-E", str(log)]
+    args += ["-p", str(target.port), "-l", target.username]
     for k, v in opts.items():
         args += ["-o", f"{k}={v}"]
     return [*args, *extra]
 
 
-def _failure(stderr: str, target: Target) -> SSHFailure:
+def _read_log(log: Path) -> str:
+    """ssh's messages for one call; the file is removed once read."""
+    global last_kex
+    try:
+        text = log.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    log.unlink(missing_ok=True)
+    if m := _KEX_RE.search(text):
+        last_kex = m.group(1)
+    return text
+
+
+def _failure(log: str, target: Target) -> SSHFailure:
     where = f"{target.username}@{target.host}:{target.port}"
-    last = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
+    messages = [ln for ln in log.splitlines() if ln.strip() and not ln.startswith("debug")]
+    last = messages[-1] if messages else "no message"
     for pattern, cls in _ERRORS:
-        if pattern.search(stderr):
+        if any(pattern.search(ln) for ln in messages):
             return cls(f"ssh to {where}: {last}")
     return SSHFailure(f"ssh to {where} failed: {last}")
 
 
-def _run(args: list[str], timeout: float, target: Target) -> Result:
+def _run(args: list[str], log: Path, timeout: float, target: Target) -> Result:
+    """Run one ssh; exit status 255 is ssh's own failure (uptime and ls never return 255)."""
     try:
         proc = subprocess.run(args, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
+        _read_log(log)
         raise SSHTimeout(
             f"ssh to {target.host}:{target.port} did not finish within {timeout:g} s"
         ) from None
-    stderr = decode(proc.stderr)
-    if proc.returncode == 255 and any(p.search(stderr) for p, _ in _ERRORS):
-        raise _failure(stderr, target)
-    if proc.returncode == 255 and not proc.stdout:
-        raise _failure(stderr, target)
-    return Result(decode(proc.stdout), stderr, proc.returncode)
+    messages = _read_log(log)
+    if proc.returncode == 255:
+        raise _failure(messages, target)
+    return Result(decode(proc.stdout), decode(proc.stderr), proc.returncode)
 
 
 class OpensshConnection:
@@ -141,10 +167,12 @@ class OpensshConnection:
                 raise
 
     def _start_master(self) -> None:
+        log = self._work.path / "master.log"
         args = _ssh_args(
             self._target,
             self._work,
             self._settings,
+            log,
             "-N",
             "-o",
             "ControlMaster=yes",
@@ -154,18 +182,19 @@ class OpensshConnection:
             "ControlPersist=no",
             "--",
             self._target.host,
+            verbose=False,
         )
         self._master = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + self._settings.connect_timeout + 1
         while not self._work.control.exists():
             if self._master.poll() is not None:
-                stderr = decode(self._master.stderr.read())
                 self._master = None
-                raise _failure(stderr, self._target)
+                raise _failure(_read_log(log), self._target)
             if time.monotonic() > deadline:
                 self._stop_master()
+                _read_log(log)
                 raise SSHTimeout(
                     f"ssh master to {self._target.host}:{self._target.port} not ready within "
                     f"{self._settings.connect_timeout:g} s"
@@ -173,21 +202,23 @@ class OpensshConnection:
             time.sleep(0.005)
 
     def exec(self, command: str, timeout: float) -> Result:
+        log = self._work.path / f"{uuid.uuid4().hex}.log"  # one per call: calls run in parallel
         if self._master is None:
-            args = _ssh_args(self._target, self._work, self._settings)
+            args = _ssh_args(self._target, self._work, self._settings, log)
             budget = self._settings.connect_timeout + timeout
         else:
             args = _ssh_args(
                 self._target,
                 self._work,
                 self._settings,
+                log,
                 "-o",
                 "ControlMaster=no",
                 "-o",
                 f"ControlPath={self._work.control}",
             )
             budget = timeout
-        return _run([*args, "--", self._target.host, command], budget, self._target)
+        return _run([*args, "--", self._target.host, command], log, budget, self._target)
 
     def alive(self) -> bool:
         if self._master is None:
@@ -205,8 +236,6 @@ class OpensshConnection:
             except subprocess.TimeoutExpired:
                 master.kill()
                 master.wait()
-        if master.stderr:
-            master.stderr.close()
 
     def close(self) -> None:
         self._stop_master()

@@ -37,6 +37,19 @@ def kex_info() -> dict:
     return {"offered": "paramiko defaults", "last_negotiated": last_kex}
 
 
+class _Transport(paramiko.Transport):
+    """Remembers the negotiated key exchange, which Paramiko only logs (at DEBUG)."""
+
+    kex_name: str | None = None
+
+    def _parse_kex_init(self, m):
+        super()._parse_kex_init(m)
+        # the agreed kex is the client's first preference whose engine was chosen
+        engine = type(self.kex_engine)
+        names = [n for n in self.preferred_kex if self._kex_info.get(n) is engine]
+        self.kex_name = names[0] if names else engine.__name__
+
+
 def _load_key(data: bytes) -> paramiko.PKey:
     for cls in _KEY_CLASSES:
         try:
@@ -64,7 +77,7 @@ class ParamikoConnection:
         self._target = target
         host_key = parse_host_key(target.host_key)
         sock = open_socket(target.host, target.port, settings.connect_timeout)
-        t = paramiko.Transport(sock)
+        t = _Transport(sock)
         t.banner_timeout = t.handshake_timeout = t.auth_timeout = settings.connect_timeout
         t.get_security_options().key_types = host_key.algorithms()
         err: SSHFailure | None = None
@@ -77,7 +90,7 @@ class ParamikoConnection:
                 )
             else:
                 t.auth_publickey(target.username, _load_key(target.private_key))
-                last_kex = type(t.kex_engine).__name__
+                last_kex = t.kex_name
         except SSHFailure as e:
             err = e
         except (paramiko.SSHException, OSError, EOFError) as e:

@@ -28,3 +28,18 @@ def test_uptime_and_ls(make_client, sshd, library, connections):
     assert r.status_code == 200
     assert r.json["exit_status"] == 2
     assert "No such file" in r.json["stderr"]
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_healthz_records_versions_socket_options_and_kex(make_client, sshd, library):
+    api = make_client(library, "per-request")
+    api.post("/credentials", sshd.credential())
+    assert api.get("/credentials/h1/uptime").status_code == 200
+    info = api.http.get("/healthz").json
+    assert info["status"] == "ok"
+    assert (info["library"], info["connections"]) == (library, "per-request")
+    assert set(info["versions"]) >= {"ssh2-python", "paramiko", "openssh-client"}
+    assert info["versions"]["openssh-client"].startswith("OpenSSH_")
+    assert "TCP_NODELAY" in info["socket_options"]
+    kex = info["kex"]["last_negotiated"]
+    assert isinstance(kex, str) and ("curve25519" in kex or "sntrup" in kex), info["kex"]
