@@ -1,0 +1,210 @@
+"""Sweep configs: validation messages, expansion, ids, order (pure Python, fast)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from sshbench import paths, sweep
+
+BASE = {
+    "sweep": "t",
+    "points": {
+        "hosts": ["taco", "jetstream"],
+        "profiles": ["default", "tuned"],
+        "libraries": ["ssh2", "paramiko"],
+        "connections": ["per-request"],
+        "commands": ["uptime", "ls"],
+        "rates": [10, 50],
+        "trials": 3,
+    },
+}
+
+
+def cfg(**overrides):
+    c = copy.deepcopy(BASE)
+    for key, val in overrides.items():
+        if key in c["points"] or key in ("patterns", "burst_sizes", "duration_s", "warmup_s"):
+            c["points"][key] = val
+        else:
+            c[key] = val
+    return sweep.resolve(c)
+
+
+def test_cross_product_size_and_fields():
+    points = sweep.expand(cfg())
+    assert len(points) == 2 * 2 * 2 * 2 * 2 * 3
+    p = points["r10-taco-uptime-default-ssh2-perreq-sustained-t0"]
+    assert p == {
+        "rps": 10,
+        "host": "taco",
+        "command": "uptime",
+        "profile": "default",
+        "library": "ssh2",
+        "connections": "per-request",
+        "pattern": "sustained",
+        "duration_s": 20,
+        "warmup_s": 5,
+        "trial": 0,
+        "seed": 1,
+        "burst_size": None,
+    }
+
+
+def test_ids_are_deterministic_and_unique():
+    a, b = sweep.expand(cfg()), sweep.expand(cfg())
+    assert list(a) == list(b)
+    assert all(sweep.point_id(p) == pid for pid, p in a.items())
+    assert len(set(a)) == len(a)
+
+
+def test_id_format_for_rates_and_bursts():
+    p = {**sweep.expand(cfg())["r50-jetstream-ls-tuned-paramiko-perreq-sustained-t2"]}
+    p.update(rps=2.5, connections="pooled")
+    assert sweep.point_id(p) == "r2.5-jetstream-ls-tuned-paramiko-pooled-sustained-t2"
+    bursts = sweep.expand(cfg(patterns=["burst"], burst_sizes=[60], trials=1))
+    assert "n60-taco-uptime-tuned-ssh2-perreq-burst-t0" in bursts
+    b = bursts["n60-taco-uptime-tuned-ssh2-perreq-burst-t0"]
+    assert b["rps"] is None and b["burst_size"] == 60 and b["duration_s"] is None
+
+
+def test_changing_one_rate_changes_only_those_points():
+    before = sweep.expand(cfg())
+    after = sweep.expand(cfg(rates=[10, 60]))
+    same = {k for k in before if k in after and before[k] == after[k]}
+    assert same == {k for k in before if before[k]["rps"] == 10}
+    assert all(after[k]["rps"] == 60 for k in set(after) - same)
+
+
+def test_order_groups_profiles_then_deployments():
+    points = list(sweep.expand(cfg()).values())
+    keys = [(p["profile"], p["library"], p["connections"]) for p in points]
+    # each (profile, library, connections) block is contiguous: as few switches as possible
+    blocks = [k for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
+    assert len(blocks) == len(set(keys)) == 4
+    prio = sweep.priorities(sweep.expand(cfg()))
+    ordered = sorted(prio, key=prio.get, reverse=True)
+    assert ordered == list(sweep.expand(cfg()))
+
+
+def test_groups_union_dedupe_and_filters():
+    c = copy.deepcopy(BASE)
+    c["points"].update(hosts=["taco"], profiles=["tuned"], libraries=["ssh2"], trials=1)
+    c["groups"] = {
+        "load": {"rates": [10, 50, 90], "commands": ["uptime"]},
+        "avg": {"rates": [10], "commands": ["uptime", "ls"]},
+    }
+    c["exclude"] = [{"rps": 90, "command": "uptime"}]
+    points = sweep.expand(sweep.resolve(c))
+    assert sorted(points) == sorted(
+        [
+            "r10-taco-uptime-tuned-ssh2-perreq-sustained-t0",
+            "r50-taco-uptime-tuned-ssh2-perreq-sustained-t0",
+            "r10-taco-ls-tuned-ssh2-perreq-sustained-t0",
+        ]
+    )
+    c["include"] = [{"command": "ls"}]
+    assert list(sweep.expand(sweep.resolve(c))) == ["r10-taco-ls-tuned-ssh2-perreq-sustained-t0"]
+
+
+def test_same_id_with_other_parameters_is_refused():
+    c = copy.deepcopy(BASE)
+    c["groups"] = {"a": {"duration_s": 10}, "b": {"duration_s": 30}}
+    with pytest.raises(sweep.ConfigError, match=r"groups\.b.*duration_s"):
+        sweep.expand(sweep.resolve(c))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda c: c["points"].update(rates=["fast"]), "points.rates[0]"),
+        (lambda c: c["points"].update(rates=[-5]), "points.rates[0]"),
+        (lambda c: c["points"].update(libraries=["libssh"]), "points.libraries[0]"),
+        (lambda c: c["points"].update(connections=["keepalive"]), "points.connections[0]"),
+        (lambda c: c["points"].update(commands=["rm"]), "points.commands[0]"),
+        (lambda c: c["points"].update(trials=0), "points.trials"),
+        (lambda c: c["points"].update(hosts=["Bad-Name"]), "points.hosts[0]"),
+        (lambda c: c["points"].pop("hosts"), "points"),
+        (lambda c: c.update(sweep="has space"), "sweep"),
+        (lambda c: c.update(loadgen={"processes": 0}), "loadgen.processes"),
+        (lambda c: c.update(api={"threads": "many"}), "api.threads"),
+        (lambda c: c.update(typo_field=1), "(top level)"),
+        (lambda c: c.update(groups={"g": {"rate": [1]}}), "groups.g"),
+    ],
+)
+def test_bad_config_names_the_field(mutate, field):
+    c = copy.deepcopy(BASE)
+    mutate(c)
+    with pytest.raises(sweep.ConfigError) as err:
+        sweep.resolve(c)
+    msg = str(err.value)
+    assert msg.startswith(f"config field {field}:"), msg
+    assert "\n" not in msg
+
+
+def test_patterns_need_their_axis():
+    c = copy.deepcopy(BASE)
+    c["points"].pop("rates")
+    with pytest.raises(sweep.ConfigError, match=r"points\.rates: required by the sustained"):
+        sweep.resolve(c)
+    c = copy.deepcopy(BASE)
+    c["points"]["patterns"] = ["burst"]
+    with pytest.raises(sweep.ConfigError, match=r"points\.burst_sizes: required by the burst"):
+        sweep.resolve(c)
+
+
+def test_filters_that_leave_nothing_are_refused():
+    c = copy.deepcopy(BASE)
+    c["include"] = [{"host": "nowhere"}]
+    with pytest.raises(sweep.ConfigError, match="no point"):
+        sweep.expand(sweep.resolve(c))
+
+
+def test_users_follow_rate_within_bounds():
+    lg = cfg()["loadgen"]
+    p = {"pattern": "sustained", "rps": 10, "burst_size": None}
+    assert sweep.users_for(p, lg) == max(lg["min_users"], 10 * lg["users_per_rps"])
+    assert sweep.users_for({**p, "rps": 100000}, lg) == lg["max_users"]
+    assert sweep.users_for({**p, "rps": 0.1}, lg) == lg["min_users"]
+    assert sweep.users_for({"pattern": "burst", "rps": None, "burst_size": 60}, lg) == 60
+
+
+def test_hosts_are_checked_against_the_inventory():
+    known = sweep.inventory_hosts(paths.INVENTORIES_DIR / "local")
+    assert known == {"taco", "jetstream"}
+    c = copy.deepcopy(BASE)
+    c["groups"] = {"x": {"hosts": ["nohost"]}}
+    with pytest.raises(sweep.ConfigError, match=r"groups\.x\.hosts: host 'nohost'"):
+        sweep.check_hosts(sweep.resolve(c), known)
+
+
+@pytest.mark.parametrize("name", ["ci", "quick", "paper"])
+def test_shipped_configs_are_valid(name):
+    c = sweep.load(paths.EXPERIMENTS_DIR / f"{name}.yaml")
+    assert c["sweep"] == name
+    sweep.check_hosts(c, sweep.inventory_hosts(paths.INVENTORIES_DIR / c["inventory"]))
+    points = sweep.expand(c)
+    assert points
+    raw = yaml.safe_load((paths.EXPERIMENTS_DIR / f"{name}.yaml").read_text())
+    assert raw["sweep"] == name
+
+
+def test_paper_sweep_has_the_studys_axes():
+    points = sweep.expand(sweep.load(paths.EXPERIMENTS_DIR / "paper.yaml")).values()
+    rates = {p["rps"] for p in points if p["pattern"] == "sustained"}
+    assert {10, 50, 60, 90, 100, 500} <= rates
+    assert {p["host"] for p in points} == {"taco", "jetstream"}
+    assert {p["library"] for p in points} == {"ssh2", "paramiko", "openssh"}
+    assert {p["profile"] for p in points} == {"default", "tuned"}
+    avg = [p for p in points if p["rps"] == 500 and p["command"] == "ls"]
+    assert {p["trial"] for p in avg} == set(range(10))
+
+
+def test_load_reports_unreadable_files(tmp_path):
+    with pytest.raises(sweep.ConfigError, match="cannot read"):
+        sweep.load(tmp_path / "missing.yaml")
+    (tmp_path / "x.yaml").write_text("- a list\n")
+    with pytest.raises(sweep.ConfigError, match="mapping"):
+        sweep.load(tmp_path / "x.yaml")
