@@ -247,7 +247,7 @@ def status() -> dict[str, Any]:
         hosts[prov_file.parent.name] = {
             **prov["connection"],
             "sshd_pid": prov["sshd_pid"],
-            "alive": Path(f"/proc/{prov['sshd_pid']}").exists(),
+            "alive": _alive(prov),
             "profile": prov["profile"],
             "provenance": str(prov_file),
             "sshd_config_sha256": prov["sshd_config"]["sha256"],
@@ -264,6 +264,13 @@ def status() -> dict[str, Any]:
     if state:
         (paths.testbed_dir() / "status.json").write_text(json.dumps(out, indent=2) + "\n")
     return out
+
+
+def _alive(prov: dict[str, Any]) -> bool | None:
+    """Whether a local host's sshd runs (None for a real VM: its PIDs are not ours to see)."""
+    if prov.get("host_facts", {}).get("kind") != "netns":
+        return None
+    return Path(f"/proc/{prov['sshd_pid']}").exists()
 
 
 def down() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 import yaml
@@ -22,28 +23,50 @@ def _profiles(path: str | None) -> dict[str, Any] | None:
     return data["sshd_profiles"]
 
 
-def _print(data: Any) -> int:
+def _print(data: dict[str, Any]) -> int:
+    """JSON on stdout; features this machine lacks are said once, on stderr."""
+    for note in data.get("notes", []) if "run" in data else []:
+        print(f"sshbench: note: {note}", file=sys.stderr)
     print(json.dumps(data, indent=2))
     return 0
 
 
+def cmd_up(args: argparse.Namespace) -> int:
+    return _print(testbed.up(args.inventory, args.profile, _profiles(args.profiles)))
+
+
+def cmd_switch(args: argparse.Namespace) -> int:
+    return _print(testbed.switch(args.profile, _profiles(args.profiles)))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    return _print(testbed.status())
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    testbed.down()
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``testbed`` command group to the ``sshbench`` command."""
     parser = subparsers.add_parser("testbed", help="provision, reconfigure, inspect, remove hosts")
     steps = parser.add_subparsers(dest="step", required=True)
+    extra = "YAML file with an sshd_profiles: mapping (extra profiles, e.g. a sweep config)"
 
     p = steps.add_parser("up", help="bring every host of an inventory up with an sshd profile")
     p.add_argument("--inventory", default="local", help="name under ansible/inventories or path")
     p.add_argument("--profile", default="default", help="sshd profile (default, tuned, ...)")
-    p.add_argument("--profiles", help="YAML file with an sshd_profiles: mapping (extra profiles)")
-    p.set_defaults(func=lambda a: _print(testbed.up(a.inventory, a.profile, _profiles(a.profiles))))
+    p.add_argument("--profiles", help=extra)
+    p.set_defaults(func=cmd_up)
 
     p = steps.add_parser("switch", help="switch every host to another sshd profile (reload)")
-    p.add_argument("--profile", required=True)
-    p.add_argument("--profiles", help="YAML file with an sshd_profiles: mapping (extra profiles)")
-    p.set_defaults(func=lambda a: _print(testbed.switch(a.profile, _profiles(a.profiles))))
+    p.add_argument("--profile", required=True, help="sshd profile (default, tuned, ...)")
+    p.add_argument("--profiles", help=extra)
+    p.set_defaults(func=cmd_switch)
 
     p = steps.add_parser("status", help="hosts, addresses, profile, keys, provenance (JSON)")
-    p.set_defaults(func=lambda a: _print(testbed.status()))
+    p.set_defaults(func=cmd_status)
 
     p = steps.add_parser("down", help="remove everything the testbed made (safe twice)")
-    p.set_defaults(func=lambda a: testbed.down() or 0)
+    p.set_defaults(func=cmd_down)

@@ -41,10 +41,12 @@ def _stale_test_testbeds() -> set[str]:
     return stale
 
 
-def _free_name() -> str:
+def _free_name(taken: str = "") -> str:
     """A test-only testbed name, unique to this pytest process, whose subnet is free."""
     for letter in "tuvwxyz":
         name = letter + _base36(os.getpid())
+        if name == taken:
+            continue
         try:
             testbed.check_subnet_free(name)
             return name
@@ -75,3 +77,9 @@ def testbed_up(testbed_env: str) -> Iterator[dict[str, Any]]:
         yield testbed.up("local", "default")
     finally:
         testbed.down()
+
+
+@pytest.fixture
+def other_testbed_name(testbed_env: str) -> str:
+    """A second test-only testbed name, for two testbeds at once."""
+    return _free_name(taken=testbed_env)

@@ -110,6 +110,28 @@ def test_second_up_changes_nothing(testbed_up: dict[str, Any]) -> None:
     assert _pids(again) == _pids(testbed_up)
 
 
+def test_a_second_testbed_lives_beside_the_first(
+    testbed_up: dict[str, Any],
+    testbed_env: str,
+    other_testbed_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SSHBENCH_TESTBED", other_testbed_name)
+    try:
+        other = testbed.up("local", "default")
+        assert other["client_address"] != testbed_up["client_address"]
+        assert _ssh(other["hosts"]["taco"], "uptime", tmp_path).returncode == 0
+    finally:
+        testbed.down()
+    assert _leftovers(other_testbed_name, paths.testbed_dir()) == []
+    monkeypatch.setenv("SSHBENCH_TESTBED", testbed_env)
+    first = testbed.status()
+    assert _pids(first) == _pids(testbed_up)
+    assert all(host["alive"] for host in first["hosts"].values())
+    assert _ssh(first["hosts"]["jetstream"], "uptime", tmp_path).returncode == 0
+
+
 def test_burst_is_partly_refused_with_default(testbed_up: dict[str, Any]) -> None:
     host = testbed_up["hosts"]["taco"]
     counts = burst(host["address"], host["port"], BURST)
