@@ -33,6 +33,8 @@ class Sshd:
     host_key: str  # known_hosts line of the server's host key
     other_host_key: str  # a valid ed25519 key line that is NOT the server's
     other_private_key: str  # a valid client key that is NOT in authorized_keys
+    rsa_host_key: str  # the server's RSA host key line (it has ed25519 and RSA host keys)
+    rsa_private_key: str  # an authorized RSA client key in PEM format
     pid: int
     log: Path
 
@@ -66,9 +68,10 @@ def ensure_user(name: str = TEST_USER) -> Path:
     return home
 
 
-def _keygen(path: Path) -> None:
+def _keygen(path: Path, *kind: str) -> None:
+    kind = kind or ("-t", "ed25519")
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sshapi-test", "-f", str(path)],
+        ["ssh-keygen", "-q", *kind, "-N", "", "-C", "sshapi-test", "-f", str(path)],
         check=True,
     )
 
@@ -97,11 +100,16 @@ def running_sshd(workdir: Path, user: str = TEST_USER):
     for name in ("host_ed25519", "client_ed25519", "other_ed25519"):
         if not (workdir / name).exists():
             _keygen(workdir / name)
+    if not (workdir / "host_rsa").exists():
+        _keygen(workdir / "host_rsa", "-t", "rsa", "-b", "2048")
+        _keygen(workdir / "client_rsa", "-t", "rsa", "-b", "2048", "-m", "PEM")
     # StrictModes: ~/.ssh owned by the user, 700; authorized_keys 600
     ssh_dir = home / ".ssh"
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
     auth = ssh_dir / "authorized_keys"
-    auth.write_text((workdir / "client_ed25519.pub").read_text())
+    auth.write_text(
+        (workdir / "client_ed25519.pub").read_text() + (workdir / "client_rsa.pub").read_text()
+    )
     for p in (ssh_dir, auth):
         os.chown(p, pw.pw_uid, pw.pw_gid)
     os.chmod(ssh_dir, 0o700)
@@ -117,6 +125,7 @@ def running_sshd(workdir: Path, user: str = TEST_USER):
 Port {slow_port}
 ListenAddress 127.0.0.1
 HostKey {workdir / "host_ed25519"}
+HostKey {workdir / "host_rsa"}
 PidFile {pidfile}
 UsePAM no
 PasswordAuthentication no
@@ -151,6 +160,8 @@ Match LocalPort {slow_port}
             host_key=line("host_ed25519"),
             other_host_key=line("other_ed25519"),
             other_private_key=(workdir / "other_ed25519").read_text(),
+            rsa_host_key=line("host_rsa"),
+            rsa_private_key=(workdir / "client_rsa").read_text(),
             pid=proc.pid,
             log=log,
         )

@@ -79,7 +79,9 @@ class ParamikoConnection:
         sock = open_socket(target.host, target.port, settings.connect_timeout)
         t = _Transport(sock)
         t.banner_timeout = t.handshake_timeout = t.auth_timeout = settings.connect_timeout
-        t.get_security_options().key_types = host_key.algorithms()
+        options = t.get_security_options()
+        # only algorithms for the stored key's type (Paramiko 5 has no SHA-1 "ssh-rsa")
+        options.key_types = [a for a in host_key.algorithms() if a in options.key_types]
         err: SSHFailure | None = None
         start = time.monotonic()
         try:

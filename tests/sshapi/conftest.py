@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from sshapi import store
-from sshapi.app import create_app
-from sshapi.settings import Settings
-from sshapi.testing import running_sshd
+# pytest (prepend import mode) puts tests/ on sys.path, and the editable install's finder
+# runs after the path scan, so this folder (tests/sshapi/) would be imported as a namespace
+# package instead of the real `sshapi`. Put the repository root first and forget a
+# namespace `sshapi` if something already imported one.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path[:1]:
+    sys.path.insert(0, _ROOT)
+if getattr(sys.modules.get("sshapi"), "__file__", "") is None:
+    for _name in [n for n in sys.modules if n == "sshapi" or n.startswith("sshapi.")]:
+        del sys.modules[_name]
+
+from sshapi import store  # noqa: E402
+from sshapi.app import create_app  # noqa: E402
+from sshapi.settings import Settings  # noqa: E402
+from sshapi.testing import running_sshd  # noqa: E402
 
 
 @pytest.fixture(scope="session")

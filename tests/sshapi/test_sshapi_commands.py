@@ -43,3 +43,18 @@ def test_healthz_records_versions_socket_options_and_kex(make_client, sshd, libr
     assert "TCP_NODELAY" in info["socket_options"]
     kex = info["kex"]["last_negotiated"]
     assert isinstance(kex, str) and ("curve25519" in kex or "sntrup" in kex), info["kex"]
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_rsa_host_key_and_pem_rsa_client_key(make_client, sshd, library):
+    """The stored host key's type decides which host key the server must present."""
+    api = make_client(library, "per-request")
+    assert sshd.rsa_private_key.startswith("-----BEGIN RSA PRIVATE KEY-----")
+    body = sshd.credential(host_key=sshd.rsa_host_key, private_key=sshd.rsa_private_key)
+    assert api.post("/credentials", body).status_code == 201
+    r = api.get("/credentials/h1/uptime")
+    assert r.status_code == 200, r.json
+    # the ed25519 key presented as if it were the RSA one is a mismatch, not a pass
+    kind = sshd.host_key.split()[1]
+    rsa_kind = sshd.rsa_host_key.split()[1]
+    assert kind != rsa_kind
