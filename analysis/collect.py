@@ -4,13 +4,13 @@ Input contract: docs/ARCHITECTURE.md sections 3 and 4 (``point.json`` + ``reques
 
 Definitions, so every number downstream has one meaning:
 
-- Warm-up: the measurement window starts ``warmup_s`` seconds after the point's first
-  request (``min(t_start)``, the first slot of the locustfile's schedule) and, when the
-  point has a duration, ends ``duration_s`` after that first request; requests that
-  started outside the window are dropped (the same window as sshbench.loadgen's summary).
-- Window length: ``duration_s - warmup_s`` when the point has a duration (the planned
-  window, so a generator that fell behind shows a lower achieved rate), else the span of
-  the kept requests' start times (burst points).
+- Window: a sustained point's measured requests started in [t0 + warmup_s,
+  t0 + warmup_s + duration_s) (``duration_s`` is the measured time after the warm-up, as
+  in the config schema); t0 is the schedule's start (see ``window``). Requests outside
+  are dropped. The same window as sshbench.loadgen's console summary. A burst point keeps
+  every request.
+- Achieved rate: requests in the window / duration_s (the planned window, so a generator
+  that fell behind shows a lower rate). Bursts have no rate.
 - Response-time statistics use every kept request, failed ones too, as Locust does.
 - Percentiles: nearest rank on the exact response times, numpy's ``inverted_cdf`` method
   (Hyndman and Fan's type 1): the smallest time t with at least q % of requests <= t. So
@@ -131,22 +131,43 @@ def read_requests(path: Path) -> pd.DataFrame:
     return df
 
 
-def window(requests: pd.DataFrame, warmup_s: float, duration_s: float | None) -> pd.DataFrame:
-    """Requests started in [first + warmup_s, first + duration_s) (no end without duration)."""
+def window(
+    requests: pd.DataFrame,
+    warmup_s: float,
+    duration_s: float | None,
+    rps: float | None = None,
+    t0: float | None = None,
+) -> pd.DataFrame:
+    """The measured requests: started in [start, start + duration_s), start = t0 + warmup_s.
+
+    t0 is the schedule's start when the point recorded it (``loadgen.t0``); otherwise the
+    first request's start, moved half a slot (0.5 / rps) earlier so that a request due
+    exactly at the window's edge is not lost to timing jitter. No duration (a burst): no end.
+    """
     if requests.empty:
         return requests
-    first = requests["t_start"].min()
-    keep = requests["t_start"] >= first + float(warmup_s or 0)
+    if t0 is None:
+        t0 = float(requests["t_start"].min()) - (0.5 / rps if rps else 0.0)
+    start = t0 + float(warmup_s or 0)
+    keep = requests["t_start"] >= start
     if duration_s:
-        keep &= requests["t_start"] < first + float(duration_s)
+        keep &= requests["t_start"] < start + float(duration_s)
     return requests[keep]
 
 
 def request_metrics(
-    requests: pd.DataFrame, warmup_s: float, duration_s: float | None
+    requests: pd.DataFrame,
+    warmup_s: float,
+    duration_s: float | None,
+    rps: float | None = None,
+    t0: float | None = None,
 ) -> list[tuple[str, float, str, float | None]]:
-    """(metric, value, unit, quantile) rows of one point's requests after the warm-up."""
-    kept = window(requests, warmup_s, duration_s)
+    """(metric, value, unit, quantile) rows of one point's measured requests.
+
+    Sustained points (with a duration) get the achieved rate over the planned window
+    (``duration_s``), so a generator that fell behind shows a lower rate; bursts have none.
+    """
+    kept = window(requests, warmup_s, duration_s, rps, t0)
     n = len(kept)
     failed = kept[kept["success"] == 0]
     rows: list[tuple[str, float, str, float | None]] = [
@@ -160,15 +181,9 @@ def request_metrics(
         rows.append((f"failures_{cls}", float(count), "count", None))
     if n:
         rows.append(("failure_rate", len(failed) / n, "fraction", None))
-    if duration_s and duration_s > (warmup_s or 0):
-        span = float(duration_s) - float(warmup_s or 0)
-    elif n > 1:
-        span = float(kept["t_start"].max() - kept["t_start"].min())
-    else:
-        span = math.nan
-    rows.append(("window_s", span, "s", None))
-    if n and span and not math.isnan(span) and span > 0:
-        rows.append(("achieved_rps", n / span, "req/s", None))
+    if duration_s:
+        rows.append(("window_s", float(duration_s), "s", None))
+        rows.append(("achieved_rps", n / float(duration_s), "req/s", None))
     times = np.sort(kept["response_time_ms"].dropna().to_numpy(dtype=float))
     if len(times):
         rows.append(("response_time_mean", float(times.mean()), "ms", None))
@@ -253,8 +268,13 @@ def collect_point(point_dir: Path) -> list[dict[str, Any]]:
         requests = pd.DataFrame({c: pd.Series(dtype=float) for c in REQUEST_COLUMNS})
         if point.get("status") == "ok":
             log.warning("%s: status ok but no requests.csv", point_dir.name)
+    sustained = params.get("pattern", "sustained") != "burst"
     metrics = request_metrics(
-        requests, float(params.get("warmup_s") or 0), _num(params.get("duration_s"))
+        requests,
+        float(params.get("warmup_s") or 0),
+        _num(params.get("duration_s")) if sustained else None,
+        _num(params.get("rps")) if sustained else None,
+        _num((point.get("loadgen") or {}).get("t0")),
     )
     target = _num(point.get("target_rps", params.get("rps")))
     if target is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -163,8 +164,10 @@ def _figure(nrows: int = 1, ncols: int = 1, **kw: Any) -> tuple[Figure, np.ndarr
 
 
 def _title(fig: Figure, stem: str, notes: Sequence[str] = ()) -> None:
+    """Figure title, and below it (wrapped) what the figure kept fixed or pooled."""
     sub = "; ".join(n for n in notes if n)
-    fig.suptitle(TITLES[stem] + (f"\n({sub})" if sub else ""), fontsize=12)
+    text = TITLES[stem] + ("\n" + "\n".join(textwrap.wrap(f"({sub})", 110)) if sub else "")
+    fig.suptitle(text, fontsize=11)
 
 
 def not_measured(ax: plt.Axes, why: str, xlabel: str = "", ylabel: str = "") -> None:
@@ -180,7 +183,6 @@ def not_measured(ax: plt.Axes, why: str, xlabel: str = "", ylabel: str = "") -> 
         color="0.35",
         wrap=True,
     )
-    # Hide this panel's ticks only: its axes may be shared with panels that have data.
     ax.tick_params(labelleft=False, labelbottom=False, left=False, bottom=False)
     ax.grid(False)
     ax.set_xlabel(xlabel)
@@ -234,7 +236,7 @@ def fig1_load_percentiles(tidy: pd.DataFrame) -> Figure:
     pts, notes = study_config(pts)
     xlabel, ylabel = "percentile of requests (%)", "response time (ms)"
     rows, cols = _grid_levels(pts, "host"), _grid_levels(pts, "profile", PROFILE_ORDER)
-    fig, axes = _figure(len(rows), len(cols), sharey=True)
+    fig, axes = _figure(len(rows), len(cols))
     _title(fig, "fig1_load_percentiles", [*notes, "mean over trials, band: Student t 95 % CI"])
     if pts.empty or "rps" not in pts.columns or pts[metrics].isna().all().all():
         not_measured(axes[0, 0], "(no sustained-load point with response times)", xlabel, ylabel)
@@ -284,7 +286,7 @@ def fig2_mean_response_by_host(tidy: pd.DataFrame) -> Figure:
     xlabel, ylabel = "target request rate (RPS)", "mean response time (ms)"
     rows = _grid_levels(pts, "profile", PROFILE_ORDER)
     cols = _grid_levels(pts, "command", ["ls", "uptime"])
-    fig, axes = _figure(len(rows), len(cols), sharey=True)
+    fig, axes = _figure(len(rows), len(cols))
     ntrials = pts.groupby([c for c in params_of(pts) if c != "trial"], dropna=False).size()
     notes.append(f"bars: mean over trials, whiskers: Student t 95 % CI, {_trials_text(ntrials)}")
     _title(fig, "fig2_mean_response_by_host", notes)
@@ -314,7 +316,7 @@ def fig2_mean_response_by_host(tidy: pd.DataFrame) -> Figure:
                 ax=ax,
             )
             if hosts and len(hosts) < 2:
-                title += f" ({NOT_MEASURED}: a second host)"
+                title += f"\n(a second host: {NOT_MEASURED})"
             ax.set_title(title, fontsize=10)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
@@ -326,7 +328,9 @@ def _trials_text(counts: pd.Series) -> str:
     if counts.empty:
         return "no trials"
     lo, hi = int(counts.min()), int(counts.max())
-    return f"{lo} trial(s) per bar" if lo == hi else f"{lo}-{hi} trials per bar"
+    if lo == hi == 1:
+        return "1 trial per bar: no CI"
+    return f"{lo} trials per bar" if lo == hi else f"{lo}-{hi} trials per bar"
 
 
 def fig3_sshd_profiles(tidy: pd.DataFrame) -> Figure:
@@ -343,7 +347,7 @@ def fig3_sshd_profiles(tidy: pd.DataFrame) -> Figure:
     patterns = _grid_levels(all_pts, "pattern", ["sustained", "burst"])
     profiles = _grid_levels(all_pts, "profile", PROFILE_ORDER)
     profiles = _order([*(p for p in profiles if p is not None), *PROFILE_ORDER], PROFILE_ORDER)
-    fig, axes = _figure(len(patterns), len(profiles), sharey="row")
+    fig, axes = _figure(len(patterns), len(profiles))
     notes.append("summed over hosts, commands and trials; failed points included")
     _title(fig, "fig3_sshd_profiles", notes)
     classes = [m.removeprefix("failures_") for m in fail_metrics]
@@ -382,6 +386,7 @@ def fig3_sshd_profiles(tidy: pd.DataFrame) -> Figure:
                     textcoords="offset points",
                 )
             ax.set_xticks(x, [_rate_label(v) for v in sums.index])
+            ax.set_ylim(0, max(1.0, float(bottom.max())) * 1.12)  # room for the labels
             ax.set_title(title, fontsize=10)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
@@ -409,7 +414,7 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Figure:
         [*pts.get("connections", pd.Series(dtype=object)).dropna().unique(), *MODE_ORDER],
         MODE_ORDER,
     )
-    fig, axes = _figure(len(stats), len(modes), sharey="row")
+    fig, axes = _figure(len(stats), len(modes))
     _title(fig, "fig4_libraries_and_modes", notes)
     libs = _order(pts["library"].unique(), LIBRARY_ORDER) if "library" in pts.columns else []
     for i, (metric, ylabel) in enumerate(stats):
@@ -421,15 +426,16 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Figure:
                 not_measured(ax, f"(connections={mode})", xlabel, ylabel)
                 continue
             d = d.assign(rate=d["rps"].map(_rate_label))
+            present = [lib for lib in libs if lib in set(d["library"])]
             sns.pointplot(
                 data=d,
                 x="rate",
                 y=metric,
                 hue="library",
-                hue_order=[lib for lib in libs if lib in set(d["library"])],
+                hue_order=present,
                 order=[_rate_label(r) for r in _order(d["rps"].unique())],
                 errorbar=_ci,
-                dodge=0.3,
+                dodge=0.3 if len(present) > 1 else False,  # seaborn divides by levels - 1
                 capsize=0.1,
                 ax=ax,
             )
@@ -454,7 +460,12 @@ def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Figure:
     d = pts.dropna(subset=["target_rps", "achieved_rps"]) if not pts.empty else pts
     notes = []
     if not pts.empty and len(d) < len(pts):
-        notes.append(f"{len(pts) - len(d)} point(s) without a target or achieved rate left out")
+        left = pts[~pts["point_id"].isin(d["point_id"])]
+        bursts = int((left.get("pattern", pd.Series(dtype=object)) == "burst").sum())
+        if bursts:
+            notes.append(f"{bursts} burst point(s) not shown: a burst has no target rate")
+        if len(left) > bursts:
+            notes.append(f"{len(left) - bursts} point(s) without an achieved rate not shown")
     _title(fig, "fig5_target_vs_achieved_rps", notes)
     if d.empty:
         not_measured(ax, "(no point with a target and an achieved rate)", xlabel, ylabel)
