@@ -40,9 +40,28 @@ case "$ver" in
   *) cpu_dir=""; mem_dir="" ;;
 esac
 
+# enable_v2 DIR: make the cpu and memory controllers available to DIR's children. Fails in a
+# group that holds processes itself (cgroup v2's "no internal processes" rule).
+enable_v2() {
+  local c
+  for c in cpu memory; do
+    grep -qw "$c" "$1/cgroup.subtree_control" && continue
+    echo "+$c" 2>/dev/null > "$1/cgroup.subtree_control" || return 1
+    echo "changed enabled $c in $1"
+  done
+}
+
 if [ "$action" = apply ]; then
   cores=$3 mem_mb=$4
   [ "$ver" = none ] && { echo "no usable cgroup hierarchy: limits not applied" >&2; exit 0; }
+  if [ "$ver" = 2 ] && [ ! -d "$cpu_dir" ] && ! enable_v2 "$(dirname "$cpu_dir")"; then
+    # Our own group holds processes: fall back to a group at the top of the hierarchy.
+    cpu_dir=/sys/fs/cgroup/$name mem_dir=/sys/fs/cgroup/$name
+    enable_v2 /sys/fs/cgroup || {
+      echo "cgroup v2: cannot enable the cpu and memory controllers: limits not applied" >&2
+      exit 0
+    }
+  fi
   for d in "$cpu_dir" "$mem_dir"; do
     if [ ! -d "$d" ]; then mkdir -p "$d"; echo "changed created $d"; fi
   done
@@ -53,10 +72,6 @@ if [ "$action" = apply ]; then
     put "$cpu_dir/cpu.cfs_quota_us" "$quota"
     put "$mem_dir/memory.limit_in_bytes" "$mem_bytes"
   else
-    parent=$(dirname "$cpu_dir")
-    for c in cpu memory; do
-      grep -qw "$c" "$parent/cgroup.subtree_control" || { echo "+$c" > "$parent/cgroup.subtree_control"; echo "changed enabled $c in $parent"; }
-    done
     period=100000
     quota=$(awk -v c="$cores" -v p="$period" 'BEGIN { printf "%d", c * p }')
     put "$cpu_dir/cpu.max" "$quota $period"
@@ -73,8 +88,9 @@ if [ "$ver" = 1 ] && [ -d "$cpu_dir" ]; then
   [ -d "$mem_dir" ] && mem=$(cat "$mem_dir/memory.limit_in_bytes")
   procs=("$cpu_dir/cgroup.procs" "$mem_dir/cgroup.procs")
 elif [ "$ver" = 2 ] && [ -d "$cpu_dir" ]; then
-  read -r quota period < "$cpu_dir/cpu.max"; [ "$quota" = max ] && quota=-1
-  mem=$(cat "$cpu_dir/memory.max"); [ "$mem" = max ] && mem=-1
+  read -r quota period < "$cpu_dir/cpu.max" 2>/dev/null || quota=-1 period=100000
+  [ "$quota" = max ] && quota=-1
+  mem=$(cat "$cpu_dir/memory.max" 2>/dev/null || echo max); [ "$mem" = max ] && mem=-1
   procs=("$cpu_dir/cgroup.procs")
 fi
 exists=false; [ -n "$cpu_dir" ] && [ -d "$cpu_dir" ] && exists=true
