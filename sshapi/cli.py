@@ -47,6 +47,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=_positive(int), default=64)
     s.add_argument("--pidfile", type=Path, help="gunicorn master's PID file")
     s.add_argument("--log", type=Path, help="log file (default: stderr)")
+    s.add_argument("--access-log", type=Path, help="one line per HTTP request (default: none)")
     s.add_argument("--connect-timeout", type=_positive(float), default=10.0, metavar="S")
     s.add_argument("--command-timeout", type=_positive(float), default=30.0, metavar="S")
     s.add_argument(
@@ -107,6 +108,7 @@ def serve(args: argparse.Namespace) -> int:
         threads=args.threads,
         pidfile=args.pidfile,
         log=args.log,
+        access_log=args.access_log,
     )
 
 

@@ -49,6 +49,7 @@ def run_gunicorn(
     threads: int = 64,
     pidfile: Path | None = None,
     log: Path | None = None,
+    access_log: Path | None = None,
 ) -> int:
     # Create the data key once in the master, so workers never race to create it.
     data_key(settings.key_file or default_key_file())
@@ -64,7 +65,9 @@ def run_gunicorn(
         "keepalive": 5,
         "backlog": 2048,
         "errorlog": str(log) if log else "-",
-        "accesslog": None,
+        "accesslog": str(access_log) if access_log else None,
+        # method, path (no query string: it may hold a path), status, bytes, microseconds
+        "access_log_format": '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(D)s',
         "loglevel": "info",
         # gunicorn >= 24 opens a control socket at one shared default path; several API
         # servers on one machine would fight over it, and we do not use it

@@ -91,3 +91,28 @@ def test_ssh2_per_request_threads_do_not_hang(make_client, sshd):
     assert ok == [200] * 48
     assert bad == [502] * 20
     assert time.monotonic() - start < 60
+
+
+@pytest.mark.parametrize("connections", ["per-request", "pooled"])
+def test_openssh_leaves_no_key_files_or_processes(make_client, sshd, tmp_path, monkeypatch,
+                                                  connections):  # fmt: skip
+    import tempfile
+
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    api = make_client("openssh", connections)
+    api.post("/credentials", sshd.credential())
+    for _ in range(3):
+        assert api.get("/credentials/h1/uptime").status_code == 200
+    workdirs = list(private_tmp.iterdir())
+    if connections == "per-request":
+        assert workdirs == []  # key and known_hosts removed after every call
+    else:
+        (workdir,) = workdirs  # one master, its dir is 0700 and the key 0600
+        assert oct(workdir.stat().st_mode & 0o777) == "0o700"
+        assert oct((workdir / "id").stat().st_mode & 0o777) == "0o600"
+        assert any(c.name() == "ssh" for c in psutil.Process().children())
+        api.app.extensions["sshapi"]["pool"].close_all()
+        assert list(private_tmp.iterdir()) == []
+    assert not [c for c in psutil.Process().children() if c.name() == "ssh"]

@@ -34,7 +34,7 @@ def start_server(tmp: Path, db: str, library: str, connections: str, *extra: str
             *SSHAPI, "serve", "--library", library, "--connections", connections,
             "--db", db, "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8",
             "--pidfile", str(pidfile), "--log", str(log), "--key-file", str(tmp / "k.key"),
-            *extra,
+            "--access-log", str(tmp / "access.log"), *extra,
         ],
         start_new_session=True,
     )  # fmt: skip
@@ -86,11 +86,12 @@ def test_serve_rejects_bad_arguments():
 def test_serve_over_http(tmp_path, sshd, library, connections):
     db = f"sqlite:///{tmp_path}/api.db"
     token = add_user(db, "alice")
-    proc, url, log = start_server(tmp_path, db, library, connections)
+    proc, url, log = start_server(tmp_path, db, library, connections, "--command-timeout", "7")
     try:
         h = {"Authorization": f"Bearer {token}"}
         health = requests.get(f"{url}/healthz", timeout=5).json()
         assert (health["library"], health["connections"]) == (library, connections)
+        assert health["settings"]["command_timeout"] == 7
         assert "OpenSSH" in health["versions"]["openssh-client"]
         assert "TCP_NODELAY" in health["socket_options"]
         r = requests.post(f"{url}/credentials", json=sshd.credential(), headers=h, timeout=10)
@@ -105,3 +106,6 @@ def test_serve_over_http(tmp_path, sshd, library, connections):
         stop_server(proc)
     assert proc.returncode == 0
     assert "BEGIN OPENSSH PRIVATE KEY" not in log.read_text()
+    access = (tmp_path / "access.log").read_text()
+    assert '"GET /credentials/h1/uptime" 200' in access
+    assert "path=" not in access  # query strings (paths) stay out of the access log
