@@ -97,6 +97,25 @@ def test_limits_and_provenance(testbed_up: dict[str, Any], testbed_env: str) -> 
         assert prov["per_source_penalties"]["choice"] == "exempt"
 
 
+def test_sessions_run_inside_the_hosts_limits(
+    testbed_up: dict[str, Any], testbed_env: str, tmp_path: Path
+) -> None:
+    """A command run over SSH is a child of the host's sshd: same cgroups, same namespace."""
+    for name, host in testbed_up["hosts"].items():
+        done = _ssh(host, "cat /proc/self/cgroup; readlink /proc/self/ns/net", tmp_path)
+        assert done.returncode == 0, done.stderr
+        group = f"{paths.OBJECT_PREFIX}-{testbed_env}-{name}"
+        lines = done.stdout.splitlines()
+        in_group = [line for line in lines if line.endswith(f"/{group}")]
+        if Path("/sys/fs/cgroup/cgroup.controllers").exists():  # cgroup v2: one tree
+            assert any(line.startswith("0::") for line in in_group), lines
+        else:  # v1: the cpu and the memory hierarchy
+            controllers = {c for line in in_group for c in line.split(":")[1].split(",")}
+            assert {"cpu", "memory"} <= controllers, lines
+        sshd_ns = Path(f"/proc/{host['sshd_pid']}/ns/net").readlink()
+        assert lines[-1] == str(sshd_ns) != str(Path("/proc/self/ns/net").readlink())
+
+
 def test_status_command_prints_the_same(testbed_up: dict[str, Any]) -> None:
     out = subprocess.run(
         [SSHBENCH, "testbed", "status"], capture_output=True, text=True, check=True
