@@ -33,9 +33,15 @@ from gevent.event import Event
 from locust import constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
 START_LEAD_S = 0.2  # t0 is this far after all users are spawned, so slot 0 is not late
+# Locust rewrites its CSV files every CSV_STATS_INTERVAL_SEC and not at exit, and workers
+# report to the master every WORKER_REPORT_INTERVAL: quit only after both had a last turn,
+# or the last requests are missing from locust_stats.csv.
+QUIT_DELAY_S = CSV_STATS_INTERVAL_SEC + 0.5
+MASTER_QUIT_DELAY_S = WORKER_REPORT_INTERVAL + CSV_STATS_INTERVAL_SEC + 0.5
 
 
 @events.init_command_line_parser.add_listener
@@ -124,7 +130,7 @@ def _on_spawned(user_count: int, **_kw) -> None:
 def _on_worker_done(environment, msg, **_kw) -> None:
     S.workers_done += 1
     if S.workers_done >= environment.parsed_options.sb_processes:
-        gevent.spawn_later(0.2, environment.runner.quit)
+        gevent.spawn_later(MASTER_QUIT_DELAY_S, environment.runner.quit)
 
 
 def _finisher(environment) -> None:
@@ -136,7 +142,7 @@ def _finisher(environment) -> None:
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.send_message("sb_done", {"index": S.index})
     else:
-        gevent.spawn_later(0.2, environment.runner.quit)
+        gevent.spawn_later(QUIT_DELAY_S, environment.runner.quit)
 
 
 def _write_pacing(environment) -> None:

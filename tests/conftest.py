@@ -4,100 +4,21 @@ a real local testbed, under a test-only testbed name, state and results director
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from sshbench import paths, testbed
-
-VENV_BIN = Path(sys.executable).parent
-SNAKEMAKE = str(VENV_BIN / "snakemake")
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-# First letters of the sweep tests' testbed names (the testbed tests use t..z).
-SWEEP_TEST_LETTERS = "qk"
-
-
-def _base36(n: int) -> str:
-    out = ""
-    while n:
-        n, r = divmod(n, 36)
-        out = _DIGITS[r] + out
-    return out or "0"
-
-
-def sweep_test_env(base: Path, letter: str) -> dict[str, str]:
-    """Environment for a Snakemake run of its own: testbed `<letter><base36 pid>`, state and
-    results under `base`, the venv first on PATH."""
-    name = letter + _base36(os.getpid())
-    testbed.check_subnet_free(name)
-    return {
-        **os.environ,
-        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "SSHBENCH_TESTBED": name,
-        "SSHBENCH_STATE": str(base / "state"),
-        "SSHBENCH_RESULTS": str(base / "results"),
-    }
-
-
-def teardown_in(env: dict[str, str]) -> None:
-    """Stop the API and take the testbed of `env` down (safe when nothing is up)."""
-    subprocess.run(
-        [sys.executable, "-c", "from sshbench import point; point.teardown()"],
-        env=env,
-        cwd=paths.ROOT,
-        capture_output=True,
-        timeout=180,
-    )
-
-
-def _remove_stale_sweep_testbeds() -> None:
-    """Testbeds of earlier sweep test runs whose pytest process is gone (a crash)."""
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        parts = line.split()[0].split("-") if line.strip() else []
-        if len(parts) < 3 or parts[0] != paths.OBJECT_PREFIX:
-            continue
-        name = parts[1]
-        if name[:1] not in SWEEP_TEST_LETTERS:
-            continue
-        try:
-            pid = int(name[1:], 36)
-        except ValueError:
-            continue
-        if pid > 1 and not Path(f"/proc/{pid}").exists():
-            subprocess.run(
-                [sys.executable, "-c", "from sshbench import testbed; testbed.down()"],
-                env={**os.environ, "SSHBENCH_TESTBED": name},
-                cwd=paths.ROOT,
-                capture_output=True,
-                timeout=180,
-            )
-
-
-def run_snakemake(
-    env: dict[str, str], *args: str, timeout: float = 600
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [SNAKEMAKE, *args],
-        env=env,
-        cwd=paths.ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from sweep.helpers import remove_stale_sweep_testbeds, run_snakemake, sweep_test_env, teardown_in
 
 
 @pytest.fixture(scope="session")
 def sweep_env_factory(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[[str], dict[str, str]]:
-    """Make the environment of a Snakemake run of its own (letter: q or k)."""
+    """Make the environment of a Snakemake run of its own (letter: q, k or b)."""
     if os.geteuid() != 0:
         pytest.skip("the sweep needs root (network namespaces, cgroups, useradd)")
-    _remove_stale_sweep_testbeds()
+    remove_stale_sweep_testbeds()
 
     def make(letter: str) -> dict[str, str]:
         return sweep_test_env(tmp_path_factory.mktemp(f"sweep-{letter}"), letter)

@@ -67,6 +67,11 @@ def _load(url: str, **kw) -> loadgen.Load:
     return loadgen.Load(**{**base, **kw})
 
 
+def _stats_count(out: Path, name: str) -> int:
+    with open(out / "locust_stats.csv", newline="") as fh:
+        return int({r["Name"]: r for r in csv.DictReader(fh)}[name]["Request Count"])
+
+
 def _run(load: loadgen.Load, out: Path):
     facts = loadgen.run(load, out, lambda msg: None)
     rows = loadgen.read_requests(out / "requests.csv")
@@ -93,6 +98,7 @@ def test_sustained_rate_is_held_while_responses_are_slow(api_url, tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     with open(tmp_path / "requests.csv") as fh:
         assert next(csv.reader(fh)) == loadgen.REQUEST_FIELDS
+    assert _stats_count(tmp_path, "uptime") == 60
 
 
 def test_too_few_users_make_late_slots_and_flag_the_generator(api_url, tmp_path):
@@ -113,6 +119,7 @@ def test_burst_releases_all_users_at_once(api_url, tmp_path):
     starts = sorted(r["t_start"] for r in rows)
     assert starts[-1] - starts[0] < 0.25
     assert s["target_rps"] is None and s["requests"] == 30
+    assert _stats_count(tmp_path, "uptime") == 30  # Locust's own CSV saw every request
 
 
 def test_distributed_mode_splits_the_schedule(api_url, tmp_path):
@@ -121,7 +128,7 @@ def test_distributed_mode_splits_the_schedule(api_url, tmp_path):
     assert facts["pacing"]["processes_reported"] == 2
     assert len(rows) == 60
     assert s["achieved_rps"] == pytest.approx(20, rel=0.1)
-    assert (tmp_path / "locust_stats.csv").exists()
+    assert _stats_count(tmp_path, "uptime") == 60  # the master got every worker's last report
 
 
 def test_failures_are_recorded_with_the_api_error_code(api_url, tmp_path):
