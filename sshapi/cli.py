@@ -77,6 +77,10 @@ def add_user(args: argparse.Namespace) -> int:
     from sshapi import store
     from sshapi.errors import ApiError
 
+    if not args.name or len(args.name) > 64 or not args.name.isprintable():
+        print(f"sshapi add-user: name {args.name!r} must be 1-64 printable characters",
+              file=sys.stderr)  # fmt: skip
+        return 2
     engine = store.make_engine(args.db)
     try:
         token = store.add_user(engine, args.name)

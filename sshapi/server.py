@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
+from sshapi import store
 from sshapi.crypto import data_key
 from sshapi.settings import Settings, default_key_file
 
@@ -51,8 +52,10 @@ def run_gunicorn(
     log: Path | None = None,
     access_log: Path | None = None,
 ) -> int:
-    # Create the data key once in the master, so workers never race to create it.
+    # Create the data key and the tables once in the master, so workers never race to
+    # create them and a bad --db or key fails here, in one line, before gunicorn starts.
     data_key(settings.key_file or default_key_file())
+    store.make_engine(settings.db_url).dispose()
     _log_to(log)
     options = {
         "bind": bind,

@@ -17,8 +17,8 @@ from sqlalchemy import (
     create_engine,
     select,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from sshapi.crypto import Box
@@ -67,7 +67,21 @@ def hash_token(token: str) -> str:
 
 
 def make_engine(db_url: str) -> Engine:
-    """An engine with the tables created; SQLite gets settings safe for threads."""
+    """An engine with the tables created; SQLite gets settings safe for threads.
+
+    Raises ValueError with one line (password hidden) if the database cannot be used."""
+    try:
+        return _make_engine(db_url)
+    except (SQLAlchemyError, ImportError) as e:
+        try:
+            shown = make_url(db_url).render_as_string(hide_password=True)
+        except SQLAlchemyError:
+            shown = "(unparsable URL)"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ValueError(f"database {shown} cannot be used: {type(e).__name__}: {first}") from None
+
+
+def _make_engine(db_url: str) -> Engine:
     if db_url.startswith("sqlite"):
         engine = create_engine(db_url, connect_args={"check_same_thread": False, "timeout": 30})
     else:

@@ -92,7 +92,6 @@ class Ssh2Connection:
             self._sock.close()
             raise err
         self._session = session
-        self._command_timeout_ms = int(settings.command_timeout * 1000)
 
     def exec(self, command: str, timeout: float) -> Result:
         with self._lock:

@@ -74,11 +74,19 @@ def test_add_user_prints_token_alone_on_last_line(tmp_path):
     assert "already exists" in again.stderr
 
 
-def test_serve_rejects_bad_arguments():
+def test_serve_rejects_bad_arguments(tmp_path):
     out = subprocess.run([*SSHAPI, "serve", "--library", "libssh"], capture_output=True,
                          text=True)  # fmt: skip
     assert out.returncode == 2
     assert "--library" in out.stderr
+    bad_db = "mysql+pymysql://u:hunter2@127.0.0.1:1/x"  # nothing listens on port 1
+    out = subprocess.run(
+        [*SSHAPI, "serve", "--db", bad_db, "--key-file", str(tmp_path / "k"),
+         "--bind", "127.0.0.1:1"], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "cannot be used" in out.stderr and "hunter2" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("connections", CONNECTION_MODES)
