@@ -11,6 +11,7 @@ provenance.json) and ``runs/`` (one ansible-runner directory per playbook run, k
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import ipaddress
 import json
@@ -182,6 +183,16 @@ def _common_vars(name: str) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _lock() -> Iterator[None]:
+    """One step at a time per testbed, even when several processes drive it."""
+    runs = paths.testbed_dir() / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    with open(runs / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
 def _run(playbook: str, inventory: str, extravars: dict[str, Any], label: str) -> RunResult:
     runs = paths.testbed_dir() / "runs"
     runs.mkdir(parents=True, exist_ok=True)
@@ -210,29 +221,31 @@ def up(
     the same profile changes nothing). ``profiles`` adds or overrides profiles (a sweep's own
     ``sshd_profiles``); they are remembered for later ``switch`` calls."""
     name = paths.testbed_name()
-    settings = resolve_profile(profile, profiles)
     inventory_path(inventory)
-    if inventory == "local":
-        check_subnet_free(name)
-    paths.testbed_dir().mkdir(parents=True, exist_ok=True)
-    result = _run("testbed_up.yml", inventory, {**_common_vars(name), **settings}, "up")
-    _write_state(inventory, profile, profiles)
+    with _lock():
+        known = {**_read_state().get("profiles", {}), **(profiles or {})}
+        settings = resolve_profile(profile, known)
+        if inventory == "local":
+            check_subnet_free(name)
+        result = _run("testbed_up.yml", inventory, {**_common_vars(name), **settings}, "up")
+        _write_state(inventory, profile, known)
     return {**status(), "run": _run_summary(result)}
 
 
 def switch(profile: str, profiles: dict[str, Any] | None = None) -> dict[str, Any]:
     """Give every host another sshd profile: only sshd_config changes, sshd reloads (same PID).
     A profile that sshd -t rejects is refused and the old config keeps running."""
-    state = _read_state()
-    if not state:
-        raise TestbedError(
-            f"testbed {paths.testbed_name()!r} is not up: run `sshbench testbed up` first"
-        )
-    known = {**state.get("profiles", {}), **(profiles or {})}
-    settings = resolve_profile(profile, known)
-    extravars = {**_common_vars(paths.testbed_name()), **settings}
-    result = _run("testbed_switch.yml", state["inventory"], extravars, "switch")
-    _write_state(state["inventory"], profile, known)
+    with _lock():
+        state = _read_state()
+        if not state:
+            raise TestbedError(
+                f"testbed {paths.testbed_name()!r} is not up: run `sshbench testbed up` first"
+            )
+        known = {**state.get("profiles", {}), **(profiles or {})}
+        settings = resolve_profile(profile, known)
+        extravars = {**_common_vars(paths.testbed_name()), **settings}
+        result = _run("testbed_switch.yml", state["inventory"], extravars, "switch")
+        _write_state(state["inventory"], profile, known)
     return {**status(), "run": _run_summary(result)}
 
 
@@ -270,14 +283,18 @@ def _alive(prov: dict[str, Any]) -> bool | None:
     """Whether a local host's sshd runs (None for a real VM: its PIDs are not ours to see)."""
     if prov.get("host_facts", {}).get("kind") != "netns":
         return None
-    return Path(f"/proc/{prov['sshd_pid']}").exists()
+    try:
+        cmdline = Path(f"/proc/{prov['sshd_pid']}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return False
+    return f"-f {prov['sshd_config']['path']}".encode() in cmdline
 
 
 def down() -> None:
     """Remove everything the testbed made (also a crashed run's leftovers); safe twice."""
-    name = paths.testbed_name()
-    inventory = _read_state().get("inventory", "local")
-    _run("testbed_down.yml", inventory, _common_vars(name), "down")
+    with _lock():
+        inventory = _read_state().get("inventory", "local")
+        _run("testbed_down.yml", inventory, _common_vars(paths.testbed_name()), "down")
 
 
 @contextlib.contextmanager
