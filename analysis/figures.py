@@ -218,7 +218,10 @@ def _grid_levels(df: pd.DataFrame, col: str, order: Sequence[Any] = ()) -> list[
 
 
 def _sel(df: pd.DataFrame, col: str, level: Any) -> pd.DataFrame:
-    return df if level is None else df[df[col] == level]
+    """Rows at one level of col (all rows for level None; none if col is missing)."""
+    if level is None:
+        return df
+    return df[df[col] == level] if col in df.columns else df.iloc[0:0]
 
 
 def _panel_title(parts: Sequence[tuple[str, Any]]) -> str:

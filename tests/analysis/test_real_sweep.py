@@ -1,0 +1,237 @@
+"""Collector, claims check and workflow outputs on the real CI sweep (tests/conftest.py's
+`ci_sweep`: experiments/ci.yaml run through Snakemake on the local testbed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from analysis.claims import HOLDS, NOT_MEASURED, Claim, evaluate, evaluate_claim, load_claims
+from analysis.collect import PERCENTILES, locust_percentile, percentile_metric, read_tidy
+from analysis.figures import HEIGHT_PX, WIDTH_PX
+from analysis.layout import FIGURES, Layout
+from sshbench import paths
+
+
+def _points(ci_sweep: Path) -> dict[str, dict]:
+    return {
+        p.parent.name: json.loads(p.read_text())
+        for p in sorted((ci_sweep / "points").glob("*/point.json"))
+    }
+
+
+def _metric(tidy: pd.DataFrame, pid: str, metric: str) -> float:
+    row = tidy[(tidy["point_id"] == pid) & (tidy["metric"] == metric)]
+    assert len(row) == 1, f"{pid}: {len(row)} rows of {metric}"
+    return float(row["value"].iloc[0])
+
+
+def test_one_row_per_point_and_metric_with_params_and_provenance(
+    ci_sweep: Path, ci_tidy: pd.DataFrame
+) -> None:
+    points = _points(ci_sweep)
+    assert len(points) >= 4, "the CI sweep has at least 4 points"
+    assert set(ci_tidy["point_id"]) == set(points)
+    assert not ci_tidy.duplicated(["point_id", "metric"]).any()
+    for pid, rec in points.items():
+        rows = ci_tidy[ci_tidy["point_id"] == pid]
+        for key, val in rec["params"].items():
+            got = rows[key].iloc[0]
+            assert (pd.isna(got) and val is None) or got == val, (pid, key)
+        assert rows["status"].iloc[0] == rec["status"]
+        assert rows["provenance.git_commit"].iloc[0] == rec["provenance"]["git_commit"]
+    assert {"metric", "value", "unit"} <= set(ci_tidy.columns)
+    assert ci_tidy["unit"].notna().all()
+
+
+def test_counts_rate_and_percentiles_match_the_runners_own_summary(
+    ci_sweep: Path, ci_tidy: pd.DataFrame
+) -> None:
+    """sshbench.loadgen summarises each point independently (its own window and nearest-rank
+    code): requests, achieved RPS, p50 and p99 must agree with the collector's."""
+    for pid, rec in _points(ci_sweep).items():
+        if rec["status"] != "ok":
+            continue
+        assert _metric(ci_tidy, pid, "requests") == rec["requests"], pid
+        assert _metric(ci_tidy, pid, "failures") == rec["failures"], pid
+        if rec.get("achieved_rps") is not None:
+            assert _metric(ci_tidy, pid, "achieved_rps") == pytest.approx(
+                rec["achieved_rps"], abs=1e-3
+            )
+        assert _metric(ci_tidy, pid, "response_time_p50") == pytest.approx(rec["p50_ms"], abs=1e-3)
+        assert _metric(ci_tidy, pid, "response_time_p99") == pytest.approx(rec["p99_ms"], abs=1e-3)
+
+
+def test_warmup_is_dropped(ci_sweep: Path, ci_tidy: pd.DataFrame) -> None:
+    sustained = [
+        (pid, r) for pid, r in _points(ci_sweep).items() if r["params"]["pattern"] == "sustained"
+    ]
+    assert sustained
+    for pid, rec in sustained:
+        n_all = len(pd.read_csv(ci_sweep / "points" / pid / "requests.csv"))
+        warm = rec["params"]["warmup_s"] * rec["params"]["rps"]
+        assert _metric(ci_tidy, pid, "outside_window") >= warm - 1
+        assert _metric(ci_tidy, pid, "requests") == n_all - _metric(ci_tidy, pid, "outside_window")
+
+
+def test_percentiles_cross_check_with_locusts_own_stats_csv(ci_sweep: Path) -> None:
+    """Locust's locust_stats.csv counts the requests that had *finished* when it last wrote
+    the file (it can miss the last ones). Taking those first m completions from
+    requests.csv, Locust's own rule (locust_percentile) reproduces every percentile exactly."""
+    checked = 0
+    for pid in _points(ci_sweep):
+        d = ci_sweep / "points" / pid
+        stats = pd.read_csv(d / "locust_stats.csv")
+        agg = stats[stats["Name"] == "Aggregated"].iloc[0]
+        m = int(agg["Request Count"])
+        req = pd.read_csv(d / "requests.csv")
+        assert m <= len(req), pid
+        if m == 0:
+            continue
+        req["done"] = req["t_start"] + req["response_time_ms"] / 1000
+        first = req.sort_values("done").head(m)["response_time_ms"].tolist()
+        for q in PERCENTILES:
+            assert locust_percentile(first, q) == float(agg[f"{q:g}%"]), (pid, q)
+        assert int(agg["Failure Count"]) == int(
+            (req.sort_values("done").head(m)["success"] == 0).sum()
+        )
+        checked += 1
+    assert checked >= 2
+
+
+def test_tidy_csv_and_parquet_written_by_the_workflow_agree(ci_sweep: Path, ci_tidy) -> None:
+    layout = Layout(ci_sweep)
+    csv = read_tidy(layout.tidy_csv)
+    pq = pd.read_parquet(layout.tidy_parquet)
+    assert len(csv) == len(pq) == len(ci_tidy)
+    key = ["point_id", "metric"]
+    merged = csv.merge(pq, on=key, suffixes=("_csv", "_pq"))
+    assert (merged["value_csv"] - merged["value_pq"]).abs().max() < 1e-9
+
+
+def test_claims_on_the_real_sweep(ci_tidy: pd.DataFrame) -> None:
+    """The CI sweep runs 5 and 20 RPS only: every published claim is 'not measured'; a claim
+    on what it did run is measured, with the value the tidy table holds."""
+    claims = load_claims(paths.PAPER_DIR / "claims.yaml")
+    details, summary = evaluate(claims, ci_tidy)
+    assert set(summary["verdict"]) == {NOT_MEASURED}
+    assert len(details) >= len(claims)
+    c = Claim(
+        id="ci_p99",
+        text="test claim on the CI sweep",
+        source="test",
+        kind="threshold",
+        metric="response_time_p99",
+        comparison="<",
+        threshold=60000,
+        condition={"rps": 5, "command": "uptime", "pattern": "sustained"},
+    )
+    (r,) = evaluate_claim(c, ci_tidy)
+    pid = ci_tidy[
+        (ci_tidy["rps"] == 5)
+        & (ci_tidy["command"] == "uptime")
+        & (ci_tidy["pattern"] == "sustained")
+    ]["point_id"].iloc[0]
+    assert r.verdict == HOLDS
+    assert r.value == _metric(ci_tidy, pid, percentile_metric(99))
+
+
+def test_the_workflow_built_every_output(ci_sweep: Path) -> None:
+    layout = Layout(ci_sweep)
+    for p in layout.all_outputs():
+        assert p.exists() and p.stat().st_size > 0, p
+    for stem in FIGURES:
+        with Image.open(layout.figure(stem, "png")) as im:
+            assert im.size == (WIDTH_PX, HEIGHT_PX)
+        assert layout.figure(stem, "pdf").read_bytes()[:5] == b"%PDF-"
+    html = layout.report_html.read_text()
+    assert html.count('src="data:image/png;base64,') == len(FIGURES)
+    for claim in load_claims(paths.PAPER_DIR / "claims.yaml"):
+        assert claim.id in html
+    assert "not measured" in html
+    md = layout.report_md.read_text()
+    for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        assert (layout.paper_dir / link).resolve().exists(), link
+
+
+def test_report_shows_testbed_facts_from_provenance(ci_sweep: Path) -> None:
+    rec = next(iter(_points(ci_sweep).values()))
+    html = Layout(ci_sweep).report_html.read_text()
+    assert rec["provenance"]["git_commit"] in html
+    assert rec["provenance"]["machine"]["os"] in html
+    taco = rec["provenance"]["testbed"]["hosts"]["taco"]["host_facts"]
+    assert f"{taco['memory_bytes_applied'] / 2**20:.0f} MiB" in html  # Taco's cgroup limit
+    assert "CentOS 7.6" in html  # the study's Taco, from paper/claims.yaml
+
+
+def test_cli_redoes_the_analysis_from_a_copy(ci_sweep: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "ci"
+    shutil.copytree(ci_sweep / "points", copy / "points")
+    t = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-m", "analysis", str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=paths.ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert time.monotonic() - t < 90
+    assert f"report: {Layout(copy).report_html}" in out.stdout
+    for p in Layout(copy).all_outputs():
+        assert p.exists(), p
+    assert read_tidy(Layout(copy).tidy_csv).shape == read_tidy(Layout(ci_sweep).tidy_csv).shape
+
+
+def test_cli_rejects_a_directory_without_points(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "analysis", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=paths.ROOT,
+    )
+    assert out.returncode != 0
+    assert "no points/ directory" in out.stderr
+
+
+def test_rerunning_the_analysis_reruns_no_point(ci_sweep: Path, ci_env: dict[str, str]) -> None:
+    """Force the analysis again through Snakemake: seconds, and no point or testbed job."""
+    before = {p: p.stat().st_mtime_ns for p in (ci_sweep / "points").glob("*/point.json")}
+    snakemake = str(Path(sys.executable).with_name("snakemake"))
+    env = {**ci_env, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    t = time.monotonic()
+    out = subprocess.run(
+        [
+            snakemake,
+            "--cores",
+            "2",
+            "--configfile",
+            "experiments/ci.yaml",
+            "--forcerun",
+            "analysis_collect",
+        ],
+        env=env,
+        cwd=paths.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    took = time.monotonic() - t
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    assert re.search(r"^analysis_collect\s+1$", log, re.M), log[-3000:]
+    assert re.search(r"^analysis_figure\s+6$", log, re.M)
+    assert not re.search(r"^(run_point|testbed_up)\s+\d+$", log, re.M)
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    assert took < 120, f"analysis rerun took {took:.0f} s"
