@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -32,30 +33,23 @@ from sshapi.testing import free_port, running_sshd
 WARMUP = 3
 
 
-def bare_times(library: str, target: Target, n: int, deadline: float) -> list[float]:
-    """Seconds per connect+auth+exec+close, straight through the backend (no HTTP/DB)."""
-    settings = Settings(library=library)
-    backend = backends.load(library)
-    times = []
-    for i in range(n + WARMUP):
-        if time.monotonic() > deadline:
-            break
-        t0 = time.perf_counter()
-        conn = backend.connect(target, settings)
-        try:
-            result = conn.exec("uptime", settings.command_timeout)
-        finally:
-            conn.close()
-        dt = time.perf_counter() - t0
-        if result.exit_status != 0:
-            raise RuntimeError(f"{library}: uptime exited {result.exit_status}")
-        if i >= WARMUP:
-            times.append(dt)
-    return times
+def bare_call(backend, settings: Settings, target: Target) -> float:
+    """Seconds for one connect+auth+exec+close, straight through the backend (no HTTP/DB)."""
+    t0 = time.perf_counter()
+    conn = backend.connect(target, settings)
+    try:
+        result = conn.exec("uptime", settings.command_timeout)
+    finally:
+        conn.close()
+    dt = time.perf_counter() - t0
+    if result.exit_status != 0:
+        raise RuntimeError(f"{settings.library}: uptime exited {result.exit_status}")
+    return dt
 
 
-def api_times(library: str, sshd, work: Path, n: int, deadline: float):
-    """Seconds per GET /uptime seen by an HTTP client, and the API's own elapsed_ms."""
+@contextmanager
+def api_server(library: str, sshd, work: Path):
+    """`sshapi serve` (per-request) with one user and one credential; stopped by PID."""
     db = f"sqlite:///{work}/{library}.db"
     cli = [sys.executable, "-m", "sshapi.cli"]
     out = subprocess.run([*cli, "add-user", "bench", "--db", db], capture_output=True,
@@ -83,22 +77,38 @@ def api_times(library: str, sshd, work: Path, n: int, deadline: float):
                 time.sleep(0.1)
         http.post(f"{url}/credentials", json=sshd.credential("bench"), headers=h,
                   timeout=10).raise_for_status()  # fmt: skip
-        times, inner = [], []
-        for i in range(n + WARMUP):
-            if time.monotonic() > deadline:
-                break
+
+        def call() -> tuple[float, float]:
+            """Seconds seen by the HTTP client, and the API's own elapsed_ms in seconds."""
             t0 = time.perf_counter()
             r = http.get(f"{url}/credentials/bench/uptime", headers=h, timeout=60)
             dt = time.perf_counter() - t0
             r.raise_for_status()
-            if i >= WARMUP:
-                times.append(dt)
-                inner.append(r.json()["elapsed_ms"] / 1000)
-        return times, inner
+            return dt, r.json()["elapsed_ms"] / 1000
+
+        yield call
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
+
+
+def measure(library: str, sshd, target: Target, work: Path, n: int, deadline: float):
+    """Bare and API calls alternate, so both see the same background load."""
+    settings = Settings(library=library)
+    backend = backends.load(library)
+    bare, api, inner = [], [], []
+    with api_server(library, sshd, work) as api_call:
+        for i in range(n + WARMUP):
+            if time.monotonic() > deadline:
+                break
+            b = bare_call(backend, settings, target)
+            a, a_inner = api_call()
+            if i >= WARMUP:
+                bare.append(b)
+                api.append(a)
+                inner.append(a_inner)
+    return bare, api, inner
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,13 +128,12 @@ def main(argv: list[str] | None = None) -> int:
             target = Target("bench", sshd.host, sshd.port, sshd.user,
                             sshd.private_key.encode(), f"{hk.key_type} {hk.base64}")  # fmt: skip
             for lib in args.libraries:
-                bare = bare_times(lib, target, args.n, deadline)
-                api, inner = api_times(lib, sshd, work, args.n, deadline)
-                rows.append((lib, bare, api, inner))
+                rows.append((lib, *measure(lib, sshd, target, work, args.n, deadline)))
     load = os.getloadavg()[0]
     print(f"sshd: OpenSSH on 127.0.0.1 (loopback), ed25519 keys; TCP_NODELAY as in /healthz; "
           f"load average {load:.2f} on {os.cpu_count()} cores")  # fmt: skip
-    print("API: sshapi serve, per-request, 1 gunicorn gthread worker, sequential requests")
+    print("API: sshapi serve, per-request, 1 gunicorn gthread worker, sequential requests;")
+    print("bare and API calls alternate (same background load); 3 warm-up calls each dropped")
     head = (
         f"{'library':<10} {'n':>4} {'bare ms':>9} {'API ms':>9} {'ratio':>6} {'in-API ssh ms':>14}"
     )
