@@ -7,10 +7,11 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from sshbench import testbed_cli
+from sshbench import sweep_cli, testbed_cli
 
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     testbed_cli.register,
+    sweep_cli.register,
 ]
 
 

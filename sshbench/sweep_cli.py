@@ -1,0 +1,65 @@
+"""``sshbench sweep check|list|point|teardown``: sweeps without Snakemake, for a quick look
+or one point by hand (Snakemake remains the way to run a whole sweep)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from sshbench import point, sweep
+
+
+def _settings(config: dict) -> dict:
+    return {k: config[k] for k in ("inventory", "ls_path", "api", "loadgen", "sshd_profiles")}
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = sweep.load(args.config)
+    points = sweep.expand(config)
+    cost = sweep.cost(points)
+    hours = cost["load_seconds"] / 3600
+    print(
+        f"{args.config}: sweep {config['sweep']!r} is valid: {cost['points']} points, "
+        f"{cost['load_seconds']:.0f} s of load ({hours:.1f} h) plus per-point overhead"
+    )
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    points = sweep.expand(sweep.load(args.config))
+    for pid, params in points.items():
+        print(json.dumps({"id": pid, **params}) if args.json else pid)
+    return 0
+
+
+def cmd_point(args: argparse.Namespace) -> int:
+    config = sweep.load(args.config)
+    points = sweep.expand(config)
+    if args.point_id not in points:
+        raise ValueError(f"no point {args.point_id!r} in {args.config}: see `sshbench sweep list`")
+    rec = point.run(config["sweep"], args.point_id, points[args.point_id], _settings(config))
+    return 0 if rec["status"] == "ok" else 1
+
+
+def cmd_teardown(args: argparse.Namespace) -> int:
+    point.teardown()
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``sweep`` command group to the ``sshbench`` command."""
+    parser = subparsers.add_parser("sweep", help="check or list a sweep, run one point")
+    cmds = parser.add_subparsers(dest="sweep_cmd", required=True)
+    p = cmds.add_parser("check", help="validate a sweep config; print its size and cost")
+    p.add_argument("config", help="sweep config, e.g. experiments/quick.yaml")
+    p.set_defaults(func=cmd_check)
+    p = cmds.add_parser("list", help="print every point id of a sweep, in run order")
+    p.add_argument("config")
+    p.add_argument("--json", action="store_true", help="one JSON object per point")
+    p.set_defaults(func=cmd_list)
+    p = cmds.add_parser("point", help="run one point (testbed, API, Locust) into results/")
+    p.add_argument("config")
+    p.add_argument("point_id")
+    p.set_defaults(func=cmd_point)
+    p = cmds.add_parser("teardown", help="stop the SSH API and take the testbed down")
+    p.set_defaults(func=cmd_teardown)
