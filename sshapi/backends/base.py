@@ -16,6 +16,8 @@ from sshapi.errors import SSHConnectionRefused, SSHFailure, SSHTimeout
 # Decided once for all backends: Nagle's algorithm off on the client socket. Without it the
 # small packets of the SSH handshake wait for delayed ACKs (NOTES.md: 58 -> 16 ms).
 TCP_NODELAY = 1
+# The OpenSSH client's default (TCPKeepAlive yes), matched by the library backends.
+SO_KEEPALIVE = 1
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class Connection(Protocol):
 
 
 def open_socket(host: str, port: int, timeout: float) -> socket.socket:
-    """TCP connect with TCP_NODELAY set before the first byte of SSH is sent."""
+    """TCP connect; TCP_NODELAY and SO_KEEPALIVE set before the first byte of SSH."""
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except ConnectionRefusedError:
@@ -46,7 +48,17 @@ def open_socket(host: str, port: int, timeout: float) -> socket.socket:
     except OSError as e:
         raise SSHFailure(f"cannot connect to {host}:{port}: {e.strerror or e}") from None
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, TCP_NODELAY)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, SO_KEEPALIVE)
     return sock
+
+
+def library_socket_options() -> dict:
+    """What /healthz reports for the backends that own their socket (ssh2, paramiko)."""
+    return {
+        "TCP_NODELAY": TCP_NODELAY,
+        "SO_KEEPALIVE": SO_KEEPALIVE,
+        "when": "set by sshapi right after connect(), before the first SSH byte",
+    }
 
 
 def decode(data: bytes) -> str:

@@ -52,10 +52,14 @@ _ERRORS = (  # (pattern in ssh's stderr, error class) for ssh's own exit status 
 
 
 def socket_options() -> dict:
+    # Measured with strace on OpenSSH 9.2 (Debian 12): ssh owns its socket, so sshapi
+    # cannot set options on it; ssh sets TCP_NODELAY only once the session starts, so key
+    # exchange and authentication run with Nagle's algorithm on.
     return {
-        "TCP_NODELAY": "set by ssh itself once the session starts (after authentication)",
-        "how": "ssh owns its socket; sshapi cannot set options on it, so the handshake "
-        "and authentication run with Nagle's algorithm on",
+        "TCP_NODELAY": 1,
+        "SO_KEEPALIVE": 1,
+        "when": "set by ssh itself: SO_KEEPALIVE at connect, TCP_NODELAY only after key "
+        "exchange and authentication (ssh_packet_set_interactive)",
     }
 
 

@@ -10,7 +10,7 @@ import time
 
 import paramiko
 
-from sshapi.backends.base import TCP_NODELAY, Result, decode, open_socket
+from sshapi.backends.base import Result, decode, library_socket_options, open_socket
 from sshapi.errors import SSHAuthFailed, SSHFailure, SSHHostKeyMismatch, SSHTimeout
 from sshapi.keys import parse_host_key
 from sshapi.settings import Settings
@@ -27,10 +27,7 @@ _KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
 
 
 def socket_options() -> dict:
-    return {
-        "TCP_NODELAY": TCP_NODELAY,
-        "how": "set by sshapi on its own socket before the handshake (passed to Transport)",
-    }
+    return library_socket_options()
 
 
 def kex_info() -> dict:

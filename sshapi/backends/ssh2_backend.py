@@ -15,7 +15,7 @@ import time
 from ssh2 import exceptions as x
 from ssh2.session import LIBSSH2_METHOD_HOSTKEY, LIBSSH2_METHOD_KEX, Session
 
-from sshapi.backends.base import TCP_NODELAY, Result, decode, open_socket
+from sshapi.backends.base import Result, decode, library_socket_options, open_socket
 from sshapi.errors import (
     SSHAuthFailed,
     SSHFailure,
@@ -45,10 +45,7 @@ def kex_info() -> dict:
 
 
 def socket_options() -> dict:
-    return {
-        "TCP_NODELAY": TCP_NODELAY,
-        "how": "set by sshapi on its own socket before the handshake",
-    }
+    return library_socket_options()
 
 
 def _translate(e: Exception, phase: str, target: Target) -> SSHFailure:

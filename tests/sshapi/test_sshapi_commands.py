@@ -58,3 +58,28 @@ def test_rsa_host_key_and_pem_rsa_client_key(make_client, sshd, library):
     kind = sshd.host_key.split()[1]
     rsa_kind = sshd.rsa_host_key.split()[1]
     assert kind != rsa_kind
+
+
+@pytest.mark.parametrize("library", ["ssh2", "paramiko"])
+def test_socket_options_reported_are_the_ones_in_force(sshd, library):
+    import socket
+
+    from sshapi import backends
+    from sshapi.keys import parse_host_key
+    from sshapi.settings import Settings
+    from sshapi.store import Target
+
+    backend = backends.load(library)
+    hk = parse_host_key(sshd.host_key)
+    target = Target("t", sshd.host, sshd.port, sshd.user, sshd.private_key.encode(),
+                    f"{hk.key_type} {hk.base64}")  # fmt: skip
+    conn = backend.connect(target, Settings(library=library))
+    try:
+        sock = conn._sock if library == "ssh2" else conn._t.sock
+        reported = backend.socket_options()
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == reported["TCP_NODELAY"]
+        assert bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)) == bool(
+            reported["SO_KEEPALIVE"]
+        )
+    finally:
+        conn.close()
