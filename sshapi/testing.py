@@ -57,15 +57,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _retry(args: list[str], tries: int = 10) -> None:
+    """useradd/usermod fail while another process holds /etc/passwd's lock: retry."""
+    for i in range(tries):
+        out = subprocess.run(args, capture_output=True, text=True)
+        if out.returncode == 0:
+            return
+        if "lock" not in out.stderr or i == tries - 1:
+            raise RuntimeError(f"{' '.join(args)} failed: {out.stderr.strip()}")
+        time.sleep(0.5)
+
+
 def ensure_user(name: str = TEST_USER) -> Path:
     """A real local account, unlocked for key logins with UsePAM no."""
     try:
-        home = Path(pwd.getpwnam(name).pw_dir)
+        pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "-m", "-s", "/bin/bash", name], check=True)
-        home = Path(pwd.getpwnam(name).pw_dir)
-    subprocess.run(["usermod", "-p", "*", name], check=True)
-    return home
+        _retry(["useradd", "-m", "-s", "/bin/bash", name])
+    _retry(["usermod", "-p", "*", name])
+    return Path(pwd.getpwnam(name).pw_dir)
 
 
 def _keygen(path: Path, *kind: str) -> None:
