@@ -222,6 +222,10 @@ def up(
     ``sshd_profiles``); they are remembered for later ``switch`` calls."""
     name = paths.testbed_name()
     inventory_path(inventory)
+    if inventory == "local" and os.geteuid() != 0:
+        raise TestbedError(
+            "the local testbed needs root (network namespaces, cgroups, useradd): run as root"
+        )
     with _lock():
         known = {**_read_state().get("profiles", {}), **(profiles or {})}
         settings = resolve_profile(profile, known)
