@@ -65,6 +65,7 @@ class _State:
     def __init__(self) -> None:
         self.go = Event()
         self.t0 = 0.0
+        self.end = 0.0
         self.index = 0
         self.procs = 1
         self.rps = 1.0
@@ -122,6 +123,8 @@ def _on_test_start(environment, **_kw) -> None:
 @events.spawning_complete.add_listener
 def _on_spawned(user_count: int, **_kw) -> None:
     S.t0 = time.time() + START_LEAD_S
+    if S.env is not None:
+        S.end = S.t0 + S.env.parsed_options.sb_duration
     if S.env is not None:
         S.users = S.env.runner.user_count  # this process's users (not the total)
     S.go.set()
@@ -221,7 +224,9 @@ class ApiUser(FastHttpUser):
             if S.finished >= S.users:
                 S.done.set()
             raise StopUser()
-        if S.next >= S.slots:
+        if S.next >= S.slots or time.time() >= S.end:
+            # the schedule is bounded in count and in time: slots still unsent at its end
+            # are missed (pacing's `sent` < `slots`), never sent after it
             S.done.set()
             raise StopUser()
         k = S.next

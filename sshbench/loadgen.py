@@ -280,9 +280,11 @@ def summarise(load: Load, facts: dict[str, Any], rows: list[dict[str, Any]]) -> 
         window = [r for r in rows if lo <= r["t_start"] < hi]
         span = hi - lo
         achieved = round(len(window) / span, 3) if span > 0 else None
+        ends = [r["t_start"] + r["response_time_ms"] / 1000 for r in rows if r["success"]]
+        throughput = round(sum(lo <= e < hi for e in ends) / span, 3) if span > 0 else None
         target = load.rps
     else:
-        window, achieved, target = rows, None, None
+        window, achieved, target, throughput = rows, None, None, None
     times = [r["response_time_ms"] for r in window]
     slots = pacing.get("slots") or 0
     late_fraction = (pacing.get("late_slots", 0) / slots) if slots else 0.0
@@ -291,7 +293,8 @@ def summarise(load: Load, facts: dict[str, Any], rows: list[dict[str, Any]]) -> 
     late_limited = late_fraction > load.limited_late_fraction or unsent > 0
     return {
         "target_rps": target,
-        "achieved_rps": achieved,
+        "achieved_rps": achieved,  # requests sent per second in the measured window
+        "throughput_rps": throughput,  # successful responses per second in that window
         "requests": len(window),
         "failures": sum(1 for r in window if not r["success"]),
         "p50_ms": percentile(times, 50),
@@ -313,6 +316,9 @@ def summarise(load: Load, facts: dict[str, Any], rows: list[dict[str, Any]]) -> 
             "late_p99_ms": pacing.get("late_p99_ms"),
             "late_max_ms": pacing.get("late_max_ms"),
             "max_in_flight": pacing.get("max_in_flight"),
+            # every user was waiting for a response at some moment: the system under test was
+            # slower than users / rps seconds, and later slots could only go out late
+            "users_exhausted": (pacing.get("max_in_flight") or 0) >= load.users,
             "wall_s": facts["wall_s"],
             "returncodes": facts["returncodes"],
         },

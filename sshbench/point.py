@@ -234,6 +234,7 @@ def run(
         {
             "target_rps": summary.get("target_rps", params["rps"]),
             "achieved_rps": summary.get("achieved_rps"),
+            "throughput_rps": summary.get("throughput_rps"),
             "requests": summary.get("requests", 0),
             "failures": summary.get("failures", 0),
             "p50_ms": summary.get("p50_ms"),

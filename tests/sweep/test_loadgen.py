@@ -92,7 +92,8 @@ def test_sustained_rate_is_held_while_responses_are_slow(api_url, tmp_path):
     assert s["requests"] == 40 and s["failures"] == 0
     assert 290 <= s["p50_ms"] < 500
     assert s["loadgen"]["max_in_flight"] >= 5
-    assert s["loadgen"]["limited"] is False
+    assert s["loadgen"]["limited"] is False and s["loadgen"]["users_exhausted"] is False
+    assert s["throughput_rps"] == pytest.approx(20, rel=0.15)
     assert 0 < s["loadgen"]["cpu_percent"] < 100
     for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv"):
         assert (tmp_path / name).stat().st_size > 0
@@ -103,12 +104,15 @@ def test_sustained_rate_is_held_while_responses_are_slow(api_url, tmp_path):
 
 def test_too_few_users_make_late_slots_and_flag_the_generator(api_url, tmp_path):
     # 2 users, 300 ms responses: at most ~7 RPS can go out on time; the point must say so.
-    _, rows, s = _run(_load(api_url, cred="slow300", users=2), tmp_path)
+    facts, rows, s = _run(_load(api_url, cred="slow300", users=2), tmp_path)
     lg = s["loadgen"]
     assert lg["late_slots"] > 10
     assert lg["limited"] is True and "late_slots" in lg["limited_by"]
+    assert lg["users_exhausted"] is True
     assert s["achieved_rps"] < 12
-    assert len(rows) == 60  # every slot is still sent, late: the schedule is bounded by count
+    # the schedule ends on time: slots still unsent then are missed, not sent late
+    assert lg["sent"] == len(rows) < lg["slots"] == 60
+    assert max(r["t_start"] for r in rows) < facts["pacing"]["t0"] + 3
 
 
 def test_burst_releases_all_users_at_once(api_url, tmp_path):
