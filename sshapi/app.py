@@ -48,7 +48,7 @@ def make_runner(settings: Settings) -> tuple[Callable[[Target, str], Result], Po
     pool = Pool(
         connect,
         settings.max_connections,
-        settings.max_sessions_per_connection,
+        min(settings.max_sessions_per_connection, backend.MAX_CHANNELS),
         wait_timeout=settings.connect_timeout,
     )
     atexit.register(pool.close_all)

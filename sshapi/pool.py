@@ -2,7 +2,10 @@
 
 Bounded like the Tapis Files session pool: at most `max_connections` open connections per
 server process and at most `max_sessions_per_connection` commands running at once on one
-(less if the library cannot share a connection between threads). When the bound is hit,
+(less if the library cannot share a connection between threads). A request that finds no
+free channel waits for a connection already being opened if that one will have a channel
+to spare, so a cold burst opens only as many connections as it needs (and sshd sees fewer
+simultaneous handshakes, which its MaxStartups would drop). When the bound is hit,
 an idle connection of another credential is closed to make room, else the request waits
 up to the connect timeout. A connection that breaks is dropped and the call retried once
 on a new one.
@@ -44,6 +47,8 @@ class Pool:
         self._wait_timeout = wait_timeout
         self._cond = threading.Condition()
         self._slots: dict[str, list[_Slot]] = {}
+        self._opening: dict[str, int] = {}  # per credential: connections being opened
+        self._waiting: dict[str, int] = {}  # per credential: requests waiting for those
         self._open = 0  # connections open or being opened
         self._peak = 0
         self._broken = 0  # connections found broken and dropped
@@ -117,6 +122,11 @@ class Pool:
                             break
                     if found is not None:
                         break
+                key = target.key
+                spare = self._opening.get(key, 0) * (self._max_sessions - 1)
+                if reuse and self._waiting.get(key, 0) < spare:
+                    self._wait_for(key, deadline)  # a channel on the one being opened
+                    continue
                 if self._open < self._max_connections:
                     self._open += 1
                     break
@@ -125,14 +135,10 @@ class Pool:
                     self._forget(victim)
                     self._open += 1  # the victim's place goes to the new connection
                     break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise SSHTimeout(
-                        f"all {self._max_connections} pooled connections busy for "
-                        f"{self._wait_timeout:g} s"
-                    )
-                self._cond.wait(left)
+                self._wait_for(key, deadline)
             self._peak = max(self._peak, self._open)
+            if found is None:
+                self._count(self._opening, target.key, +1)
         self._close([*dead, victim] if victim else dead)  # outside the lock: may be slow
         if found is not None:
             return found, False
@@ -141,12 +147,37 @@ class Pool:
         except BaseException:
             with self._cond:
                 self._open -= 1
+                self._count(self._opening, target.key, -1)
                 self._cond.notify_all()
             raise
         slot = _Slot(target.key, conn, min(self._max_sessions, conn.max_channels), busy=1)
         with self._cond:
             self._slots.setdefault(target.key, []).append(slot)
+            self._count(self._opening, target.key, -1)
+            self._cond.notify_all()
         return slot, True
+
+    def _wait_for(self, key: str, deadline: float) -> None:
+        """Wait (lock held) until something changes; a 504 once the deadline passes."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SSHTimeout(
+                f"no free pooled SSH channel within {self._wait_timeout:g} s "
+                f"({self._max_connections} connections at most)"
+            )
+        self._count(self._waiting, key, +1)
+        try:
+            self._cond.wait(left)
+        finally:
+            self._count(self._waiting, key, -1)
+
+    @staticmethod
+    def _count(counts: dict[str, int], key: str, delta: int) -> None:
+        n = counts.get(key, 0) + delta
+        if n:
+            counts[key] = n
+        else:
+            counts.pop(key, None)
 
     @staticmethod
     def _close(slots: list[_Slot]) -> None:

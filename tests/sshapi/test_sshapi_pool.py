@@ -70,6 +70,33 @@ def test_pool_bounds_hold_under_threads(make_client, sshd, library):
     assert stats["busy_channels"] == 0
 
 
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_cold_burst_opens_only_the_connections_it_needs(make_client, sshd, library):
+    """8 requests at once from cold: one multiplexing connection serves them all (10
+    channels each); ssh2 (one channel per connection) opens several."""
+    api = make_client(library, "pooled", max_connections=20, max_sessions_per_connection=10)
+    api.post("/credentials", sshd.credential())
+    barrier = threading.Barrier(8)
+    statuses = []
+
+    def work() -> None:
+        client = api.app.test_client()
+        barrier.wait()
+        statuses.append(client.get("/credentials/h1/uptime", headers=api._h()).status_code)
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert statuses == [200] * 8
+    stats = api.app.extensions["sshapi"]["pool"].stats()
+    if library == "ssh2":
+        assert 2 <= stats["peak_open_connections"] <= 8, stats
+    else:
+        assert stats["peak_open_connections"] == 1, stats
+
+
 def test_pool_evicts_idle_connection_of_another_credential(make_client, sshd):
     api = make_client("paramiko", "pooled", max_connections=1)
     api.post("/credentials", sshd.credential("a"))
