@@ -1,8 +1,13 @@
 """What every SSH backend provides, and the socket every library-driven backend uses.
 
-A backend module exposes `connect(target, settings) -> Connection`, `NAME` and
-`socket_options() -> dict`. A Connection runs commands (`exec`) until it is closed;
-per-request mode opens one, runs one command and closes it.
+A backend module exposes:
+- `connect(target, settings) -> Connection`: TCP connect, handshake, host key check
+  against the stored key, public key authentication; raises an `SSHFailure` subclass;
+- `MAX_CHANNELS`: how many commands one connection may run at once;
+- `socket_options() -> dict` and `kex_info() -> dict`: what /healthz reports.
+
+A Connection runs commands (`exec(command, timeout) -> Result`) until `close()`; per-request
+mode opens one, runs one command and closes it; pooled mode (pool.py) keeps them open.
 """
 
 from __future__ import annotations
