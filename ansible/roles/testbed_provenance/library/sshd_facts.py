@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
 DOCUMENTATION = r"""
 module: sshd_facts
 short_description: Read an sshd's version, resolved config, rendered config, PID and host key
@@ -39,11 +44,6 @@ pid_alive: {description: whether that PID exists, type: bool, returned: always}
 host_key: {description: "TYPE BASE64 of the public host key", type: str, returned: always}
 kernel: {description: kernel release of the host, type: str, returned: always}
 """
-
-import hashlib
-import os
-
-from ansible.module_utils.basic import AnsibleModule
 
 
 def main() -> None:
