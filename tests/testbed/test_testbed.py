@@ -163,7 +163,10 @@ def test_broken_profile_is_refused_and_old_sshd_keeps_running(
 ) -> None:
     before = testbed.status()
     broken = {"broken": {"max_startups": "100:30:10"}}
-    with pytest.raises(testbed.TestbedError, match=r"validate.*MaxStartups"):
+    failed = (
+        r"task 'Install sshd_config.*' failed on host '(taco|jetstream)'.*validate.*MaxStartups"
+    )
+    with pytest.raises(testbed.TestbedError, match=failed):
         testbed.switch("broken", profiles=broken)
     after = testbed.status()
     assert _pids(after) == _pids(before)
@@ -239,6 +242,10 @@ def test_down_removes_everything_and_is_safe_twice(
     testbed.down()
     assert _leftovers(testbed_env, tdir) == []
     assert testbed.status()["hosts"] == {}
+    # Every playbook run kept its own directory with ansible-runner's log.
+    runs = sorted((tdir / "runs").glob("*-*"))
+    assert len(runs) >= 6 and len({r.name for r in runs}) == len(runs)
+    assert all((r / "artifacts" / "run" / "stdout").stat().st_size > 0 for r in runs)
 
 
 def test_down_finds_a_crashed_runs_leftovers(testbed_env: str) -> None:
