@@ -364,7 +364,10 @@ def evaluate_ratio(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
         )
         pair = f"{c.over}={_fmt(num_level)} / {c.over}={_fmt(den_level)}"
         if not num or not den or (num_level is not None and _same(num_level, den_level)):
-            missing = f"needs {c.over}={c.numerator} and {c.over}={c.denominator}"
+            if c.numerator in ("first", "second") or c.denominator in ("first", "second"):
+                missing = f"needs two levels of {c.over}, has {[_fmt(v) for v in levels]}"
+            else:
+                missing = f"needs {c.over}={c.numerator} and {c.over}={c.denominator}"
             results.append(
                 ClaimResult(
                     verdict=NOT_MEASURED, note="; ".join(x for x in (missing, note) if x), **base

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,11 @@ def _first_col(cols: list[str], prefix: str, suffix: str) -> str | None:
 def testbed_facts(tidy: pd.DataFrame) -> dict[str, Any]:
     """Our testbed, read from the points' provenance columns: per host, and the machine."""
     cols = list(tidy.columns)
-    hosts = sorted(_distinct(tidy["host"])) if "host" in tidy.columns else []
+    hosts = set(_distinct(tidy["host"])) if "host" in tidy.columns else set()
+    hosts |= {
+        m.group(1) for c in cols if (m := re.match(r"provenance\.testbed\.hosts\.([^.]+)\.", c))
+    }
+    hosts = sorted(hosts)
     per_host = {}
     for h in hosts:
         prefix = f"provenance.testbed.hosts.{h}."
