@@ -72,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         description="Rebuild tidy table, figures, claims check, tables and report "
         "from a finished sweep directory (results/<sweep>); no point is rerun.",
     )
-    parser.add_argument("sweep_dir", type=Path, help="results/<sweep> (holds points/)")
+    parser.add_argument(
+        "sweep_dir",
+        type=Path,
+        help="results/<sweep>; every points/*/point.json under it is collected",
+    )
     parser.add_argument("--claims", type=Path, default=None, help="claims file (YAML)")
     args = parser.parse_args(argv)
     if not (args.sweep_dir / "points").is_dir():

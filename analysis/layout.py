@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sshbench import paths
+
 # Figure stems, in the order the report shows them.
 FIGURES: tuple[str, ...] = (
     "fig1_load_percentiles",
@@ -111,3 +113,30 @@ class Layout:
 def analysis_targets(sweep_dir: str | Path) -> list[str]:
     """Every file the analysis makes for one sweep (what the workflow's `rule all` asks for)."""
     return [str(p) for p in Layout(sweep_dir).all_outputs()]
+
+
+# The code and templates each analysis step runs, so that editing one reruns that step (and
+# what follows) in Snakemake, never a point. Paths from sshbench.paths.
+_ANALYSIS = paths.ROOT / "analysis"
+_TEMPLATES = paths.PAPER_DIR / "templates"
+CODE: dict[str, tuple[Path, ...]] = {
+    "collect": (_ANALYSIS / "collect.py",),
+    "figure": (_ANALYSIS / "figures.py", _ANALYSIS / "stats.py"),
+    "tables": (
+        _ANALYSIS / "tables.py",
+        _ANALYSIS / "claims.py",
+        _ANALYSIS / "stats.py",
+        _TEMPLATES / "table.tex.j2",
+    ),
+    "report": (
+        _ANALYSIS / "report.py",
+        _TEMPLATES / "report.html.j2",
+        _TEMPLATES / "report.md.j2",
+        paths.PAPER_DIR / "claims.yaml",
+    ),
+}
+
+
+def code_inputs(step: str) -> list[str]:
+    """The code and template files of one analysis step (a Snakemake rule's input)."""
+    return [str(p) for p in CODE[step]]

@@ -244,3 +244,23 @@ def test_rerunning_the_analysis_reruns_no_point(ci_sweep: Path, ci_env: dict[str
     assert not re.search(r"^(run_point|testbed_up)\s+\d+$", log, re.M)
     assert {p: p.stat().st_mtime_ns for p in before} == before
     assert took < 120, f"analysis rerun took {took:.0f} s"
+
+
+def test_snakemake_report_holds_the_figures(ci_env: dict[str, str], tmp_path: Path) -> None:
+    """`snakemake --report` builds its HTML report from the report() outputs."""
+    snakemake = str(Path(sys.executable).with_name("snakemake"))
+    env = {**ci_env, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    out_file = tmp_path / "snakemake_report.html"
+    out = subprocess.run(
+        [snakemake, "--report", str(out_file), "--configfile", "experiments/ci.yaml"],
+        env=env,
+        cwd=paths.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    text = out_file.read_text(errors="replace")
+    for stem in FIGURES:
+        assert f"{stem}.png" in text, stem
+    assert "claims.csv" in text and "report.html" in text

@@ -5,15 +5,17 @@
 #
 # Needs from common.smk (helper C): ANALYSIS_SWEEP_DIR (str, results/<sweep>) and
 # point_json_files() -> list[str], every point.json of the sweep. The target list for
-# `rule all` is analysis_targets(ANALYSIS_SWEEP_DIR).
+# `rule all` is analysis_targets(ANALYSIS_SWEEP_DIR). Each rule also takes its analysis code
+# and templates as input (code_inputs), so editing a plot reruns that plot, never a point.
 
-from analysis.layout import FIGURES, Layout, analysis_targets
+from analysis.layout import FIGURES, Layout, analysis_targets, code_inputs
 from sshbench import paths
 
 
 rule analysis_collect:
     input:
         points=point_json_files(),
+        code=code_inputs("collect"),
     output:
         csv=Layout(ANALYSIS_SWEEP_DIR).tidy_csv,
         parquet=Layout(ANALYSIS_SWEEP_DIR).tidy_parquet,
@@ -30,6 +32,7 @@ rule analysis_collect:
 rule analysis_figure:
     input:
         tidy=Layout(ANALYSIS_SWEEP_DIR).tidy_csv,
+        code=code_inputs("figure"),
     output:
         png=report(
             Layout(ANALYSIS_SWEEP_DIR).figure("{figure}", "png"),
@@ -53,6 +56,7 @@ rule analysis_paper_tables:
     input:
         tidy=Layout(ANALYSIS_SWEEP_DIR).tidy_csv,
         claims_file=str(paths.PAPER_DIR / "claims.yaml"),
+        code=code_inputs("tables"),
     output:
         claims=report(
             Layout(ANALYSIS_SWEEP_DIR).claims_csv,
@@ -76,6 +80,7 @@ rule analysis_report:
         claims=Layout(ANALYSIS_SWEEP_DIR).claims_csv,
         figures=Layout(ANALYSIS_SWEEP_DIR).figure_outputs(),
         tables=Layout(ANALYSIS_SWEEP_DIR).table_outputs(),
+        code=code_inputs("report"),
     output:
         html=report(
             Layout(ANALYSIS_SWEEP_DIR).report_html,

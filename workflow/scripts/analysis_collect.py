@@ -1,4 +1,8 @@
-"""Snakemake script: every point of the sweep -> tidy.csv and tidy.parquet."""
+"""Snakemake script: the sweep's points -> tidy.csv and tidy.parquet.
+
+Only the points of the current config (the rule's inputs) are collected: a point directory
+left from an earlier version of the config stays on disk but out of the analysis.
+"""
 
 from pathlib import Path
 
@@ -8,4 +12,5 @@ from analysis.collect import collect, write_tidy
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with logged(smk.log[0]):
     sweep_dir = Path(smk.output.csv).parent
-    write_tidy(collect(sweep_dir), Path(smk.output.csv), Path(smk.output.parquet))
+    dirs = [Path(p).parent for p in smk.input.points]
+    write_tidy(collect(sweep_dir, dirs), Path(smk.output.csv), Path(smk.output.parquet))
