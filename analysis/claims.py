@@ -299,7 +299,9 @@ def evaluate_threshold(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
         base = {"claim_id": c.id, "group": label, "unit": c.unit, "comparison": c.comparison}
         base["threshold"] = _threshold_text(c)
         if not vals:
-            results.append(ClaimResult(verdict=NOT_MEASURED, note=note or "no data", **base))
+            # Every point of this configuration failed: that breaks a "no failure" claim.
+            verdict = FAILS if nfailed and c.failed_points == "violation" else NOT_MEASURED
+            results.append(ClaimResult(verdict=verdict, note=note or "no data", **base))
             continue
         if c.aggregate == "sum":
             value = float(np.sum(vals))

@@ -138,6 +138,11 @@ def test_failed_points_are_left_out_or_break_a_zero_failure_claim() -> None:
     (r,) = evaluate_claim(zero, crafted(pts))
     assert r.verdict == FAILS and "1 failed point" in r.note
     assert r.ci_low == 0.0 and 0 < r.ci_high < 0.01  # Wilson interval of 0 / 1000
+    (r,) = evaluate_claim(zero, crafted(pts[1:]))  # the only point failed as a whole
+    assert r.verdict == FAILS
+    zero.failed_points = "exclude"
+    (r,) = evaluate_claim(zero, crafted(pts[1:]))
+    assert r.verdict == NOT_MEASURED
 
 
 def test_ratio_claim_with_bootstrap_ci_and_missing_level() -> None:
