@@ -104,14 +104,28 @@ def per_point(tidy: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def keep_one(df: pd.DataFrame, col: str, prefer: Any = None) -> tuple[pd.DataFrame, str]:
-    """Keep one level of col (prefer if present, else the first); say which, if it varied."""
+def keep_one(
+    df: pd.DataFrame, col: str, prefer: Any = None, cover: Sequence[str] = ()
+) -> tuple[pd.DataFrame, str]:
+    """Keep one level of col and say which, if it varied.
+
+    The level kept is the one under which the columns `cover` (what the figure compares)
+    have the most distinct combinations; ties go to `prefer`, then to the first level. So a
+    figure about libraries keeps the host the libraries were measured on.
+    """
     if col not in df.columns or df.empty:
         return df, ""
     levels = sorted(df[col].dropna().unique(), key=str)
     if len(levels) <= 1:
         return df, ""
-    keep = prefer if prefer in levels else levels[0]
+    cover = [c for c in cover if c in df.columns]
+
+    def score(level: Any) -> tuple[int, int]:
+        sub = df[df[col] == level]
+        n = len(sub.drop_duplicates(cover)) if cover else 0
+        return (n, 1 if level == prefer else 0)
+
+    keep = max(levels, key=score)  # max keeps the first of equal scores
     return df[df[col] == keep], f"{col}={keep}"
 
 
@@ -403,10 +417,11 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Figure:
     pts = per_point(tidy, ["response_time_p50", "response_time_p99"])
     pts = pts[pts["status"] == "ok"] if not pts.empty else pts
     notes = []
+    compared = ("library", "connections", "rps")
     for col, pref in (("pattern", "sustained"), ("profile", "tuned"), ("command", "uptime")):
-        pts, note = keep_one(pts, col, pref)
+        pts, note = keep_one(pts, col, pref, cover=compared)
         notes.append(note)
-    pts, note = keep_one(pts, "host", None)
+    pts, note = keep_one(pts, "host", None, cover=compared)
     notes += [note, "mean over trials, Student t 95 % CI"]
     xlabel = "target request rate (RPS)"
     stats = [

@@ -54,3 +54,20 @@ def test_real_sweep_gaps_are_marked_not_invented(ci_tidy: pd.DataFrame) -> None:
 def test_unknown_figure_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown figure 'fig9'"):
         draw("fig9", pd.DataFrame(), tmp_path / "x.png")
+
+
+def test_keep_one_keeps_the_level_the_compared_factor_was_measured_under() -> None:
+    """A made-up table of parameters only (no measurement): libraries were run on taco."""
+    from analysis.figures import keep_one
+
+    df = pd.DataFrame(
+        {
+            "host": ["jetstream", "taco", "taco", "taco"],
+            "library": ["ssh2", "ssh2", "paramiko", "openssh"],
+        }
+    )
+    kept, note = keep_one(df, "host", None, cover=["library"])
+    assert note == "host=taco" and len(kept) == 3
+    kept, note = keep_one(df, "host", "jetstream")
+    assert note == "host=jetstream"  # no factor to cover: the preferred level
+    assert keep_one(df[df["host"] == "taco"], "host")[1] == ""  # one level: nothing to say
