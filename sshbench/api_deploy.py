@@ -46,12 +46,18 @@ def log_file() -> Path:
     return _files()["log"]
 
 
-def run_playbook(playbook: str, extravars: dict[str, Any], label: str) -> None:
+def run_playbook(
+    playbook: str, extravars: dict[str, Any], label: str, inventory: str = "local"
+) -> None:
     """Run one playbook of ansible/playbooks (each run keeps its own log directory)."""
+    from sshbench import testbed
+
     runs = _files()["runs"]
     runs.mkdir(parents=True, exist_ok=True)
     try:
-        ansible_run.run_playbook(playbook, paths.INVENTORIES_DIR / "local", extravars, runs, label)
+        ansible_run.run_playbook(
+            playbook, testbed.inventory_path(inventory), extravars, runs, label
+        )
     except ansible_run.PlaybookError as exc:
         raise DeployError(f"SSH API {label} failed: {exc}") from None
 
@@ -111,14 +117,10 @@ def _wanted(library: str, connections: str, api: dict[str, Any]) -> dict[str, An
 def _still_good(rec: dict[str, Any] | None, wanted: dict[str, Any], fingerprint: str) -> bool:
     if not rec or rec.get("wanted") != wanted or rec.get("testbed") != fingerprint:
         return False
-    if not _pid_is_api(rec.get("pid")):
+    if wanted.get("mode", "process") == "process" and not _pid_is_api(rec.get("pid")):
         return False
     h = healthz(rec["url"])
     return bool(h and h.get("library") == wanted["library"])
-
-
-def _db_url(api: dict[str, Any], f: dict[str, Path]) -> str:
-    return f"sqlite:///{f['db']}" if api.get("db", "sqlite") == "sqlite" else api["db"]
 
 
 def register_credentials(url: str, token: str, status: dict[str, Any]) -> dict[str, str]:
@@ -144,7 +146,12 @@ def register_credentials(url: str, token: str, status: dict[str, Any]) -> dict[s
 
 
 def ensure(
-    library: str, connections: str, api: dict[str, Any], status: dict[str, Any], log=print
+    library: str,
+    connections: str,
+    api: dict[str, Any],
+    status: dict[str, Any],
+    log=print,
+    inventory: str = "local",
 ) -> dict[str, Any]:
     """Make sure the API runs with this library and connection mode for this testbed.
 
@@ -158,34 +165,41 @@ def ensure(
         rec["token"] = f["token"].read_text().strip()
         log(f"api: reusing deployment {library}/{connections} at {rec['url']}")
         return rec
+    mode = api.get("mode", "process")
     port = api.get("port") or _free_port()
-    bind = f"127.0.0.1:{port}"
+    bind = f"{api.get('address', '127.0.0.1')}:{port}"
     t0 = time.monotonic()
-    run_playbook(
-        "ssh_api.yml",
-        {
-            "ssh_api_state": "started",
-            "ssh_api_mode": "process",
-            "ssh_api_library": library,
-            "ssh_api_connections": connections,
-            "ssh_api_bind": bind,
-            "ssh_api_workers": api.get("workers", 1),
-            "ssh_api_threads": api.get("threads", 64),
-            "ssh_api_connect_timeout": api.get("connect_timeout", 10),
-            "ssh_api_command_timeout": api.get("command_timeout", 30),
-            "ssh_api_max_connections": api.get("max_connections", 50),
-            "ssh_api_max_sessions_per_connection": api.get("max_sessions_per_connection", 10),
+    extravars = {
+        "ssh_api_state": "started",
+        "ssh_api_mode": mode,
+        "ssh_api_target": api.get("target", "localhost"),
+        "ssh_api_library": library,
+        "ssh_api_connections": connections,
+        "ssh_api_bind": bind,
+        "ssh_api_workers": api.get("workers", 1),
+        "ssh_api_threads": api.get("threads", 64),
+        "ssh_api_connect_timeout": api.get("connect_timeout", 10),
+        "ssh_api_command_timeout": api.get("command_timeout", 30),
+        "ssh_api_max_connections": api.get("max_connections", 50),
+        "ssh_api_max_sessions_per_connection": api.get("max_sessions_per_connection", 10),
+        "ssh_api_fresh_db": True,
+        # where the benchmark user's token ends up on this machine (fetched in service mode)
+        "ssh_api_token_local": str(f["token"]),
+    }
+    if mode == "process":  # runtime files in this testbed's state dir, the venv's sshapi
+        extravars |= {
             "ssh_api_dir": str(f["dir"]),
             "ssh_api_pid_file": str(f["pid"]),
             "ssh_api_log_file": str(f["log"]),
             "ssh_api_key_file": str(f["key"]),
             "ssh_api_db_file": str(f["db"]),
-            "ssh_api_db_url": _db_url(api, f),
-            "ssh_api_fresh_db": True,
             "ssh_api_token_file": str(f["token"]),
             "ssh_api_bin": str(Path(sys.executable).with_name("sshapi")),
-        },
-        label=f"deploy-{library}-{connections}",
+        }
+    if api.get("db", "sqlite") != "sqlite":
+        extravars["ssh_api_db_url"] = api["db"]
+    run_playbook(
+        "ssh_api.yml", extravars, label=f"deploy-{library}-{connections}", inventory=inventory
     )
     url = f"http://{bind}"
     health = healthz(url)
@@ -197,7 +211,8 @@ def ensure(
         "wanted": wanted,
         "testbed": fingerprint,
         "url": url,
-        "pid": int(f["pid"].read_text().strip()),
+        "pid": int(f["pid"].read_text().strip()) if mode == "process" else None,
+        "inventory": inventory,
         "credentials": creds,
         "healthz": health,
         "log": str(f["log"]),
@@ -213,12 +228,20 @@ def ensure(
 def stop(log=print) -> None:
     """Stop the deployed API (safe to run twice, and when nothing was deployed)."""
     f = _files()
-    if not f["pid"].exists() and not f["record"].exists():
+    rec = current() or {}
+    if not f["pid"].exists() and not rec:
         return
+    wanted = rec.get("wanted", {})
     run_playbook(
         "ssh_api_stop.yml",
-        {"ssh_api_dir": str(f["dir"]), "ssh_api_pid_file": str(f["pid"])},
+        {
+            "ssh_api_dir": str(f["dir"]),
+            "ssh_api_pid_file": str(f["pid"]),
+            "ssh_api_mode": wanted.get("mode", "process"),
+            "ssh_api_target": wanted.get("target", "localhost"),
+        },
         label="stop",
+        inventory=rec.get("inventory", "local"),
     )
     f["record"].unlink(missing_ok=True)
     log("api: stopped")

@@ -129,7 +129,14 @@ def _measure(
             "testbed_error", f"host {params['host']!r} is not in the testbed: {sorted(st['hosts'])}"
         )
     try:
-        dep = api_deploy.ensure(params["library"], params["connections"], settings["api"], st, log)
+        dep = api_deploy.ensure(
+            params["library"],
+            params["connections"],
+            settings["api"],
+            st,
+            log,
+            inventory=settings["inventory"],
+        )
     except (api_deploy.DeployError, OSError) as e:
         raise PointFailure("api_down", f"deploying the API failed: {e}") from None
     load = make_load(params, settings, dep)

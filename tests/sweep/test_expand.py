@@ -131,6 +131,8 @@ def test_same_id_with_other_parameters_is_refused():
         (lambda c: c.update(loadgen={"processes": 0}), "loadgen.processes"),
         (lambda c: c.update(api={"threads": "many"}), "api.threads"),
         (lambda c: c.update(typo_field=1), "(top level)"),
+        (lambda c: c.update(api={"mode": "service"}), "api"),
+        (lambda c: c.update(api={"mode": "service", "port": 0}), "api.port"),
         (lambda c: c.update(groups={"g": {"rate": [1]}}), "groups.g"),
     ],
 )

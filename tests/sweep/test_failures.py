@@ -68,7 +68,7 @@ def test_killed_sshd_fails_that_point_and_the_sweep_goes_on(sweep_env_factory, t
             "connections": ["per-request"],
             "commands": ["uptime"],
             "rates": [5],
-            "duration_s": 5,
+            "duration_s": 4,
             "warmup_s": 1,
             "trials": 2,
         },
