@@ -10,6 +10,7 @@ subtitle.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import textwrap
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from analysis.collect import PERCENTILES, percentile_metric
 from analysis.layout import FIGURES
@@ -93,7 +95,9 @@ def per_point(tidy: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     if tidy.empty:
         return pd.DataFrame(columns=["point_id", *metrics])
     meta_cols = ["point_id", "status", *params_of(tidy)]
-    meta_cols += [c for c in ("loadgen.limited", "error_class") if c in tidy.columns]
+    meta_cols += [
+        c for c in ("loadgen.limited", "loadgen.limited_by", "error_class") if c in tidy.columns
+    ]
     meta = tidy.drop_duplicates("point_id")[meta_cols].set_index("point_id")
     sub = tidy[tidy["metric"].isin(metrics)]
     wide = sub.pivot_table(index="point_id", columns="metric", values="value", aggfunc="first")
@@ -216,7 +220,14 @@ def _figure_legend(fig: Figure, axes: np.ndarray, title: str = "") -> None:
                 labels.append(lab)
         leg.remove()
     if handles:
-        fig.legend(handles, labels, loc="outside right upper", title=title or None, fontsize=9)
+        fig.legend(handles, labels, loc="outside right center", title=title or None, fontsize=9)
+
+
+def _palette(levels: Sequence[Any], skip: Sequence[int] = ()) -> dict[Any, Any]:
+    """One colour per level, the same in every panel (so one legend serves the figure)."""
+    base = [c for i, c in enumerate(sns.color_palette("tab10")) if i not in skip]
+    colours = base if len(levels) <= len(base) else sns.color_palette("husl", len(levels))
+    return dict(zip(levels, colours, strict=False))
 
 
 def _maybe_log(ax: plt.Axes, values: Sequence[float], axis: str = "y") -> None:
@@ -267,7 +278,11 @@ def fig1_load_percentiles(tidy: pd.DataFrame) -> Figure:
     long["percentile"] = long["metric"].map({percentile_metric(q): f"{q:g}" for q in PERCENTILES})
     long["target RPS"] = long["rps"].map(_rate_label)
     rate_order = [_rate_label(r) for r in _order(pts["rps"].unique())]
-    style = "command" if "command" in long.columns and long["command"].nunique() > 1 else None
+    colours = _palette(rate_order)
+    commands = _order(long["command"].unique()) if "command" in long.columns else []
+    style = "command" if len(commands) > 1 else None
+    dashes = dict(zip(commands, ["", (4, 2), (1, 1), (6, 2, 1, 2)], strict=False))
+    markers = dict(zip(commands, ["o", "X", "s", "^"], strict=False))
     for i, host in enumerate(rows):
         for j, prof in enumerate(cols):
             ax = axes[i, j]
@@ -281,17 +296,31 @@ def fig1_load_percentiles(tidy: pd.DataFrame) -> Figure:
                 y="ms",
                 hue="target RPS",
                 hue_order=[r for r in rate_order if r in set(d["target RPS"])],
+                palette=colours,
                 style=style,
-                markers=True,
+                style_order=commands if style else None,
+                dashes=dashes if style else True,
+                markers=markers if style else True,
                 errorbar=_ci,
                 ax=ax,
                 sort=False,
+                legend=False,
             )
             ax.set_title(_panel_title([("host", host), ("profile", prof)]), fontsize=10)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
             _maybe_log(ax, d["ms"])
-    _figure_legend(fig, axes)
+    handles = [Line2D([], [], color=colours[r], marker="o", label=f"{r} RPS") for r in rate_order]
+    if style:
+        handles += [
+            Line2D(
+                [], [], color="0.3", dashes=dashes[c] or (None, None), marker=markers[c], label=c
+            )
+            for c in commands
+        ]
+    fig.legend(
+        handles=handles, loc="outside right center", fontsize=9, title="target rate, command"
+    )
     return fig
 
 
@@ -327,6 +356,7 @@ def fig2_mean_response_by_host(tidy: pd.DataFrame) -> Figure:
                 y="response_time_mean",
                 hue="host" if hosts else None,
                 hue_order=hosts,
+                palette=_palette(hosts) if hosts else None,
                 order=[r for r in order if r in set(d["rate"])],
                 errorbar=_ci,
                 capsize=0.15,
@@ -334,6 +364,10 @@ def fig2_mean_response_by_host(tidy: pd.DataFrame) -> Figure:
             )
             if hosts and len(hosts) < 2:
                 title += f"\n(a second host: {NOT_MEASURED})"
+            elif hosts:
+                absent = [h for h in hosts if h not in set(d["host"])]
+                if absent:
+                    title += f"\n({', '.join(map(str, absent))}: {NOT_MEASURED})"
             ax.set_title(title, fontsize=10)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
@@ -368,10 +402,7 @@ def fig3_sshd_profiles(tidy: pd.DataFrame) -> Figure:
     notes.append("summed over hosts, commands and trials; failed points included")
     _title(fig, "fig3_sshd_profiles", notes)
     classes = [m.removeprefix("failures_") for m in fail_metrics]
-    palette = dict(
-        zip(["success", *classes], sns.color_palette("tab10", 1 + len(classes)), strict=True)
-    )
-    palette["success"] = sns.color_palette("tab10")[2]
+    palette = {"success": sns.color_palette("tab10")[2], **_palette(classes, skip=(2,))}
     for i, pat in enumerate(patterns):
         for j, prof in enumerate(profiles):
             ax = axes[i, j]
@@ -451,6 +482,7 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Figure:
                 y=metric,
                 hue="library",
                 hue_order=present,
+                palette=_palette(_order([*libs, *LIBRARY_ORDER], LIBRARY_ORDER)),
                 order=[_rate_label(r) for r in _order(d["rps"].unique())],
                 errorbar=_ci,
                 dodge=0.3 if len(present) > 1 else False,  # seaborn divides by levels - 1
@@ -489,16 +521,17 @@ def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Figure:
         not_measured(ax, "(no point with a target and an achieved rate)", xlabel, ylabel)
         not_measured(ax2, "", xlabel, "achieved / target (%)")
         return fig
-    limited = d.get("loadgen.limited", pd.Series(False, index=d.index))
-    limited = limited.map(lambda v: str(v).lower() in ("true", "1", "1.0"))
-    kept, lim, failed = "load generator kept up", "load generator was the limit", "point failed"
+    kept, failed = "load generator kept up", "point failed"
     d = d.assign(
-        outcome=np.where(d["status"] != "ok", failed, np.where(limited, lim, kept)),
+        outcome=[_loadgen_outcome(r) for r in d.to_dict("records")],
         ratio=100 * d["achieved_rps"] / d["target_rps"],
         rate=d["target_rps"].map(_rate_label),
     )
-    outcomes = [o for o in (kept, lim, failed) if o in set(d["outcome"])]
-    markers = {kept: "o", lim: "X", failed: "s"}
+    limits = sorted(o for o in set(d["outcome"]) if o not in (kept, failed))
+    outcomes = [o for o in (kept, *limits, failed) if o in set(d["outcome"])]
+    markers = {kept: "o", failed: "s", **dict.fromkeys(limits, "X")}
+    colours = {kept: "tab:green", failed: "0.3"}
+    colours.update(zip(limits, ["tab:red", "tab:orange", "tab:purple"], strict=False))
     hue = "library" if "library" in d.columns and d["library"].nunique() > 1 else None
     sns.scatterplot(
         data=d,
@@ -530,7 +563,7 @@ def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Figure:
         hue="outcome",
         hue_order=outcomes,
         order=[_rate_label(r) for r in _order(d["target_rps"].unique())],
-        palette={kept: "tab:green", lim: "tab:red", failed: "0.3"},
+        palette=colours,
         jitter=0.25,
         alpha=0.8,
         ax=ax2,
@@ -541,6 +574,22 @@ def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Figure:
     ax2.set_title("achieved as a share of the target", fontsize=10)
     ax2.legend(fontsize=8)
     return fig
+
+
+def _loadgen_outcome(point: dict[str, Any]) -> str:
+    """'kept up', 'point failed', or 'was the limit (what limited it)' from point.json."""
+    if point.get("status") != "ok":
+        return "point failed"
+    if str(point.get("loadgen.limited")).lower() not in ("true", "1", "1.0"):
+        return "load generator kept up"
+    why = point.get("loadgen.limited_by")
+    try:
+        reasons = json.loads(why) if isinstance(why, str) else []
+    except ValueError:
+        reasons = [why]
+    names = {"cpu": "its CPU", "late_slots": "requests sent late"}
+    text = ", ".join(names.get(r, str(r)) for r in reasons)
+    return "load generator was the limit" + (f" ({text})" if text else "")
 
 
 def fig6_variability(tidy: pd.DataFrame) -> Figure:

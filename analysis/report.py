@@ -204,6 +204,9 @@ def _claim_rows(layout: Layout) -> tuple[list[dict[str, Any]], list[dict[str, An
     details = []
     if layout.claims_csv.exists():
         d = pd.read_csv(layout.claims_csv)
+        # A measured claim's uncovered configurations are left out (claims.csv has them).
+        measured = set(d.loc[d["verdict"] != NOT_MEASURED, "claim_id"])
+        d = d[(d["verdict"] != NOT_MEASURED) | ~d["claim_id"].isin(measured)]
         for r in d.itertuples(index=False):
             details.append(
                 {
