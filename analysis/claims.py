@@ -265,12 +265,29 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _groups(rows: pd.DataFrame, skip: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
-    """Split rows into configurations: by every varying design parameter not in skip."""
+def _open_params(c: Claim) -> list[str]:
+    """Condition parameters that admit several values (a list, or a bound such as <= 100)."""
+    return [
+        k
+        for k, v in c.condition.items()
+        if isinstance(v, dict) or (isinstance(v, list) and len(v) > 1)
+    ]
+
+
+def _groups(
+    rows: pd.DataFrame, skip: Sequence[str], always: Sequence[str] = ()
+) -> list[tuple[str, pd.DataFrame]]:
+    """Split rows into configurations: by every varying design parameter not in skip.
+
+    Parameters in `always` label the group even when the sweep has one level of them (so
+    a claim about "10, 100 and 500 RPS" says which rate it measured).
+    """
     keys = [
         p
         for p in param_columns(rows)
-        if p not in skip and p not in REPETITION_PARAMS and rows[p].nunique(dropna=True) > 1
+        if p not in skip
+        and p not in REPETITION_PARAMS
+        and (rows[p].nunique(dropna=True) > 1 or p in always)
     ]
     if not keys:
         return [("all", rows)]
@@ -292,7 +309,7 @@ def _ok(rows: pd.DataFrame) -> pd.DataFrame:
 
 def evaluate_threshold(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
     results = []
-    for label, g in _groups(rows, skip=()):
+    for label, g in _groups(rows, skip=(), always=_open_params(c)):
         nfailed, note = _failed_note(g)
         ok = _ok(g)
         vals = trial_values(ok, c.metric)
@@ -314,6 +331,9 @@ def evaluate_threshold(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
         else:
             value, low, high = t_interval(vals)
             method = "Student t 95 % over trials" if len(vals) > 1 else "single trial: no CI"
+            if c.unit == "fraction" and not math.isnan(low):
+                low, high = max(low, 0.0), min(high, 1.0)  # a share cannot leave [0, 1]
+                method += ", clipped to [0, 1]"
             extra = ""
             verdict = _verdict(c, value)
             conclusive = _conclusive(c, low, high)
@@ -346,7 +366,7 @@ def _level(rows: pd.DataFrame, col: str, spec: Any, order: list[Any]) -> Any:
 def evaluate_ratio(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
     assert c.over is not None
     results = []
-    for label, g in _groups(rows, skip=(c.over,)):
+    for label, g in _groups(rows, skip=(c.over,), always=_open_params(c)):
         _nfailed, note = _failed_note(g)
         ok = _ok(g)
         levels = sorted(ok[c.over].dropna().unique(), key=_sort_key)
@@ -397,7 +417,7 @@ def evaluate_ratio(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
 def evaluate_trend(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
     assert c.over is not None and c.levels is not None
     results = []
-    for label, g in _groups(rows, skip=(c.over,)):
+    for label, g in _groups(rows, skip=(c.over,), always=_open_params(c)):
         _nfailed, note = _failed_note(g)
         ok = _ok(g)
         base = {"claim_id": c.id, "group": label, "unit": "ratio", "comparison": c.comparison}

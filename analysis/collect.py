@@ -12,6 +12,8 @@ Definitions, so every number downstream has one meaning:
 - Achieved rate: requests in the window / duration_s (the planned window, so a generator
   that fell behind shows a lower rate). Bursts have no rate.
 - Response-time statistics use every kept request, failed ones too, as Locust does.
+  ``frac_ok_under_<X>ms`` is the exception: the share of all kept requests that succeeded
+  in under X ms (so a fast failure does not count as a fast answer).
 - Percentiles: nearest rank on the exact response times, numpy's ``inverted_cdf`` method
   (Hyndman and Fan's type 1): the smallest time t with at least q % of requests <= t. So
   "p99 < 2 s" is the same statement as "at least 99 % of requests took < 2 s". Locust's
@@ -190,8 +192,12 @@ def request_metrics(
         rows.append(("response_time_min", float(times[0]), "ms", None))
         for q in PERCENTILES:
             rows.append((percentile_metric(q), percentile(times, q), "ms", q / 100.0))
+        ok_ms = kept.loc[kept["success"] == 1, "response_time_ms"].to_numpy(dtype=float)
         for ms in UNDER_MS:
+            # Every request (Locust's convention: a fast failure counts as fast) ...
             rows.append((f"frac_under_{ms}ms", float((times < ms).mean()), "fraction", None))
+            # ... and only those answered successfully within the time, over all requests.
+            rows.append((f"frac_ok_under_{ms}ms", float((ok_ms < ms).sum() / n), "fraction", None))
     return rows
 
 

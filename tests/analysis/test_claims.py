@@ -217,3 +217,12 @@ def test_bad_claims_file_names_the_claim_and_field(tmp_path: Path, text: str, me
     with pytest.raises(ValueError, match=message) as err:
         load_claims(f)
     assert str(f) in str(err.value)
+
+
+def test_ci_of_a_fraction_stays_within_0_and_1() -> None:
+    vals = [0.0, 0.02]
+    tidy = crafted([{"rps": 90, "trial": i, "metrics": {"m": v}} for i, v in enumerate(vals)])
+    c = claim(comparison=">=", threshold=0.99, unit="fraction")
+    (r,) = evaluate_claim(c, tidy)
+    assert r.ci_low == 0.0 and r.ci_high == pytest.approx(t_interval(vals)[2])
+    assert r.verdict == FAILS and "clipped" in r.ci_method
