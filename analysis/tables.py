@@ -122,6 +122,18 @@ def to_latex(df: pd.DataFrame, stem: str, align: str | None = None) -> str:
     )
 
 
+def whole_numbers(df: pd.DataFrame) -> pd.DataFrame:
+    """Float columns holding only whole numbers (rates, counts) printed as integers."""
+    out = df.copy()
+    for col in out.columns:
+        vals = out[col]
+        if not pd.api.types.is_float_dtype(vals) or vals.isna().all():
+            continue
+        if (vals.dropna() % 1 == 0).all():
+            out[col] = vals.astype("Int64")
+    return out
+
+
 def _numeric(col: pd.Series) -> bool:
     return bool(len(col)) and pd.api.types.is_numeric_dtype(col)
 
@@ -283,6 +295,7 @@ def write_tables(tidy: pd.DataFrame, claims_file: Path, layout: Layout) -> dict[
     }
     written = {"claims_csv": layout.claims_csv}
     for stem, df in tables.items():
+        df = whole_numbers(df)
         if stem != "claims":
             df.to_csv(layout.table(stem, "csv"), index=False)
             written[f"{stem}_csv"] = layout.table(stem, "csv")

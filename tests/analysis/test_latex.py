@@ -52,3 +52,12 @@ def test_tables_compile_with_pdflatex(ci_sweep: Path, tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stdout[-3000:]
     assert (tmp_path / "doc.pdf").exists()
+
+
+def test_whole_numbers_prints_rates_as_integers_and_leaves_text_alone() -> None:
+    from analysis.tables import whole_numbers
+
+    df = pd.DataFrame({"host": ["taco", "jet"], "rps": [10.0, None], "p50": [81.5, 80.0]})
+    out = whole_numbers(df)
+    assert out["rps"].tolist()[0] == 10 and str(out["rps"].dtype) == "Int64"
+    assert out["p50"].dtype == float and out["host"].tolist() == ["taco", "jet"]
