@@ -264,3 +264,29 @@ def test_snakemake_report_holds_the_figures(ci_env: dict[str, str], tmp_path: Pa
     for stem in FIGURES:
         assert f"{stem}.png" in text, stem
     assert "claims.csv" in text and "report.html" in text
+
+
+def test_a_failed_point_is_rows_too_and_every_figure_still_draws(
+    ci_sweep: Path, tmp_path: Path
+) -> None:
+    """Failure path: a copy of a real point turned into a failed one (its API died before any
+    request: status failed, no requests.csv), beside the real points."""
+    from analysis.collect import collect
+    from analysis.figures import draw
+
+    copy = tmp_path / "ci"
+    shutil.copytree(ci_sweep / "points", copy / "points")
+    victim = sorted((copy / "points").iterdir())[-1]
+    rec = json.loads((victim / "point.json").read_text())
+    rec.update(status="failed", error_class="api_down", error="connection refused")
+    (victim / "point.json").write_text(json.dumps(rec))
+    (victim / "requests.csv").unlink()
+    tidy = collect(copy)
+    rows = tidy[tidy["point_id"] == victim.name]
+    assert set(rows["status"]) == {"failed"} and set(rows["error_class"]) == {"api_down"}
+    assert _metric(tidy, victim.name, "requests") == 0
+    assert _metric(tidy, victim.name, "point_ok") == 0
+    for stem in FIGURES:
+        png, _ = draw(stem, tidy, copy / "figures" / f"{stem}.png")
+        with Image.open(png) as im:
+            assert im.size == (WIDTH_PX, HEIGHT_PX)
