@@ -299,8 +299,16 @@ def _groups(
 
 
 def _failed_note(rows: pd.DataFrame) -> tuple[int, str]:
+    """How many points failed, and a note saying so and how many were load-generator-limited
+    (their rate fell short of the target: the claim was tested at a lower load)."""
     failed = rows.loc[rows["status"] != "ok", "point_id"].dropna().unique()
-    return len(failed), (f"{len(failed)} failed point(s)" if len(failed) else "")
+    notes = [f"{len(failed)} failed point(s)"] if len(failed) else []
+    if "loadgen.limited" in rows.columns:
+        lim = rows.loc[rows["loadgen.limited"].map(lambda v: str(v).lower() == "true"), "point_id"]
+        n_lim, n_all = lim.nunique(), rows["point_id"].nunique()
+        if n_lim:
+            notes.append(f"load generator was the limit in {n_lim} of {n_all} point(s)")
+    return len(failed), "; ".join(notes)
 
 
 def _ok(rows: pd.DataFrame) -> pd.DataFrame:

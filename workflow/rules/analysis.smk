@@ -39,7 +39,11 @@ rule analysis_figure:
             category="Figures",
             caption="../../paper/captions/figure.rst",
         ),
-        pdf=Layout(ANALYSIS_SWEEP_DIR).figure("{figure}", "pdf"),
+        pdf=report(
+            Layout(ANALYSIS_SWEEP_DIR).figure("{figure}", "pdf"),
+            category="Figures (PDF)",
+            caption="../../paper/captions/figure.rst",
+        ),
     wildcard_constraints:
         figure="|".join(FIGURES),
     conda:
