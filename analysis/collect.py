@@ -6,11 +6,12 @@ Definitions, so every number downstream has one meaning:
 
 - Window: a sustained point's measured requests started in [t0 + warmup_s,
   t0 + warmup_s + duration_s) (``duration_s`` is the measured time after the warm-up, as
-  in the config schema); t0 is the schedule's start (see ``window``). Requests outside
-  are dropped. The same window as sshbench.loadgen's console summary. A burst point keeps
-  every request.
+  in the config schema); t0 is the schedule's start (``loadgen.t0`` if recorded, else
+  ``schedule_start``). Requests outside are dropped. The same window as sshbench.loadgen's
+  console summary. A burst point keeps every request.
 - Achieved rate: requests in the window / duration_s (the planned window, so a generator
-  that fell behind shows a lower rate). Bursts have no rate.
+  that fell behind shows a lower rate); throughput: successful answers that arrived in the
+  window / duration_s. Bursts have neither.
 - Response-time statistics use every kept request, failed ones too, as Locust does.
   ``frac_ok_under_<X>ms`` is the exception: the share of all kept requests that succeeded
   in under X ms (so a fast failure does not count as a fast answer).
@@ -133,6 +134,19 @@ def read_requests(path: Path) -> pd.DataFrame:
     return df
 
 
+def schedule_start(t_start: np.ndarray, rps: float | None) -> float:
+    """When the point's schedule began (its slot 0 was due), from the requests alone.
+
+    Slot k is due at t0 + k / rps and goes out a little late, so t_start(k) - k / rps is t0
+    plus that slot's lateness; the smallest such value is t0 to within the smallest
+    lateness (about a millisecond). Without a rate: the first request's start.
+    """
+    t = np.sort(np.asarray(t_start, dtype=float))
+    if not rps or len(t) == 0:
+        return float(t[0]) if len(t) else math.nan
+    return float(np.min(t - np.arange(len(t)) / float(rps)))
+
+
 def window(
     requests: pd.DataFrame,
     warmup_s: float,
@@ -142,18 +156,15 @@ def window(
 ) -> pd.DataFrame:
     """The measured requests: started in [start, start + duration_s), start = t0 + warmup_s.
 
-    t0 is the schedule's start when the point recorded it (``loadgen.t0``); otherwise the
-    first request's start, moved half a slot (0.5 / rps) earlier so that a request due
-    exactly at the window's edge is not lost to timing jitter. No duration (a burst): no end.
+    t0 is the schedule's start: ``loadgen.t0`` when the point recorded it, else estimated
+    by ``schedule_start``. No duration (a burst): every request.
     """
-    if requests.empty:
+    if requests.empty or not duration_s:
         return requests
     if t0 is None:
-        t0 = float(requests["t_start"].min()) - (0.5 / rps if rps else 0.0)
+        t0 = schedule_start(requests["t_start"].to_numpy(), rps)
     start = t0 + float(warmup_s or 0)
-    keep = requests["t_start"] >= start
-    if duration_s:
-        keep &= requests["t_start"] < start + float(duration_s)
+    keep = (requests["t_start"] >= start) & (requests["t_start"] < start + float(duration_s))
     return requests[keep]
 
 
@@ -186,6 +197,15 @@ def request_metrics(
     if duration_s:
         rows.append(("window_s", float(duration_s), "s", None))
         rows.append(("achieved_rps", n / float(duration_s), "req/s", None))
+        if len(requests):
+            # Successful answers that *arrived* in the window, per second (the API's output).
+            start = (t0 if t0 is not None else schedule_start(requests["t_start"], rps)) + float(
+                warmup_s or 0
+            )
+            ok = requests[requests["success"] == 1]
+            ends = ok["t_start"] + ok["response_time_ms"] / 1000.0
+            done = int(((ends >= start) & (ends < start + float(duration_s))).sum())
+            rows.append(("throughput_rps", done / float(duration_s), "req/s", None))
     times = np.sort(kept["response_time_ms"].dropna().to_numpy(dtype=float))
     if len(times):
         rows.append(("response_time_mean", float(times.mean()), "ms", None))

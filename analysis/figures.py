@@ -503,7 +503,7 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Figure:
 
 def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Figure:
     """Achieved vs target RPS of every point; load-generator-limited and failed points marked."""
-    pts = per_point(tidy, ["target_rps", "achieved_rps"])
+    pts = per_point(tidy, ["target_rps", "achieved_rps", "throughput_rps"])
     xlabel, ylabel = "target request rate (RPS)", "achieved request rate (RPS, measured window)"
     fig, axes = _figure(1, 2, width_ratios=[1.2, 1])
     ax, ax2 = axes[0, 0], axes[0, 1]
@@ -545,6 +545,16 @@ def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Figure:
         alpha=0.8,
         ax=ax,
     )
+    if d["throughput_rps"].notna().any():
+        ax.scatter(
+            d["target_rps"],
+            d["throughput_rps"],
+            marker="_",
+            s=120,
+            color="0.2",
+            label="successful answers per second",
+            zorder=3,
+        )
     top = max(d["target_rps"].max(), d["achieved_rps"].max()) * 1.1
     ax.plot([0, top], [0, top], color="0.5", linestyle="--", linewidth=1, label="achieved = target")
     ax.set_xlabel(xlabel)

@@ -58,7 +58,9 @@ def test_counts_rate_and_percentiles_match_the_runners_own_summary(
     ci_sweep: Path, ci_tidy: pd.DataFrame
 ) -> None:
     """sshbench.loadgen summarises each point independently (its own window and nearest-rank
-    code): requests, achieved RPS, p50 and p99 must agree with the collector's."""
+    code): requests, failures, achieved RPS, throughput, p50 and p99 must agree with the
+    collector's."""
+    rates_checked = 0
     for pid, rec in _points(ci_sweep).items():
         if rec["status"] != "ok":
             continue
@@ -68,8 +70,13 @@ def test_counts_rate_and_percentiles_match_the_runners_own_summary(
             assert _metric(ci_tidy, pid, "achieved_rps") == pytest.approx(
                 rec["achieved_rps"], abs=1e-3
             )
+            assert _metric(ci_tidy, pid, "throughput_rps") == pytest.approx(
+                rec["throughput_rps"], abs=1e-3
+            )
+            rates_checked += 1
         assert _metric(ci_tidy, pid, "response_time_p50") == pytest.approx(rec["p50_ms"], abs=1e-3)
         assert _metric(ci_tidy, pid, "response_time_p99") == pytest.approx(rec["p99_ms"], abs=1e-3)
+    assert rates_checked >= 2
 
 
 def test_warmup_is_dropped(ci_sweep: Path, ci_tidy: pd.DataFrame) -> None:
