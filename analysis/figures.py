@@ -504,7 +504,7 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Figure:
 def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Figure:
     """Achieved vs target RPS of every point; load-generator-limited and failed points marked."""
     pts = per_point(tidy, ["target_rps", "achieved_rps", "throughput_rps"])
-    xlabel, ylabel = "target request rate (RPS)", "achieved request rate (RPS, measured window)"
+    xlabel, ylabel = "target request rate (RPS)", "rate in the measured window (RPS)"
     fig, axes = _figure(1, 2, width_ratios=[1.2, 1])
     ax, ax2 = axes[0, 0], axes[0, 1]
     d = pts.dropna(subset=["target_rps", "achieved_rps"]) if not pts.empty else pts
