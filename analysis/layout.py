@@ -121,7 +121,7 @@ _ANALYSIS = paths.ROOT / "analysis"
 _TEMPLATES = paths.PAPER_DIR / "templates"
 CODE: dict[str, tuple[Path, ...]] = {
     "collect": (_ANALYSIS / "collect.py",),
-    "figure": (_ANALYSIS / "figures.py", _ANALYSIS / "stats.py"),
+    "figure": (_ANALYSIS / "figures.py", _ANALYSIS / "captions.py", _ANALYSIS / "stats.py"),
     "tables": (
         _ANALYSIS / "tables.py",
         _ANALYSIS / "claims.py",

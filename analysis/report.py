@@ -19,9 +19,9 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from analysis.captions import CAPTIONS, TITLES
 from analysis.claims import HOLDS, NOT_MEASURED, load_study
 from analysis.collect import read_tidy
-from analysis.figures import CAPTIONS, TITLES
 from analysis.layout import FIGURES, Layout
 from analysis.tables import fmt, fmt_ci
 from sshbench import paths

@@ -8,6 +8,7 @@
 # `rule all` is analysis_targets(ANALYSIS_SWEEP_DIR). Each rule also takes its analysis code
 # and templates as input (code_inputs), so editing a plot reruns that plot, never a point.
 
+from analysis.captions import figure_caption
 from analysis.layout import FIGURES, Layout, analysis_targets, code_inputs
 from sshbench import paths
 
@@ -44,6 +45,8 @@ rule analysis_figure:
             category="Figures (PDF)",
             caption="../../paper/captions/figure.rst",
         ),
+    params:
+        caption=figure_caption,
     wildcard_constraints:
         figure="|".join(FIGURES),
     conda:
