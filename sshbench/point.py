@@ -114,11 +114,12 @@ def make_load(
 
 
 def _measure(
-    params: dict[str, Any], settings: dict[str, Any], pdir: Path, log
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Testbed, API, load. Returns (testbed status, deployment, summary)."""
+    params: dict[str, Any], settings: dict[str, Any], pdir: Path, ctx: dict[str, Any], log
+) -> None:
+    """Testbed, API, load. Fills ctx (status, deployment, summary) as far as it gets, so a
+    failure still records what was measured; raises PointFailure on a known failure."""
     try:
-        st = ensure_testbed(
+        ctx["status"] = st = ensure_testbed(
             settings["inventory"], params["profile"], settings.get("sshd_profiles"), log
         )
     except testbed.TestbedError as e:
@@ -129,7 +130,7 @@ def _measure(
             "testbed_error", f"host {params['host']!r} is not in the testbed: {sorted(st['hosts'])}"
         )
     try:
-        dep = api_deploy.ensure(
+        ctx["deployment"] = dep = api_deploy.ensure(
             params["library"],
             params["connections"],
             settings["api"],
@@ -145,27 +146,17 @@ def _measure(
     facts = loadgen.run(load, pdir, log)
     _copy_api_log(offset, pdir / "api.log")
     rows = loadgen.read_requests(pdir / "requests.csv")
-    summary = loadgen.summarise(load, facts, rows)
-    summary["_state"] = (st, dep)
+    ctx["summary"] = loadgen.summarise(load, facts, rows)
     sshd_pid = host.get("sshd_pid")
     if not Path(f"/proc/{sshd_pid}").exists():
-        raise _Failed(summary, "sshd_died", f"sshd of {params['host']} (PID {sshd_pid}) died")
+        raise PointFailure("sshd_died", f"sshd of {params['host']} (PID {sshd_pid}) died")
     if not api_deploy.healthz(dep["url"]):
-        raise _Failed(summary, "api_down", f"the API at {dep['url']} stopped answering /healthz")
+        raise PointFailure("api_down", f"the API at {dep['url']} stopped answering /healthz")
     codes = facts["returncodes"]
     if any(c not in (0, 1) for c in codes) or not (pdir / "locust_stats.csv").exists():
-        raise _Failed(summary, "locust_error", f"locust exited with {codes}; see locust.log")
+        raise PointFailure("locust_error", f"locust exited with {codes}; see locust.log")
     if rows == [] and (load.pattern == "burst" or (load.rps or 0) * load.schedule_s >= 1):
-        raise _Failed(summary, "locust_error", "locust recorded no request; see locust.log")
-    return st, dep, summary
-
-
-class _Failed(PointFailure):
-    """A failure found after the load ran: the measurements are kept."""
-
-    def __init__(self, summary: dict[str, Any], error_class: str, message: str) -> None:
-        super().__init__(error_class, message)
-        self.summary = summary
+        raise PointFailure("locust_error", "locust recorded no request; see locust.log")
 
 
 def console_line(rec: dict[str, Any]) -> str:
@@ -189,7 +180,10 @@ def console_line(rec: dict[str, Any]) -> str:
     )
     lg = rec.get("loadgen") or {}
     if lg.get("limited"):
-        line += f"  [load generator limited: {','.join(lg.get('limited_by', []))}]"
+        why = ", ".join(lg.get("limited_by", []))
+        if lg.get("users_exhausted"):
+            why += f"; all {lg['users']} users waiting on responses"
+        line += f"  [load generator limited: {why}]"
     if rec["status"] != "ok":
         line += f"  [{rec['error_class']}: {rec['error']}]"
     return line
@@ -218,19 +212,17 @@ def run(
         "error": None,
         "started_at": provenance.utc_now(),
     }
-    st: dict[str, Any] = {}
-    dep: dict[str, Any] | None = None
-    summary: dict[str, Any] = {}
+    ctx: dict[str, Any] = {}
     try:
-        st, dep, summary = _measure(params, settings, pdir, log)
+        _measure(params, settings, pdir, ctx, log)
     except PointFailure as e:
         rec.update(status="failed", error_class=e.error_class, error=str(e))
-        summary = getattr(e, "summary", {})
         log(f"FAILED {e.error_class}: {e}")
     except Exception as e:
         rec.update(status="failed", error_class="internal_error", error=f"{type(e).__name__}: {e}")
         log(traceback.format_exc())
-    st, dep = summary.pop("_state", (st, dep))
+    summary = ctx.get("summary", {})
+    st = ctx.get("status")
     if not st:
         try:
             st = testbed.status()
@@ -248,7 +240,7 @@ def run(
             "p99_ms": summary.get("p99_ms"),
             "loadgen": summary.get("loadgen"),
             "settings": {k: settings[k] for k in ("api", "loadgen", "ls_path") if k in settings},
-            "provenance": provenance.collect(st, dep),
+            "provenance": provenance.collect(st, ctx.get("deployment")),
         }
     )
     if not (pdir / "requests.csv").exists():
