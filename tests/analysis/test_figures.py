@@ -71,3 +71,12 @@ def test_keep_one_keeps_the_level_the_compared_factor_was_measured_under() -> No
     kept, note = keep_one(df, "host", "jetstream")
     assert note == "host=jetstream"  # no factor to cover: the preferred level
     assert keep_one(df[df["host"] == "taco"], "host")[1] == ""  # one level: nothing to say
+
+
+def test_same_table_same_files(ci_tidy: pd.DataFrame, tmp_path: Path) -> None:
+    """Rerunning a figure gives identical bytes (seeded jitter, no creation date)."""
+    stem = "fig5_target_vs_achieved_rps"  # has strip-plot jitter
+    a, a_pdf = draw(stem, ci_tidy, tmp_path / "a" / f"{stem}.png")
+    b, b_pdf = draw(stem, ci_tidy, tmp_path / "b" / f"{stem}.png")
+    assert a.read_bytes() == b.read_bytes()
+    assert a_pdf.read_bytes() == b_pdf.read_bytes()
