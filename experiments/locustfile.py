@@ -92,10 +92,6 @@ def _opts(environment):
     return environment.parsed_options
 
 
-def _runs_users(environment) -> bool:
-    return not isinstance(environment.runner, MasterRunner)
-
-
 @events.test_start.add_listener
 def _on_test_start(environment, **_kw) -> None:
     o = _opts(environment)
@@ -123,10 +119,11 @@ def _on_test_start(environment, **_kw) -> None:
 @events.spawning_complete.add_listener
 def _on_spawned(user_count: int, **_kw) -> None:
     S.t0 = time.time() + START_LEAD_S
-    if S.env is not None:
+    if S.env is not None:  # a process that runs users (not the master)
         S.end = S.t0 + S.env.parsed_options.sb_duration
-    if S.env is not None:
         S.users = S.env.runner.user_count  # this process's users (not the total)
+        if S.users == 0:  # more worker processes than users: nothing to do here
+            S.done.set()
     S.go.set()
 
 
