@@ -7,8 +7,10 @@ runs never overwrite each other) and ansible-runner's artifacts stay there as th
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -56,6 +58,11 @@ def new_run_dir(runs_dir: Path, label: str) -> Path:
     return run_dir
 
 
+# A playbook that has not finished by then is stopped and reported as failed: nothing the
+# testbed or the API deployment does takes more than a minute or two.
+PLAYBOOK_TIMEOUT_S = 600
+
+
 def run_playbook(
     playbook: str,
     inventory: Path,
@@ -63,40 +70,76 @@ def run_playbook(
     runs_dir: Path,
     label: str,
 ) -> RunResult:
-    """Run ``ansible/playbooks/<playbook>``; raise PlaybookError naming the failed task/host."""
-    import ansible_runner  # slow import: only when a playbook actually runs
+    """Run ``ansible/playbooks/<playbook>``; raise PlaybookError naming the failed task/host.
 
+    ansible-runner runs as a command of its own (``ansible-runner run``), not through its
+    Python API in this process: the API spawns ansible-playbook on a pty from inside the
+    caller, and that spawn blocked forever once in a threaded test process. A child process
+    can also be bounded in time. The results are read back from the run's artifacts.
+    """
     run_dir = new_run_dir(runs_dir, label)
+    env_dir = run_dir / "env"
+    env_dir.mkdir()
+    # JSON is YAML: ansible-runner reads both files as its env/ inputs.
+    (env_dir / "extravars").write_text(json.dumps(extravars))
+    (env_dir / "envvars").write_text(json.dumps(runner_env()))
+    command = [
+        str(Path(sys.executable).parent / "ansible-runner"),
+        "run",
+        str(run_dir),
+        "--project-dir",
+        str(paths.ANSIBLE_DIR),
+        "--playbook",
+        str(paths.ANSIBLE_DIR / "playbooks" / playbook),
+        "--inventory",
+        str(inventory),
+        "--ident",
+        "run",
+        "--quiet",
+    ]
     started = time.monotonic()
-    runner = ansible_runner.run(
-        private_data_dir=str(run_dir),
-        project_dir=str(paths.ANSIBLE_DIR),
-        playbook=str(paths.ANSIBLE_DIR / "playbooks" / playbook),
-        inventory=str(inventory),
-        extravars=extravars,
-        envvars=runner_env(),
-        ident="run",
-        quiet=True,
-    )
+    try:
+        subprocess.run(command, env={**os.environ, **runner_env()}, timeout=PLAYBOOK_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        raise PlaybookError(
+            f"{playbook}: still running after {PLAYBOOK_TIMEOUT_S} s, stopped "
+            f"(log: {run_dir / 'artifacts' / 'run' / 'stdout'})"
+        ) from exc
     elapsed = time.monotonic() - started
-    stats = runner.stats or {}
+    artifacts = run_dir / "artifacts" / "run"
+    events = read_events(artifacts)
+    stats = next(
+        (e.get("event_data", {}) for e in events if e.get("event") == "playbook_on_stats"), {}
+    )
     result = RunResult(
         playbook=playbook,
         run_dir=run_dir,
-        rc=runner.rc,
-        status=runner.status,
+        rc=int(_read(artifacts / "rc") or -1),
+        status=_read(artifacts / "status") or "unknown",
         elapsed_s=elapsed,
         changed=sum((stats.get("changed") or {}).values()),
         stats=stats,
     )
-    if runner.rc != 0 or runner.status != "successful":
-        raise PlaybookError(f"{playbook}: {failure_summary(runner)} (log: {result.log})")
+    if result.rc != 0 or result.status != "successful":
+        raise PlaybookError(f"{playbook}: {failure_summary(result, events)} (log: {result.log})")
     return result
 
 
-def failure_summary(runner: Any) -> str:
+def _read(path: Path) -> str:
+    return path.read_text().strip() if path.exists() else ""
+
+
+def read_events(artifacts: Path) -> list[dict[str, Any]]:
+    """ansible-runner's job events of one run, in order."""
+    files = sorted(
+        (artifacts / "job_events").glob("*.json"), key=lambda f: int(f.name.split("-", 1)[0])
+    )
+    return [json.loads(f.read_text()) for f in files]
+
+
+def failure_summary(result: RunResult, events: list[dict[str, Any]]) -> str:
     """One line: the first failed task, its host and the reason."""
-    for event in runner.events:
+    for event in events:
         kind = event.get("event")
         data = event.get("event_data", {})
         if kind not in ("runner_on_failed", "runner_on_unreachable") or data.get("ignore_errors"):
@@ -109,5 +152,5 @@ def failure_summary(runner: Any) -> str:
         reason = " | ".join(line.strip() for line in reason.splitlines() if line.strip())
         what = "unreachable" if kind == "runner_on_unreachable" else "failed"
         return f"task {data.get('task')!r} {what} on host {data.get('host')!r}: {reason[:400]}"
-    tail = [line for line in runner.stdout.read().splitlines() if line.strip()][-3:]
-    return f"ansible-playbook exited with rc={runner.rc} ({runner.status}): {' | '.join(tail)}"
+    tail = [line for line in _read(result.log).splitlines() if line.strip()][-3:]
+    return f"ansible-playbook exited with rc={result.rc} ({result.status}): {' | '.join(tail)}"
