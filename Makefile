@@ -28,6 +28,7 @@ $(STAMPS)/venv: pyproject.toml $(STAMPS)/system
 
 reproduce: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile $(SWEEP)
+	@echo "report: results/$$(basename $(SWEEP) .yaml)/paper/report.html"
 
 test: setup lint pytest
 
