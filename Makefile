@@ -27,7 +27,7 @@ $(STAMPS)/venv: pyproject.toml $(STAMPS)/system
 	@touch $@
 
 reproduce: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile $(SWEEP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --rerun-incomplete --configfile $(SWEEP)
 	@echo "report: results/$$(basename $(SWEEP) .yaml)/paper/report.html"
 
 test: setup lint pytest
@@ -42,7 +42,7 @@ pytest: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
 
 teardown: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sshbench testbed down
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sshbench sweep teardown
 
 clean: teardown
 	rm -rf $(VENV) $(STAMPS) .snakemake
