@@ -51,6 +51,17 @@ class Sshd:
         return body
 
 
+def stop_process(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM a process we started, SIGKILL it if it has not exited after ``timeout`` s."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -176,10 +187,4 @@ Match LocalPort {slow_port}
             log=log,
         )
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process(proc, timeout=10)

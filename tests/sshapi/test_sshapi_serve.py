@@ -3,8 +3,6 @@ for every library x connection mode."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +12,7 @@ import pytest
 import requests
 
 from sshapi.settings import CONNECTION_MODES, LIBRARIES
-from sshapi.testing import free_port
+from sshapi.testing import free_port, stop_process
 
 SSHAPI = [sys.executable, "-m", "sshapi.cli"]
 
@@ -53,13 +51,7 @@ def start_server(tmp: Path, db: str, library: str, connections: str, *extra: str
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_process(proc, timeout=15)
 
 
 def test_add_user_prints_token_alone_on_last_line(tmp_path):

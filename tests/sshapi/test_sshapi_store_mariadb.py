@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import time
 
@@ -19,7 +18,7 @@ from sshapi.app import create_app
 from sshapi.crypto import Box, load_or_create_key
 from sshapi.errors import Conflict, NotFound
 from sshapi.settings import Settings
-from sshapi.testing import free_port
+from sshapi.testing import free_port, stop_process
 
 pytestmark = pytest.mark.mariadb
 
@@ -61,13 +60,7 @@ def mariadb_url(tmp_path_factory):
         admin.close()
         yield f"mysql+pymysql://sshapi:sshapi-test-pw@127.0.0.1:{port}/sshapi"
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process(proc, timeout=30)
 
 
 def _body(sshd, name: str = "h1") -> dict:

@@ -8,27 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from testbed_names import stale_test_testbeds, testbed_name_for
+
 from sshbench import paths, testbed
 
 VENV_BIN = Path(sys.executable).parent
 SNAKEMAKE = str(VENV_BIN / "snakemake")
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 # First letters of the sweep tests' testbed names (the testbed tests use t..z).
 SWEEP_TEST_LETTERS = "qkb"
-
-
-def _base36(n: int) -> str:
-    out = ""
-    while n:
-        n, r = divmod(n, 36)
-        out = _DIGITS[r] + out
-    return out or "0"
 
 
 def sweep_test_env(base: Path, letter: str) -> dict[str, str]:
     """Environment for a Snakemake run of its own: testbed `<letter><base36 pid>`, state and
     results under `base`, the venv first on PATH."""
-    name = letter + _base36(os.getpid())
+    name = testbed_name_for(letter)
     testbed.check_subnet_free(name)
     return {
         **os.environ,
@@ -52,26 +45,14 @@ def teardown_in(env: dict[str, str]) -> None:
 
 def remove_stale_sweep_testbeds() -> None:
     """Testbeds of earlier sweep test runs whose pytest process is gone (a crash)."""
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        parts = line.split()[0].split("-") if line.strip() else []
-        if len(parts) < 3 or parts[0] != paths.OBJECT_PREFIX:
-            continue
-        name = parts[1]
-        if name[:1] not in SWEEP_TEST_LETTERS:
-            continue
-        try:
-            pid = int(name[1:], 36)
-        except ValueError:
-            continue
-        if pid > 1 and not Path(f"/proc/{pid}").exists():
-            subprocess.run(
-                [sys.executable, "-c", "from sshbench import testbed; testbed.down()"],
-                env={**os.environ, "SSHBENCH_TESTBED": name},
-                cwd=paths.ROOT,
-                capture_output=True,
-                timeout=180,
-            )
+    for name in stale_test_testbeds(SWEEP_TEST_LETTERS):
+        subprocess.run(
+            [sys.executable, "-c", "from sshbench import testbed; testbed.down()"],
+            env={**os.environ, "SSHBENCH_TESTBED": name},
+            cwd=paths.ROOT,
+            capture_output=True,
+            timeout=180,
+        )
 
 
 def run_snakemake(
