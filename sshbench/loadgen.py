@@ -312,6 +312,7 @@ def summarise(load: Load, facts: dict[str, Any], rows: list[dict[str, Any]]) -> 
             "limited_by": [
                 x for x, on in (("cpu", cpu_limited), ("late_slots", late_limited)) if on
             ],
+            "t0": pacing.get("t0"),  # the schedule's start (unix s): slot k is due at t0 + k/rps
             "slots": pacing.get("slots"),
             "sent": pacing.get("sent"),
             "late_slots": pacing.get("late_slots"),
