@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import random
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ SCHEMA_FILE = paths.WORKFLOW_DIR / "schemas" / "config.schema.yaml"
 # Axis defaults (not in the schema: a group's axes must fall back to `points`, not to these).
 AXIS_DEFAULTS: dict[str, Any] = {
     "patterns": ["sustained"],
+    "host_cpus": [2],  # the study's VMs had 2 vCPUs
+    "client_tcp": ["default"],
     "duration_s": 20,
     "warmup_s": 5,
     "trials": 1,
@@ -31,6 +34,13 @@ AXIS_DEFAULTS: dict[str, Any] = {
 }
 
 _CONN_SHORT = {"per-request": "perreq", "pooled": "pooled"}
+_TCP_SHORT = {"default": "tcpd", "quickack": "tcpq"}
+# Seconds a point costs besides its load (API check, Locust start and drain, point.json),
+# and what a redeployment of the API or an sshd profile switch adds; measured on the
+# 2-core development machine, used only for planning (plan.json, progress, `sweep check`).
+POINT_OVERHEAD_S = 4.0
+REDEPLOY_S = 6.0
+SWITCH_S = 5.0
 
 
 class ConfigError(ValueError):
@@ -105,16 +115,18 @@ def _num(x: float) -> str:
 
 
 def point_id(p: Mapping[str, Any]) -> str:
-    """Readable, deterministic id: r10-taco-uptime-default-ssh2-perreq-sustained-t0."""
+    """Readable, deterministic id: r10-taco-c2-uptime-default-ssh2-perreq-tcpd-sustained-t0."""
     load = f"r{_num(p['rps'])}" if p["pattern"] == "sustained" else f"n{p['burst_size']}"
     return "-".join(
         [
             load,
             p["host"],
+            f"c{_num(p['host_cpus'])}",
             p["command"],
             p["profile"],
             p["library"],
             _CONN_SHORT[p["connections"]],
+            _TCP_SHORT[p["client_tcp"]],
             p["pattern"],
             f"t{p['trial']}",
         ]
@@ -124,8 +136,10 @@ def point_id(p: Mapping[str, Any]) -> str:
 def _group_points(axes: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
     for pattern in axes["patterns"]:
         loads = axes["rates"] if pattern == "sustained" else axes["burst_sizes"]
-        for host, command, profile, library, conn, load, trial in itertools.product(
+        for host, cpus, tcp, command, profile, library, conn, load, trial in itertools.product(
             axes["hosts"],
+            axes["host_cpus"],
+            axes["client_tcp"],
             axes["commands"],
             axes["profiles"],
             axes["libraries"],
@@ -137,6 +151,8 @@ def _group_points(axes: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
             yield {
                 "rps": load if sustained else None,
                 "host": host,
+                "host_cpus": cpus,
+                "client_tcp": tcp,
                 "command": command,
                 "profile": profile,
                 "library": library,
@@ -158,19 +174,41 @@ def _matches(p: Mapping[str, Any], flt: Mapping[str, Any]) -> bool:
     return True
 
 
-def order_key(p: Mapping[str, Any]) -> tuple:
-    """Run order: group by profile, then deployment, so switches and redeploys are rare."""
-    load = p["rps"] if p["pattern"] == "sustained" else p["burst_size"]
-    return (
-        p["profile"],
-        p["library"],
-        p["connections"],
-        p["host"],
-        p["command"],
-        p["pattern"],
-        load,
-        p["trial"],
-    )
+def deployment(p: Mapping[str, Any]) -> tuple[str, str]:
+    """What the SSH API is deployed as for a point: one deployment per library and mode."""
+    return (p["library"], p["connections"])
+
+
+def run_order(points: Mapping[str, Mapping[str, Any]], seed: int) -> list[str]:
+    """The order the points run in: seeded, interleaved, with as few sshd switches as can be.
+
+    Points are grouped by sshd profile (a switch reloads sshd; NOTES: never under load), in
+    the profiles' sorted order. Within a profile, trial after trial (trial 0 of every
+    configuration, then trial 1, ...), and within a trial the API deployments (library x
+    connection mode) in a seeded random order, each deployment's points (host, CPUs, TCP
+    mode, command, rate) shuffled too. So every trial round visits every library in a new
+    order, and drift over a long sweep cannot line up with a library, a mode or a host.
+    """
+    rng = random.Random(seed)
+    order: list[str] = []
+    by_profile: dict[str, list[str]] = {}
+    for pid, p in sorted(points.items()):
+        by_profile.setdefault(p["profile"], []).append(pid)
+    for profile in sorted(by_profile):
+        trials: dict[int, list[str]] = {}
+        for pid in by_profile[profile]:
+            trials.setdefault(points[pid]["trial"], []).append(pid)
+        for trial in sorted(trials):
+            blocks: dict[tuple[str, str], list[str]] = {}
+            for pid in trials[trial]:
+                blocks.setdefault(deployment(points[pid]), []).append(pid)
+            keys = sorted(blocks)
+            rng.shuffle(keys)
+            for key in keys:
+                ids = blocks[key]
+                rng.shuffle(ids)
+                order.extend(ids)
+    return order
 
 
 def expand(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -197,14 +235,50 @@ def expand(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             points[pid] = p
     if not points:
         raise ConfigError("config field include/exclude: the filters leave no point to run")
-    return dict(sorted(points.items(), key=lambda kv: order_key(kv[1])))
+    seed = int(config["points"].get("seed", AXIS_DEFAULTS["seed"]))
+    return {pid: points[pid] for pid in run_order(points, seed)}
 
 
 def priorities(points: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
-    """Snakemake priorities (higher runs first) that follow `order_key`."""
-    ordered = sorted(points, key=lambda pid: order_key(points[pid]))
-    n = len(ordered)
-    return {pid: n - i for i, pid in enumerate(ordered)}
+    """Snakemake priorities (higher runs first) that follow the points' order (`expand`)."""
+    n = len(points)
+    return {pid: n - i for i, pid in enumerate(points)}
+
+
+def load_seconds(p: Mapping[str, Any]) -> float:
+    """Seconds of load of one point (warm-up + measured window; a burst: about one)."""
+    if p["pattern"] == "burst":
+        return 1.0
+    return float((p["warmup_s"] or 0) + (p["duration_s"] or 0))
+
+
+def plan(config: Mapping[str, Any], points: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The sweep's plan (results/<sweep>/plan.json): points in run order, each with its
+    load and an estimate of its other costs (a redeploy or a profile switch before it)."""
+    rows = []
+    prev: Mapping[str, Any] | None = None
+    for i, (pid, p) in enumerate(points.items()):
+        overhead = POINT_OVERHEAD_S
+        if prev is None or deployment(prev) != deployment(p):
+            overhead += REDEPLOY_S
+        if prev is None or prev["profile"] != p["profile"]:
+            overhead += SWITCH_S
+        rows.append({"id": pid, "order": i, "load_s": load_seconds(p), "overhead_s": overhead})
+        prev = p
+    return {
+        "sweep": config["sweep"],
+        "seed": int(config["points"].get("seed", AXIS_DEFAULTS["seed"])),
+        "points": rows,
+    }
+
+
+# Sweep-wide settings every point runs with besides its own parameters. They are part of
+# each point's Snakemake params, so changing one reruns the points; never a timestamp here.
+RUN_SETTING_KEYS = ("inventory", "ls_path", "api", "loadgen", "saturation", "sshd_profiles")
+
+
+def run_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: copy.deepcopy(config[k]) for k in RUN_SETTING_KEYS if k in config}
 
 
 def users_for(params: Mapping[str, Any], loadgen: Mapping[str, Any]) -> int:
@@ -216,12 +290,13 @@ def users_for(params: Mapping[str, Any], loadgen: Mapping[str, Any]) -> int:
 
 
 def cost(points: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
-    """Load seconds of a sweep (warm-up + measured window per point), for planning."""
-    seconds = sum(
-        (p["warmup_s"] or 0) + (p["duration_s"] or 0) if p["pattern"] == "sustained" else 0
-        for p in points.values()
-    )
-    return {"points": len(points), "load_seconds": seconds}
+    """Load seconds of a sweep and an estimate of its wall clock, for planning."""
+    rows = plan({"sweep": "", "points": {}}, points)["points"]
+    return {
+        "points": len(points),
+        "load_seconds": sum(r["load_s"] for r in rows),
+        "estimated_seconds": sum(r["load_s"] + r["overhead_s"] for r in rows),
+    }
 
 
 def inventory_hosts(inventory_dir: Path) -> set[str] | None:

@@ -38,12 +38,12 @@ PRIORITY = sb_sweep.priorities(POINTS)
 POINTS_DIR = str(paths.points_dir(SWEEP_NAME))
 LOGS_DIR = str(paths.sweep_logs_dir(SWEEP_NAME))
 TESTBED_FLAG = str(paths.flags_dir(SWEEP_NAME) / "testbed_up.flag")
+PLAN_JSON = str(paths.sweep_dir(SWEEP_NAME) / "plan.json")
+PLAN = sb_sweep.plan(SWEEP, POINTS)
 ANALYSIS_SWEEP_DIR = str(paths.sweep_dir(SWEEP_NAME))
 # What every point runs with besides its own parameters (part of each point's params, so
 # changing any of it reruns the points; nothing here is a timestamp or a run id).
-RUN_SETTINGS = {
-    k: SWEEP[k] for k in ("inventory", "ls_path", "api", "loadgen", "sshd_profiles")
-}
+RUN_SETTINGS = sb_sweep.run_settings(SWEEP)
 FIRST_PROFILE = next(iter(POINTS.values()))["profile"]
 
 # Points never overlap on a testbed (override with --resources testbed=N only if you have N).
