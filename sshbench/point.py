@@ -282,14 +282,19 @@ def run(
     )
     if not (pdir / "requests.csv").exists():
         records.write_empty(pdir / "requests.csv")
-    tmp = pdir / "point.json.tmp"
-    tmp.write_text(json.dumps(rec, indent=1, default=str) + "\n")
-    tmp.replace(pdir / "point.json")
+    write_record(pdir, rec)
     line = console_line(rec, summarise(pdir, log), progress_note(sweep_name, point_id))
     log(line)
     log.close()
     print(line, flush=True)
     return rec
+
+
+def write_record(pdir: Path, rec: dict[str, Any]) -> None:
+    """point.json, atomically: a point directory with a point.json is final."""
+    tmp = pdir / "point.json.tmp"
+    tmp.write_text(json.dumps(rec, indent=1, default=str) + "\n")
+    tmp.replace(pdir / "point.json")
 
 
 def progress_note(sweep_name: str, point_id: str) -> str:

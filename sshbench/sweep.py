@@ -89,6 +89,9 @@ def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"config field {where}.rates: required by the sustained pattern")
         if "burst" in merged["patterns"] and "burst_sizes" not in merged:
             raise ConfigError(f"config field {where}.burst_sizes: required by the burst pattern")
+    cap = config["capacity"]
+    if cap["start_rps"] > cap["max_rps"]:
+        raise ConfigError("config field capacity.start_rps: larger than capacity.max_rps")
     loadgen = config["loadgen"]
     if loadgen["min_users"] > loadgen["max_users"]:
         raise ConfigError("config field loadgen.min_users: larger than loadgen.max_users")
@@ -114,6 +117,12 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
+def search_id(p: Mapping[str, Any]) -> str:
+    """Id of a capacity search: cap-taco-c2-uptime-tuned-ssh2-perreq-tcpd-t0."""
+    parts = point_id({**p, "pattern": "sustained", "rps": 0}).split("-")
+    return "-".join(["cap", *parts[1:-2], parts[-1]])
+
+
 def point_id(p: Mapping[str, Any]) -> str:
     """Readable, deterministic id: r10-taco-c2-uptime-default-ssh2-perreq-tcpd-sustained-t0."""
     load = f"r{_num(p['rps'])}" if p["pattern"] == "sustained" else f"n{p['burst_size']}"
@@ -135,7 +144,8 @@ def point_id(p: Mapping[str, Any]) -> str:
 
 def _group_points(axes: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
     for pattern in axes["patterns"]:
-        loads = axes["rates"] if pattern == "sustained" else axes["burst_sizes"]
+        loads = {"sustained": axes.get("rates"), "burst": axes.get("burst_sizes")}.get(pattern)
+        loads = loads or [None]  # a capacity search finds its own rates
         for host, cpus, tcp, command, profile, library, conn, load, trial in itertools.product(
             axes["hosts"],
             axes["host_cpus"],
@@ -147,9 +157,9 @@ def _group_points(axes: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
             loads,
             range(axes["trials"]),
         ):
-            sustained = pattern == "sustained"
+            sustained = pattern != "burst"  # a capacity search's steps are sustained
             yield {
-                "rps": load if sustained else None,
+                "rps": load if pattern == "sustained" else None,
                 "host": host,
                 "host_cpus": cpus,
                 "client_tcp": tcp,
@@ -212,11 +222,26 @@ def run_order(points: Mapping[str, Mapping[str, Any]], seed: int) -> list[str]:
 
 
 def expand(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """All points of a resolved config, as {point id: params}, in run order.
+    """All points of a resolved config, as {point id: params}, in run order (capacity
+    searches are not points: see `searches`).
 
     Two groups may name the same point (same parameters): it runs once. The same id with
     different parameters (say another duration) is a ConfigError.
     """
+    points = {pid: p for pid, p in _expand_all(config).items() if p["pattern"] != "capacity"}
+    if not points:
+        return {}
+    seed = int(config["points"].get("seed", AXIS_DEFAULTS["seed"]))
+    return {pid: points[pid] for pid in run_order(points, seed)}
+
+
+def searches(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The capacity searches of a resolved config, as {search id: params}, sorted by id."""
+    found = {pid: p for pid, p in _expand_all(config).items() if p["pattern"] == "capacity"}
+    return dict(sorted(found.items()))
+
+
+def _expand_all(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     groups = config.get("groups") or {"all": {}}
     points: dict[str, dict[str, Any]] = {}
     for gname, axes in groups.items():
@@ -226,7 +251,7 @@ def expand(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                 continue
             if any(_matches(p, f) for f in config.get("exclude", [])):
                 continue
-            pid = point_id(p)
+            pid = search_id(p) if p["pattern"] == "capacity" else point_id(p)
             if pid in points and points[pid] != p:
                 raise ConfigError(
                     f"config field groups.{gname}: point {pid} is also in another group with "
@@ -235,8 +260,7 @@ def expand(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             points[pid] = p
     if not points:
         raise ConfigError("config field include/exclude: the filters leave no point to run")
-    seed = int(config["points"].get("seed", AXIS_DEFAULTS["seed"]))
-    return {pid: points[pid] for pid in run_order(points, seed)}
+    return points
 
 
 def priorities(points: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
@@ -274,7 +298,15 @@ def plan(config: Mapping[str, Any], points: Mapping[str, Mapping[str, Any]]) -> 
 
 # Sweep-wide settings every point runs with besides its own parameters. They are part of
 # each point's Snakemake params, so changing one reruns the points; never a timestamp here.
-RUN_SETTING_KEYS = ("inventory", "ls_path", "api", "loadgen", "saturation", "sshd_profiles")
+RUN_SETTING_KEYS = (
+    "inventory",
+    "ls_path",
+    "api",
+    "loadgen",
+    "saturation",
+    "capacity",
+    "sshd_profiles",
+)
 
 
 def run_settings(config: Mapping[str, Any]) -> dict[str, Any]:
