@@ -134,10 +134,10 @@ def test_capacity_searches_are_not_points():
 def test_bad_capacity_bounds_name_the_field():
     c = copy.deepcopy(BASE)
     c["capacity"] = {"start_rps": 500, "max_rps": 100}
-    with pytest.raises(sweep.ConfigError, match="config field capacity.start_rps"):
+    with pytest.raises(sweep.ConfigError, match=r"config field capacity\.start_rps"):
         sweep.resolve(c)
     c["capacity"] = {"resolution": 0}
-    with pytest.raises(sweep.ConfigError, match="config field capacity.resolution"):
+    with pytest.raises(sweep.ConfigError, match=r"config field capacity\.resolution"):
         sweep.resolve(c)
 
 
