@@ -526,13 +526,16 @@ def summarise_point(point_dir: Path) -> dict[str, Any]:
     """The runner's console line for one point, from the same computation as the tidy rows.
 
     Keys: pattern, target_rps, achieved_rps, latency_p50, latency_p99, service_p50,
-    service_p99, slots, sent, missed, failures (None when the metric does not exist, as
-    for a burst's rates), limited_by (list), saturation, integrity.
+    service_p99 (floats; inf when a percentile lands on a missed slot), slots, sent,
+    missed, failures (ints); None when the metric does not exist (a burst's rates);
+    limited_by (list), saturation, integrity.
     """
     point, result = load_point(point_dir)
     values = result.values
     out: dict[str, Any] = {"pattern": pattern_of(point)}
     out.update({m: values.get(m) for m in SUMMARY_METRICS})
+    for m in ("slots", "sent", "missed", "failures"):
+        out[m] = None if out[m] is None else int(out[m])
     out["limited_by"] = result.limited_by
     out["saturation"] = result.columns["saturation"]
     out["integrity"] = result.integrity

@@ -416,7 +416,7 @@ def test_thresholds_from_settings() -> None:
     point["settings"]["saturation"] = {"host_util": 0.5, "api_util": 0.95}
     assert saturation.limited_by({**CALM, "util_api": 0.92}, point) == ["host_cpu:taco"]
     point["settings"]["saturation"] = {"host_cpu": 0.5}
-    with pytest.raises(ValueError, match="unknown threshold.*host_cpu"):
+    with pytest.raises(ValueError, match=r"unknown threshold.*host_cpu"):
         saturation.limited_by(CALM, point)
 
 
