@@ -336,8 +336,14 @@ def _write_state(**updates: Any) -> None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Atomically. provenance.json as the testbed_provenance role writes it (to_nice_json), so a
+    later `up` with the same values finds nothing to change."""
+    if path.name == "provenance.json":
+        text = json.dumps(data, indent=4, sort_keys=True, separators=(",", ": "))
+    else:
+        text = json.dumps(data, indent=2)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=path.name == "provenance.json") + "\n")
+    tmp.write_text(text + "\n")
     tmp.replace(path)
 
 

@@ -8,7 +8,6 @@ each host's provenance.json); this module only reads and writes files in groups 
 
 from __future__ import annotations
 
-import itertools
 import os
 import socket
 import subprocess
@@ -145,15 +144,16 @@ def route_apply(script: Path, dest: str, mode: str) -> tuple[str, bool]:
 
 def pid_runs_sshd(pid: int | None, config: str) -> bool:
     """Whether process ``pid`` runs with ``-f config`` (the rule of the sshd role's
-    files/sshd_alive.sh): a PID alone could be reused by any process after a crash."""
+    files/sshd_alive.sh): a PID alone could be reused by any process after a crash. sshd
+    rewrites its process title into one string ("sshd: /usr/sbin/sshd -f CONFIG ...
+    [listener] ..."), so arguments are matched as words, not as argv entries."""
     if not pid:
         return False
     try:
-        args = Path(f"/proc/{int(pid)}/cmdline").read_bytes().split(b"\0")
+        cmdline = Path(f"/proc/{int(pid)}/cmdline").read_bytes().replace(b"\0", b" ")
     except (OSError, ValueError):
         return False
-    want = config.encode()
-    return any(a == b"-f" and b == want for a, b in itertools.pairwise(args))
+    return f" -f {config} ".encode() in b" " + cmdline + b" "
 
 
 def answers_ssh(address: str, port: int, timeout_s: float = 5.0) -> bool:

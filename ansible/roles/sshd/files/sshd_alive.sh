@@ -10,9 +10,11 @@ pid=$1 config=$2
 case "$pid" in
   '' | *[!0-9]*) pid=$(cat "$pid" 2>/dev/null || true) ;;
 esac
-if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-f $config "; then
-  echo "alive $pid"
-  exit 0
-fi
+# sshd rewrites its process title ("sshd: /usr/sbin/sshd -f CONFIG ... [listener] ..."), so
+# the arguments are matched as words of one string, not as separate argv entries.
+cmdline=$( [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null || true)
+case " $cmdline " in
+  *" -f $config "*) echo "alive $pid"; exit 0 ;;
+esac
 echo "not running: ${pid:-no PID} is not an sshd started with -f $config"
 exit 1

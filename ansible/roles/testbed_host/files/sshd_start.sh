@@ -8,7 +8,7 @@
 set -euo pipefail
 ns=$1 sshd=$2 config=$3 log=$4 pidfile=$5
 shift 5
-: "${SSHD_ALIVE:?SSHD_ALIVE must name the sshd role's files/sshd_alive.sh}"
+: "${SSHD_ALIVE:?SSHD_ALIVE must name roles/sshd/files/sshd_alive.sh}"
 
 ours() { "$SSHD_ALIVE" "$pidfile" "$config" >/dev/null; }
 

@@ -6,7 +6,7 @@
 # twice: prints one "removed ..." line per object it removed, nothing when all is gone.
 # Usage: SSHD_ALIVE=/path/to/sshd_alive.sh teardown.sh PREFIX NAME TESTBED_DIR USER USER_HOME
 set -uo pipefail
-: "${SSHD_ALIVE:?SSHD_ALIVE must name the sshd role's files/sshd_alive.sh}"
+: "${SSHD_ALIVE:?SSHD_ALIVE must name roles/sshd/files/sshd_alive.sh}"
 tag="$1-$2-" dir=$3 user=$4 home=$5
 
 # kill_all PID...: TERM, wait up to 3 s, then KILL what is left.
