@@ -110,6 +110,19 @@ def make_load(
     )
 
 
+def _host_reader(host: str):
+    """Reads the host's cgroup CPU counters during the load (None: not readable, a real VM)."""
+
+    def read() -> dict[str, float] | None:
+        try:
+            counters = testbed.host_cpu_counters(host)
+        except testbed.TestbedError:
+            return None
+        return counters if counters.get("cpu_s") is not None else None
+
+    return read
+
+
 def prepare_host(params: dict[str, Any], st: dict[str, Any], log) -> dict[str, Any]:
     """The point's host CPUs and the client's TCP mode in force; what was applied."""
     applied = {
@@ -162,7 +175,7 @@ def _measure(
         log,
         api_pid=dep.get("pid"),
         host=params["host"],
-        host_reader=testbed.host_counter_reader(params["host"]),
+        host_reader=_host_reader(params["host"]),
         host_cpus=float(params["host_cpus"]),
     )
     _copy_api_log(offset, pdir / "api.log")
