@@ -481,3 +481,10 @@ def test_describe_and_kind(limits: list[str], text: str, kind: str) -> None:
 )
 def test_sshd_refused(cls: str, error: str, refused: bool) -> None:
     assert saturation.sshd_refused(cls, error) is refused
+
+
+def test_old_requests_csv_is_a_clear_error(tmp_path: Path) -> None:
+    d = make_point(tmp_path)
+    (d / "requests.csv").write_text("t_start,name,response_time_ms,response_length,success,error\n")
+    with pytest.raises(ValueError, match=r"requests\.csv: missing column\(s\) slot, process"):
+        summarise_point(d)
