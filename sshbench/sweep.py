@@ -39,8 +39,8 @@ _TCP_SHORT = {"default": "tcpd", "quickack": "tcpq"}
 # and what a redeployment of the API or an sshd profile switch adds; measured on the
 # 2-core development machine, used only for planning (plan.json, progress, `sweep check`).
 POINT_OVERHEAD_S = 4.0
-REDEPLOY_S = 6.0
-SWITCH_S = 5.0
+REDEPLOY_S = 10.0
+SWITCH_S = 10.0
 
 
 class ConfigError(ValueError):
@@ -276,18 +276,37 @@ def load_seconds(p: Mapping[str, Any]) -> float:
     return float((p["warmup_s"] or 0) + (p["duration_s"] or 0))
 
 
-def plan(config: Mapping[str, Any], points: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The sweep's plan (results/<sweep>/plan.json): points in run order, each with its
-    load and an estimate of its other costs (a redeploy or a profile switch before it)."""
+# A capacity search's steps, for planning: it grows by `growth` then bisects; about 6 steps
+# on this machine (the real count is in results/<sweep>/capacity/<search>.json).
+SEARCH_STEPS_ESTIMATE = 6
+
+
+def plan(
+    config: Mapping[str, Any],
+    points: Mapping[str, Mapping[str, Any]],
+    searches: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The sweep's plan (results/<sweep>/plan.json): points in run order, then the capacity
+    searches, each with its load and an estimate of its other costs (a redeploy or a
+    profile switch before it)."""
     rows = []
     prev: Mapping[str, Any] | None = None
-    for i, (pid, p) in enumerate(points.items()):
+    steps = min(SEARCH_STEPS_ESTIMATE, int((config.get("capacity") or {}).get("max_steps", 10)))
+    for i, (pid, p) in enumerate({**points, **(searches or {})}.items()):
         overhead = POINT_OVERHEAD_S
         if prev is None or deployment(prev) != deployment(p):
             overhead += REDEPLOY_S
         if prev is None or prev["profile"] != p["profile"]:
             overhead += SWITCH_S
-        rows.append({"id": pid, "order": i, "load_s": load_seconds(p), "overhead_s": overhead})
+        n = steps if p["pattern"] == "capacity" else 1
+        rows.append(
+            {
+                "id": pid,
+                "order": i,
+                "load_s": n * load_seconds(p),
+                "overhead_s": overhead + (n - 1) * POINT_OVERHEAD_S,
+            }
+        )
         prev = p
     return {
         "sweep": config["sweep"],
@@ -321,11 +340,16 @@ def users_for(params: Mapping[str, Any], loadgen: Mapping[str, Any]) -> int:
     return max(loadgen["min_users"], min(loadgen["max_users"], users))
 
 
-def cost(points: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+def cost(
+    points: Mapping[str, Mapping[str, Any]],
+    searches: Mapping[str, Mapping[str, Any]] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> dict[str, float]:
     """Load seconds of a sweep and an estimate of its wall clock, for planning."""
-    rows = plan({"sweep": "", "points": {}}, points)["points"]
+    rows = plan({"sweep": "", "points": {}, **(config or {})}, points, searches)["points"]
     return {
         "points": len(points),
+        "searches": len(searches or {}),
         "load_seconds": sum(r["load_s"] for r in rows),
         "estimated_seconds": sum(r["load_s"] + r["overhead_s"] for r in rows),
     }

@@ -12,9 +12,10 @@ from sshbench import point, sweep
 def cmd_check(args: argparse.Namespace) -> int:
     config = sweep.load(args.config)
     points = sweep.expand(config)
-    cost = sweep.cost(points)
+    cost = sweep.cost(points, sweep.searches(config), config)
     print(
         f"{args.config}: sweep {config['sweep']!r} is valid: {cost['points']} points, "
+        f"{cost['searches']} capacity searches, "
         f"{cost['load_seconds']:.0f} s of load, about {_duration(cost['estimated_seconds'])} "
         "in all on a 2-core machine (analysis not included)"
     )

@@ -41,7 +41,7 @@ LOGS_DIR = str(paths.sweep_logs_dir(SWEEP_NAME))
 TESTBED_FLAG = str(paths.flags_dir(SWEEP_NAME) / "testbed_up.flag")
 CAPACITY_DIR = str(paths.sweep_dir(SWEEP_NAME) / "capacity")
 PLAN_JSON = str(paths.sweep_dir(SWEEP_NAME) / "plan.json")
-PLAN = sb_sweep.plan(SWEEP, POINTS)
+PLAN = sb_sweep.plan(SWEEP, POINTS, SEARCHES)
 ANALYSIS_SWEEP_DIR = str(paths.sweep_dir(SWEEP_NAME))
 # What every point runs with besides its own parameters (part of each point's params, so
 # changing any of it reruns the points; nothing here is a timestamp or a run id).
