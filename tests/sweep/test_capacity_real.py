@@ -42,7 +42,7 @@ def searched(sweep_env_factory, tmp_path_factory) -> tuple[Path, dict[str, dict]
     sweep_dir = Path(env["SSHBENCH_RESULTS"]) / "capt"
     targets = [str(sweep_dir / "capacity" / f"{SEARCH.format(cpus=c)}.json") for c in ("0.25", "1")]
     try:
-        proc = run_snakemake(env, "--cores", "2", "--configfile", str(cfg), *targets, timeout=900)
+        proc = run_snakemake(env, *targets, "--cores", "2", "--configfile", str(cfg), timeout=900)
     finally:
         teardown_in(env)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
