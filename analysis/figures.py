@@ -31,8 +31,21 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from analysis.captions import TITLES
-from analysis.collect import PERCENTILES, percentile_metric
+from analysis.common import NOT_MEASURED_TEXT as NOT_MEASURED
+from analysis.common import order
 from analysis.layout import FIGURES
+from analysis.select import (
+    LIBRARY_ORDER,
+    MODE_ORDER,
+    PERCENTILES,
+    PROFILE_ORDER,
+    STUDY,
+    keep_one,
+    params_of,
+    per_point,
+    study_config,
+)
+from analysis.select import latency_metric as percentile_metric
 from analysis.stats import coefficient_of_variation, t_interval
 
 log = logging.getLogger(__name__)
@@ -44,91 +57,8 @@ WIDTH_PX, HEIGHT_PX = int(FIGSIZE[0] * DPI), int(FIGSIZE[1] * DPI)
 
 # The study's configuration: its API used ssh2-python with a new connection per request,
 # driven at a constant rate. Figures prefer these levels when a sweep has several.
-STUDY = {"library": "ssh2", "connections": "per-request", "pattern": "sustained"}
-LIBRARY_ORDER = ["ssh2", "paramiko", "openssh"]
-MODE_ORDER = ["per-request", "pooled"]
-PROFILE_ORDER = ["default", "tuned"]
-NOT_MEASURED = "not measured in this sweep"
 
 # ---------------------------------------------------------------- data helpers
-
-
-def params_of(tidy: pd.DataFrame) -> list[str]:
-    """Design parameters present in the table (the contract's and any the points named)."""
-    from analysis.claims import param_columns
-
-    return param_columns(tidy)
-
-
-def per_point(tidy: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """One row per point: its parameters, status, load-generator facts and the metrics."""
-    if tidy.empty:
-        return pd.DataFrame(columns=["point_id", *metrics])
-    meta_cols = ["point_id", "status", *params_of(tidy)]
-    meta_cols += [
-        c for c in ("loadgen.limited", "loadgen.limited_by", "error_class") if c in tidy.columns
-    ]
-    meta = tidy.drop_duplicates("point_id")[meta_cols].set_index("point_id")
-    sub = tidy[tidy["metric"].isin(metrics)]
-    wide = sub.pivot_table(index="point_id", columns="metric", values="value", aggfunc="first")
-    out = meta.join(wide, how="left").reset_index()
-    for m in metrics:
-        if m not in out.columns:
-            out[m] = np.nan
-    return out
-
-
-def keep_one(
-    df: pd.DataFrame, col: str, prefer: Any = None, cover: Sequence[str] = ()
-) -> tuple[pd.DataFrame, str]:
-    """Keep one level of col and say which, if it varied.
-
-    The level kept is the one under which the columns `cover` (what the figure compares)
-    have the most distinct combinations; ties go to `prefer`, then to the first level. So a
-    figure about libraries keeps the host the libraries were measured on.
-    """
-    if col not in df.columns or df.empty:
-        return df, ""
-    levels = sorted(df[col].dropna().unique(), key=str)
-    if len(levels) <= 1:
-        return df, ""
-    cover = [c for c in cover if c in df.columns]
-
-    def score(level: Any) -> tuple[int, int]:
-        sub = df[df[col] == level]
-        n = len(sub.drop_duplicates(cover)) if cover else 0
-        return (n, 1 if level == prefer else 0)
-
-    keep = max(levels, key=score)  # max keeps the first of equal scores
-    return df[df[col] == keep], f"{col}={keep}"
-
-
-def study_config(df: pd.DataFrame, also: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:
-    """Restrict to the study's configuration (library, connections, pattern) and `also`."""
-    notes = []
-    for col in ("pattern", "library", "connections", *also):
-        df, note = keep_one(df, col, STUDY.get(col))
-        if note:
-            notes.append(note)
-    return df, notes
-
-
-def _order(values: Sequence[Any], preferred: Sequence[Any] = ()) -> list[Any]:
-    vals = list(dict.fromkeys(v for v in values if not _isnan(v)))
-    first = [p for p in preferred if p in vals]
-    rest = sorted((v for v in vals if v not in first), key=_num_key)
-    return first + rest
-
-
-def _num_key(v: Any) -> tuple[int, Any]:
-    try:
-        return (0, float(v))
-    except (TypeError, ValueError):
-        return (1, str(v))
-
-
-def _isnan(v: Any) -> bool:
-    return isinstance(v, float) and math.isnan(v)
 
 
 def _rate_label(v: Any) -> str:
@@ -209,7 +139,7 @@ def _maybe_log(ax: plt.Axes, values: Sequence[float], axis: str = "y") -> None:
 def _grid_levels(df: pd.DataFrame, col: str, order: Sequence[Any] = ()) -> list[Any]:
     if col not in df.columns or df[col].dropna().empty:
         return [None]
-    return _order(df[col].unique(), order)
+    return order(df[col].unique(), order)
 
 
 def _sel(df: pd.DataFrame, col: str, level: Any) -> pd.DataFrame:
@@ -247,9 +177,9 @@ def fig1_load_percentiles(tidy: pd.DataFrame) -> Figure:
     )
     long["percentile"] = long["metric"].map({percentile_metric(q): f"{q:g}" for q in PERCENTILES})
     long["target RPS"] = long["rps"].map(_rate_label)
-    rate_order = [_rate_label(r) for r in _order(pts["rps"].unique())]
+    rate_order = [_rate_label(r) for r in order(pts["rps"].unique())]
     colours = _palette(rate_order)
-    commands = _order(long["command"].unique()) if "command" in long.columns else []
+    commands = order(long["command"].unique()) if "command" in long.columns else []
     style = "command" if len(commands) > 1 else None
     dashes = dict(zip(commands, ["", (4, 2), (1, 1), (6, 2, 1, 2)], strict=False))
     markers = dict(zip(commands, ["o", "X", "s", "^"], strict=False))
@@ -296,7 +226,7 @@ def fig1_load_percentiles(tidy: pd.DataFrame) -> Figure:
 
 def fig2_mean_response_by_host(tidy: pd.DataFrame) -> Figure:
     """Mean response time with 95 % CI over trials, per host, command and rate."""
-    pts = per_point(tidy, ["response_time_mean"])
+    pts = per_point(tidy, ["latency_mean"])
     pts = pts[pts["status"] == "ok"] if not pts.empty else pts
     pts, notes = study_config(pts)
     xlabel, ylabel = "target request rate (RPS)", "mean response time (ms)"
@@ -306,12 +236,12 @@ def fig2_mean_response_by_host(tidy: pd.DataFrame) -> Figure:
     ntrials = pts.groupby([c for c in params_of(pts) if c != "trial"], dropna=False).size()
     notes.append(f"bars: mean over trials, whiskers: Student t 95 % CI, {_trials_text(ntrials)}")
     _title(fig, "fig2_mean_response_by_host", notes)
-    if pts.empty or pts["response_time_mean"].isna().all():
+    if pts.empty or pts["latency_mean"].isna().all():
         not_measured(axes[0, 0], "(no sustained-load point with response times)", xlabel, ylabel)
         return fig
     pts = pts.assign(rate=pts["rps"].map(_rate_label))
-    order = [_rate_label(r) for r in _order(pts["rps"].unique())]
-    hosts = _order(pts["host"].unique()) if "host" in pts.columns else None
+    rate_order = [_rate_label(r) for r in order(pts["rps"].unique())]
+    hosts = order(pts["host"].unique()) if "host" in pts.columns else None
     for i, prof in enumerate(rows):
         for j, cmd in enumerate(cols):
             ax = axes[i, j]
@@ -323,11 +253,11 @@ def fig2_mean_response_by_host(tidy: pd.DataFrame) -> Figure:
             sns.barplot(
                 data=d,
                 x="rate",
-                y="response_time_mean",
+                y="latency_mean",
                 hue="host" if hosts else None,
                 hue_order=hosts,
                 palette=_palette(hosts) if hosts else None,
-                order=[r for r in order if r in set(d["rate"])],
+                order=[r for r in rate_order if r in set(d["rate"])],
                 errorbar=_ci,
                 capsize=0.15,
                 ax=ax,
@@ -367,7 +297,7 @@ def fig3_sshd_profiles(tidy: pd.DataFrame) -> Figure:
         notes.append(note)
     patterns = _grid_levels(all_pts, "pattern", ["sustained", "burst"])
     profiles = _grid_levels(all_pts, "profile", PROFILE_ORDER)
-    profiles = _order([*(p for p in profiles if p is not None), *PROFILE_ORDER], PROFILE_ORDER)
+    profiles = order([*(p for p in profiles if p is not None), *PROFILE_ORDER], PROFILE_ORDER)
     fig, axes = _figure(len(patterns), len(profiles))
     notes.append("summed over hosts, commands and trials; failed points included")
     _title(fig, "fig3_sshd_profiles", notes)
@@ -383,7 +313,7 @@ def fig3_sshd_profiles(tidy: pd.DataFrame) -> Figure:
                 continue
             xcol = "burst_size" if pat == "burst" and "burst_size" in d.columns else "rps"
             sums = d.groupby(xcol)[["successes", *fail_metrics]].sum(min_count=1).fillna(0)
-            sums = sums.loc[_order(sums.index)]
+            sums = sums.loc[order(sums.index)]
             x = np.arange(len(sums))
             bottom = np.zeros(len(sums))
             for name, col in [("success", "successes")] + [(c, f"failures_{c}") for c in classes]:
@@ -415,7 +345,7 @@ def fig3_sshd_profiles(tidy: pd.DataFrame) -> Figure:
 
 def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Figure:
     """Median and p99 response time per rate: libraries side by side, per connection mode."""
-    pts = per_point(tidy, ["response_time_p50", "response_time_p99"])
+    pts = per_point(tidy, ["latency_p50", "latency_p99"])
     pts = pts[pts["status"] == "ok"] if not pts.empty else pts
     notes = []
     compared = ("library", "connections", "rps")
@@ -426,16 +356,16 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Figure:
     notes += [note, "mean over trials, Student t 95 % CI"]
     xlabel = "target request rate (RPS)"
     stats = [
-        ("response_time_p50", "median response time (ms)"),
-        ("response_time_p99", "p99 response time (ms)"),
+        ("latency_p50", "median response time (ms)"),
+        ("latency_p99", "p99 response time (ms)"),
     ]
-    modes = _order(
+    modes = order(
         [*pts.get("connections", pd.Series(dtype=object)).dropna().unique(), *MODE_ORDER],
         MODE_ORDER,
     )
     fig, axes = _figure(len(stats), len(modes))
     _title(fig, "fig4_libraries_and_modes", notes)
-    libs = _order(pts["library"].unique(), LIBRARY_ORDER) if "library" in pts.columns else []
+    libs = order(pts["library"].unique(), LIBRARY_ORDER) if "library" in pts.columns else []
     for i, (metric, ylabel) in enumerate(stats):
         for j, mode in enumerate(modes):
             ax = axes[i, j]
@@ -452,8 +382,8 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Figure:
                 y=metric,
                 hue="library",
                 hue_order=present,
-                palette=_palette(_order([*libs, *LIBRARY_ORDER], LIBRARY_ORDER)),
-                order=[_rate_label(r) for r in _order(d["rps"].unique())],
+                palette=_palette(order([*libs, *LIBRARY_ORDER], LIBRARY_ORDER)),
+                order=[_rate_label(r) for r in order(d["rps"].unique())],
                 errorbar=_ci,
                 dodge=0.3 if len(present) > 1 else False,  # seaborn divides by levels - 1
                 capsize=0.1,
@@ -542,7 +472,7 @@ def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Figure:
         y="ratio",
         hue="outcome",
         hue_order=outcomes,
-        order=[_rate_label(r) for r in _order(d["target_rps"].unique())],
+        order=[_rate_label(r) for r in order(d["target_rps"].unique())],
         palette=colours,
         jitter=0.25,
         alpha=0.8,
@@ -574,7 +504,7 @@ def _loadgen_outcome(point: dict[str, Any]) -> str:
 
 def fig6_variability(tidy: pd.DataFrame) -> Figure:
     """Coefficient of variation of p50 and p99 across trials, per configuration and rate."""
-    pts = per_point(tidy, ["response_time_p50", "response_time_p99"])
+    pts = per_point(tidy, ["latency_p50", "latency_p99"])
     pts = pts[pts["status"] == "ok"] if not pts.empty else pts
     xlabel, ylabel = "target request rate (RPS)", "coefficient of variation across trials (%)"
     fig, axes = _figure(1, 1)
@@ -585,7 +515,7 @@ def fig6_variability(tidy: pd.DataFrame) -> Figure:
         for key, g in pts.groupby(config, dropna=False):
             if len(g) < 2:
                 continue
-            for metric, label in (("response_time_p50", "p50"), ("response_time_p99", "p99")):
+            for metric, label in (("latency_p50", "p50"), ("latency_p99", "p99")):
                 cv = coefficient_of_variation(g[metric].tolist())
                 if not math.isnan(cv):
                     rec = dict(zip(config, key if isinstance(key, tuple) else (key,), strict=True))
@@ -605,13 +535,13 @@ def fig6_variability(tidy: pd.DataFrame) -> Figure:
         )
         return fig
     cv = cv.dropna(subset=["rps"]).assign(rate=lambda x: x["rps"].map(_rate_label))
-    order = [_rate_label(r) for r in _order(cv["rps"].unique())]
+    rate_order = [_rate_label(r) for r in order(cv["rps"].unique())]
     sns.stripplot(
         data=cv,
         x="rate",
         y="cv_percent",
         hue="statistic",
-        order=order,
+        order=rate_order,
         dodge=True,
         alpha=0.6,
         ax=ax,
@@ -621,7 +551,7 @@ def fig6_variability(tidy: pd.DataFrame) -> Figure:
         x="rate",
         y="cv_percent",
         hue="statistic",
-        order=order,
+        order=rate_order,
         dodge=0.4,
         errorbar=None,
         markers="_",

@@ -20,8 +20,9 @@ import jinja2
 import pandas as pd
 
 from analysis.captions import CAPTIONS, TITLES
-from analysis.claims import HOLDS, NOT_MEASURED, load_study
+from analysis.claims import HOLDS, load_study
 from analysis.collect import read_tidy
+from analysis.common import NOT_MEASURED
 from analysis.layout import FIGURES, Layout
 from analysis.tables import fmt, fmt_ci
 from sshbench import paths
@@ -175,7 +176,7 @@ def sweep_facts(tidy: pd.DataFrame) -> dict[str, Any]:
     if "started_at" in pts.columns and "ended_at" in pts.columns:
         span = f"{pts['started_at'].dropna().min()} to {pts['ended_at'].dropna().max()}"
     varied = {}
-    from analysis.claims import param_columns
+    from analysis.select import param_columns
 
     for p in param_columns(tidy):
         vals = sorted(_distinct(pts[p]), key=lambda v: (isinstance(v, str), v))

@@ -16,10 +16,11 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from analysis.claims import NOT_MEASURED, evaluate, load_claims
-from analysis.collect import PERCENTILES, percentile_metric
-from analysis.figures import STUDY, keep_one, per_point
+from analysis.claims import evaluate, load_claims
+from analysis.common import NOT_MEASURED
 from analysis.layout import Layout
+from analysis.select import PERCENTILES, STUDY, keep_one, per_point
+from analysis.select import latency_metric as percentile_metric
 from analysis.stats import t_interval, wilson_interval
 from sshbench import paths
 
@@ -220,14 +221,14 @@ def percentiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
 
 def mean_response_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """Mean response time with Student t 95 % CI over trials, per host, command and rate."""
-    pts, _ = _study_points(tidy, ["response_time_mean"])
+    pts, _ = _study_points(tidy, ["latency_mean"])
     keys = _present(pts, ["profile", "command", "rps", "host"])
     if pts.empty or not keys:
         return pd.DataFrame(columns=["rps", "host", "mean (ms)", "95 % CI (ms)", "trials"])
     rows = []
     for key, g in pts.groupby(keys, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        mean, low, high = t_interval(g["response_time_mean"].tolist())
+        mean, low, high = t_interval(g["latency_mean"].tolist())
         rows.append(
             {
                 **dict(zip(keys, key, strict=True)),
