@@ -33,7 +33,6 @@ from matplotlib.lines import Line2D
 from analysis.captions import TITLES
 from analysis.common import NOT_MEASURED_TEXT as NOT_MEASURED
 from analysis.common import order
-from analysis.layout import FIGURES
 from analysis.select import (
     LIBRARY_ORDER,
     MODE_ORDER,
@@ -47,6 +46,7 @@ from analysis.select import (
 )
 from analysis.select import latency_metric as percentile_metric
 from analysis.stats import coefficient_of_variation, t_interval
+from sshbench.paths import FIGURES
 
 log = logging.getLogger(__name__)
 

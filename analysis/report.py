@@ -23,9 +23,9 @@ from analysis.captions import CAPTIONS, TITLES
 from analysis.claims import HOLDS, load_study
 from analysis.collect import read_tidy
 from analysis.common import NOT_MEASURED
-from analysis.layout import FIGURES, Layout
 from analysis.tables import fmt, fmt_ci
 from sshbench import paths
+from sshbench.paths import FIGURES, SweepLayout
 
 log = logging.getLogger(__name__)
 
@@ -200,11 +200,11 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return df.to_dict("records")
 
 
-def _claim_rows(layout: Layout) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    summary = _records(layout.claims_summary_csv)
+def _claim_rows(layout: SweepLayout) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    summary = _records(layout.claims_summary)
     details = []
-    if layout.claims_csv.exists():
-        d = pd.read_csv(layout.claims_csv)
+    if layout.claims.exists():
+        d = pd.read_csv(layout.claims)
         # A measured claim's uncovered configurations are left out (claims.csv has them).
         measured = set(d.loc[d["verdict"] != NOT_MEASURED, "claim_id"])
         d = d[(d["verdict"] != NOT_MEASURED) | ~d["claim_id"].isin(measured)]
@@ -230,9 +230,9 @@ def _nan(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def build_context(layout: Layout, embed: bool) -> dict[str, Any]:
+def build_context(layout: SweepLayout, embed: bool) -> dict[str, Any]:
     """Everything the templates show; figures embedded (HTML) or linked (Markdown)."""
-    tidy = read_tidy(layout.tidy_csv)
+    tidy = read_tidy(layout.tidy)
     sweep = _distinct(tidy["sweep"])[0] if "sweep" in tidy.columns and len(tidy) else None
     figures = []
     for stem in FIGURES:
@@ -242,15 +242,15 @@ def build_context(layout: Layout, embed: bool) -> dict[str, Any]:
         if embed and png.exists():
             entry["src"] = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
         else:
-            entry["src"] = os.path.relpath(png, layout.paper_dir)
-        entry["pdf"] = os.path.relpath(layout.figure(stem, "pdf"), layout.paper_dir)
+            entry["src"] = os.path.relpath(png, layout.paper)
+        entry["pdf"] = os.path.relpath(layout.figure(stem, "pdf"), layout.paper)
         figures.append(entry)
     summary, details = _claim_rows(layout)
     study = load_study(paths.PAPER_DIR / "claims.yaml")
     ours = testbed_facts(tidy)
     return {
-        "sweep": sweep or layout.sweep_dir.name,
-        "sweep_dir": layout.sweep_dir,
+        "sweep": sweep or layout.root.name,
+        "sweep_dir": layout.root,
         "facts": sweep_facts(tidy),
         "claims": summary,
         "claim_details": details,
@@ -265,9 +265,9 @@ def build_context(layout: Layout, embed: bool) -> dict[str, Any]:
         "testbed": ours,
         "differences": testbed_differences(study, ours),
         "provenance": provenance_summary(tidy),
-        "tex_tables": sorted(p.name for p in layout.paper_dir.glob("*.tex")),
+        "tex_tables": sorted(p.name for p in layout.paper.glob("*.tex")),
         "rerun": {
-            "analysis": f"python -m analysis {layout.sweep_dir}",
+            "analysis": f"python -m analysis {layout.root}",
             "sweep": f"snakemake --cores 2 --configfile experiments/{sweep or 'quick'}.yaml",
             "snakemake_report": "snakemake --report report.html "
             f"--configfile experiments/{sweep or 'quick'}.yaml",
@@ -286,9 +286,9 @@ def _env() -> jinja2.Environment:
     )
 
 
-def render_report(layout: Layout) -> tuple[Path, Path]:
+def render_report(layout: SweepLayout) -> tuple[Path, Path]:
     """Write paper/report.html (figures embedded) and paper/report.md (figures linked)."""
-    layout.paper_dir.mkdir(parents=True, exist_ok=True)
+    layout.paper.mkdir(parents=True, exist_ok=True)
     env = _env()
     html = env.get_template("report.html.j2").render(**build_context(layout, embed=True))
     layout.report_html.write_text(html)

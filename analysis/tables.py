@@ -18,11 +18,11 @@ import pandas as pd
 
 from analysis.claims import evaluate, load_claims
 from analysis.common import NOT_MEASURED
-from analysis.layout import Layout
 from analysis.select import PERCENTILES, STUDY, keep_one, per_point
 from analysis.select import latency_metric as percentile_metric
 from analysis.stats import t_interval, wilson_interval
 from sshbench import paths
+from sshbench.paths import SweepLayout
 
 log = logging.getLogger(__name__)
 
@@ -274,19 +274,19 @@ def sshd_profiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_tables(tidy: pd.DataFrame, claims_file: Path, layout: Layout) -> dict[str, Path]:
+def write_tables(tidy: pd.DataFrame, claims_file: Path, layout: SweepLayout) -> dict[str, Path]:
     """Evaluate the claims and write every paper table as CSV and LaTeX; return the paths."""
     claims = load_claims(claims_file)
     details, summary = evaluate(claims, tidy)
-    layout.paper_dir.mkdir(parents=True, exist_ok=True)
+    layout.paper.mkdir(parents=True, exist_ok=True)
     # claims.csv keeps every field of the check (for the report); the .tex is the summary.
     details_full = details.merge(
         summary[["claim_id", "text", "source", "published", "operationalisation"]],
         on="claim_id",
         how="left",
     )
-    details_full.to_csv(layout.claims_csv, index=False)
-    summary.to_csv(layout.claims_summary_csv, index=False)
+    details_full.to_csv(layout.claims, index=False)
+    summary.to_csv(layout.claims_summary, index=False)
     tables = {
         "claims": claims_summary(summary),
         "published_vs_measured": published_vs_measured(details, summary),
@@ -294,7 +294,7 @@ def write_tables(tidy: pd.DataFrame, claims_file: Path, layout: Layout) -> dict[
         "mean_response": mean_response_table(tidy),
         "sshd_profiles": sshd_profiles_table(tidy),
     }
-    written = {"claims_csv": layout.claims_csv}
+    written = {"claims_csv": layout.claims}
     for stem, df in tables.items():
         df = whole_numbers(df)
         if stem != "claims":

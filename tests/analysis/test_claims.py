@@ -164,8 +164,7 @@ def test_failed_points_break_a_zero_failure_claim() -> None:
     c = claim(metric="failures", aggregate="sum", rate_of="requests", comparison="==")
     c.threshold, c.condition, c.failed_points = 0, {"rps": 100, **STUDY}, "violation"
     pts = [
-        {"rps": 100, "trial": t, "metrics": {"failures": 0.0, "requests": 1000.0}}
-        for t in range(3)
+        {"rps": 100, "trial": t, "metrics": {"failures": 0.0, "requests": 1000.0}} for t in range(3)
     ]
     pts.append({"rps": 100, "trial": 3, "status": "failed", "metrics": {"requests": 0.0}})
     (r,) = evaluate_claim(c, crafted(pts))

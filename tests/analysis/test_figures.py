@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from analysis.figures import BUILDERS, HEIGHT_PX, NOT_MEASURED, WIDTH_PX, draw
-from analysis.layout import FIGURES
+from sshbench.paths import FIGURES
 
 
 def _texts(fig) -> str:

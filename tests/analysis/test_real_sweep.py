@@ -19,8 +19,8 @@ from PIL import Image
 from analysis.claims import HOLDS, NOT_MEASURED, Claim, evaluate, evaluate_claim, load_claims
 from analysis.collect import PERCENTILES, locust_percentile, percentile_metric, read_tidy
 from analysis.figures import HEIGHT_PX, WIDTH_PX
-from analysis.layout import FIGURES, Layout
 from sshbench import paths
+from sshbench.paths import FIGURES, SweepLayout
 
 
 def _points(ci_sweep: Path) -> dict[str, dict]:
@@ -117,8 +117,8 @@ def test_percentiles_cross_check_with_locusts_own_stats_csv(ci_sweep: Path) -> N
 
 
 def test_tidy_csv_and_parquet_written_by_the_workflow_agree(ci_sweep: Path, ci_tidy) -> None:
-    layout = Layout(ci_sweep)
-    csv = read_tidy(layout.tidy_csv)
+    layout = SweepLayout(ci_sweep)
+    csv = read_tidy(layout.tidy)
     pq = pd.read_parquet(layout.tidy_parquet)
     assert len(csv) == len(pq) == len(ci_tidy)
     key = ["point_id", "metric"]
@@ -154,7 +154,7 @@ def test_claims_on_the_real_sweep(ci_tidy: pd.DataFrame) -> None:
 
 
 def test_the_workflow_built_every_output(ci_sweep: Path) -> None:
-    layout = Layout(ci_sweep)
+    layout = SweepLayout(ci_sweep)
     for p in layout.all_outputs():
         assert p.exists() and p.stat().st_size > 0, p
     for stem in FIGURES:
@@ -168,12 +168,12 @@ def test_the_workflow_built_every_output(ci_sweep: Path) -> None:
     assert "not measured" in html
     md = layout.report_md.read_text()
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
-        assert (layout.paper_dir / link).resolve().exists(), link
+        assert (layout.paper / link).resolve().exists(), link
 
 
 def test_report_shows_testbed_facts_from_provenance(ci_sweep: Path) -> None:
     rec = next(iter(_points(ci_sweep).values()))
-    html = Layout(ci_sweep).report_html.read_text()
+    html = SweepLayout(ci_sweep).report_html.read_text()
     assert rec["provenance"]["git_commit"] in html
     assert rec["provenance"]["machine"]["os"] in html
     taco = rec["provenance"]["testbed"]["hosts"]["taco"]["host_facts"]
@@ -185,7 +185,7 @@ def test_cli_redoes_the_analysis_from_a_copy_identically(ci_sweep: Path, tmp_pat
     """`python -m analysis` rebuilds every output in seconds; twice gives the same bytes."""
     copy = tmp_path / "ci"
     shutil.copytree(ci_sweep / "points", copy / "points")
-    layout = Layout(copy)
+    layout = SweepLayout(copy)
 
     def run() -> dict[Path, bytes]:
         t = time.monotonic()
@@ -203,7 +203,7 @@ def test_cli_redoes_the_analysis_from_a_copy_identically(ci_sweep: Path, tmp_pat
 
     first = run()
     assert all(first.values())
-    assert read_tidy(layout.tidy_csv).shape == read_tidy(Layout(ci_sweep).tidy_csv).shape
+    assert read_tidy(layout.tidy).shape == read_tidy(SweepLayout(ci_sweep).tidy).shape
     second = run()
     assert [p.name for p in first if first[p] != second[p]] == []
 
