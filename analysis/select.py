@@ -212,3 +212,35 @@ def study_config(df: pd.DataFrame, also: Sequence[str] = ()) -> tuple[pd.DataFra
         if note:
             notes.append(note)
     return df, notes
+
+
+# ---------------------------------------------------------------- capacity searches
+
+# The columns of analysis.capacity.capacities (contract v2, "Capacity search").
+CAPACITY_COLUMNS = (
+    "search",
+    "host",
+    "host_cpus",
+    "client_tcp",
+    "command",
+    "profile",
+    "library",
+    "connections",
+    "capacity_rps",
+    "bracket_low_rps",
+    "bracket_high_rps",
+    "steps",
+    "first_failing_limited_by",
+    "converged",
+    "bound",
+)
+
+
+def capacity_searches(tidy: pd.DataFrame) -> pd.DataFrame:
+    """One row per capacity search of the sweep (empty, with the columns, when it has none)."""
+    has = "pattern" in tidy.columns and bool((tidy["pattern"] == "capacity").any())
+    if not has:
+        return pd.DataFrame(columns=list(CAPACITY_COLUMNS))
+    from analysis.capacity import capacities  # the lead's; only a sweep with searches needs it
+
+    return capacities(tidy)
