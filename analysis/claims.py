@@ -55,7 +55,7 @@ VERDICT_RULES = {
     NOT_TESTABLE: "a needed point was limited by something outside the study's setup (this "
     "machine's CPU, or the load generator): limit_kind environment",
     PARTIAL: "some levels the claim names were not in the sweep (listed as missing)",
-    NOT_MEASURED: "no point of the sweep matches the claim",
+    NOT_MEASURED: "no point of the sweep matches the claim, or none gives the comparison it needs",
 }
 
 COMPARE: dict[str, Callable[[float, Any], bool]] = {
@@ -522,7 +522,7 @@ def overall(
     measured = [v for v in verdicts if v != NOT_MEASURED]
     if not measured:
         return NOT_MEASURED
-    partial = any((missing or {}).values()) or len(measured) < len(verdicts)
+    partial = any((missing or {}).values())
     if c.require == "any" and HOLDS in measured:
         return HOLDS
     counterexample = FAILS in measured and (c.require == "all" or set(measured) == {FAILS})

@@ -12,6 +12,7 @@ from analysis.select import (
     LIBRARY_ORDER,
     MODE_ORDER,
     STUDY,
+    STUDY_RPS,
     TCP_ORDER,
     capacity_searches,
     keep_one,
@@ -22,7 +23,6 @@ from analysis.select import (
 # Where a request's CPU goes: the host's sshd, the API, the load generator (machine is the
 # sum of everything on the machine, so it is not stacked with the parts).
 DEMAND_PARTS = ("host", "api", "generator")
-STUDY_RPS = 90  # the rate of the study's headline claim (99 % < 2 s at 90 RPS)
 
 
 def fig7_cpu_per_request(tidy: pd.DataFrame) -> Shown:

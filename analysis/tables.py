@@ -17,9 +17,20 @@ import jinja2
 import pandas as pd
 
 from analysis.claims import evaluate, load_claims
-from analysis.common import NOT_MEASURED
-from analysis.select import PERCENTILES, STUDY, keep_one, per_point
-from analysis.select import latency_metric as percentile_metric
+from analysis.common import NOT_MEASURED, fmt_level
+from analysis.select import (
+    PERCENTILES,
+    STUDY,
+    STUDY_RPS,
+    capacity_searches,
+    integrity_ok,
+    keep_one,
+    latency_metric,
+    ok_points,
+    per_point,
+    service_metric,
+    study_config,
+)
 from analysis.stats import t_interval, wilson_interval
 from sshbench import paths
 from sshbench.paths import SweepLayout
@@ -32,12 +43,15 @@ CAPTIONS = {
     "claims": "The study's claims checked on this sweep (verdicts computed from the data).",
     "published_vs_measured": "The study's published numbers next to this sweep's, per "
     "configuration, with 95\\,\\% confidence intervals.",
-    "percentiles": "Response-time percentiles (ms) per request rate, mean over trials "
-    "(the numbers of the load-test figure).",
-    "mean_response": "Mean response time (ms) per host, command and rate, with Student-t "
+    "percentiles": "Latency percentiles (ms) per request rate, mean over trials (the numbers "
+    "of the load-test figure): latency from the intended send time, service time from the "
+    "actual send beside it.",
+    "mean_response": "Mean latency (ms) per host, command and rate, with Student-t "
     "95\\,\\% confidence intervals over trials.",
     "sshd_profiles": "Requests and failures under each sshd profile (summed over trials), "
     "failure rate with Wilson 95\\,\\% interval.",
+    "capacity": "Capacity (RPS) each configuration sustains within the bound, with the "
+    "bracket the search closed in on, next to the study's 90 RPS.",
 }
 
 
@@ -157,7 +171,6 @@ def published_vs_measured(details: pd.DataFrame, summary: pd.DataFrame) -> pd.Da
     for r in details.itertuples(index=False):
         if r.verdict == NOT_MEASURED and r.claim_id in measured_claims:
             continue  # listed in claims.csv; here only what was measured, or one line
-
         rows.append(
             {
                 "claim": r.claim_id,
@@ -175,7 +188,8 @@ def published_vs_measured(details: pd.DataFrame, summary: pd.DataFrame) -> pd.Da
 
 
 def claims_summary(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per claim: text, source, verdict, configurations measured/holding."""
+    """One row per claim: text, source, verdict, the levels it names that were measured and
+    those missing, configurations measured/holding."""
     if summary.empty:
         return pd.DataFrame(columns=["claim", "text", "source", "verdict"])
     return pd.DataFrame(
@@ -184,6 +198,8 @@ def claims_summary(summary: pd.DataFrame) -> pd.DataFrame:
             "text": summary["text"],
             "source": summary["source"],
             "verdict": summary["verdict"],
+            "levels measured": summary["levels_measured"].fillna(""),
+            "levels missing": summary["levels_missing"].fillna(""),
             "holding / measured configurations": [
                 f"{h} / {m}"
                 for h, m in zip(summary["groups_holding"], summary["groups_measured"], strict=True)
@@ -192,38 +208,53 @@ def claims_summary(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _study_points(tidy: pd.DataFrame, metrics: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
-    pts = per_point(tidy, metrics)
-    pts = pts[pts["status"] == "ok"] if not pts.empty else pts
-    notes = []
-    for col in ("pattern", "library", "connections"):
-        pts, note = keep_one(pts, col, STUDY.get(col))
-        notes.append(note)
-    return pts, [n for n in notes if n]
+def _study_points(tidy: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    pts, _ = study_config(ok_points(per_point(tidy, metrics)))
+    return pts
 
 
 def _present(df: pd.DataFrame, cols: Sequence[str]) -> list[str]:
     return [c for c in cols if c in df.columns and df[c].notna().any()]
 
 
+def _saturation(g: pd.DataFrame) -> str:
+    """The tidy saturation wording of a group of points, with how many it concerns."""
+    if "saturation" not in g.columns:
+        return ""
+    texts = g["saturation"].fillna("").astype(str)
+    parts = [f"{t} ({n} of {len(g)})" for t, n in texts[texts != ""].value_counts().items()]
+    return "; ".join(sorted(parts))
+
+
 def percentiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
-    """Mean over trials of each percentile, per host, profile, command and rate."""
-    metrics = [percentile_metric(q) for q in PERCENTILES]
-    pts, _ = _study_points(tidy, metrics)
+    """Mean over trials of each latency percentile, per host, profile, command and rate, with
+    the service-time percentiles in the next row (measure: latency / service)."""
+    lat = [latency_metric(q) for q in PERCENTILES]
+    svc = [service_metric(q) for q in PERCENTILES]
+    pts = _study_points(tidy, [*lat, *svc])
     keys = _present(pts, ["host", "profile", "command", "rps"])
-    if pts.empty or not keys:
-        return pd.DataFrame(columns=["rps", *[f"p{q:g}" for q in PERCENTILES]])
-    agg = pts.groupby(keys, dropna=False)[metrics].mean().reset_index()
-    agg.insert(len(keys), "trials", pts.groupby(keys, dropna=False).size().to_numpy())
-    agg = agg.rename(columns={percentile_metric(q): f"p{q:g}" for q in PERCENTILES})
-    return agg.round(1)
+    cols = [f"p{q:g}" for q in PERCENTILES]
+    if pts.empty or not keys or pts[lat].isna().all().all():
+        return pd.DataFrame(columns=["rps", "measure", *cols])
+    rows = []
+    for key, g in pts.groupby(keys, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        for measure, metrics in (("latency", lat), ("service", svc)):
+            if g[metrics].isna().all().all():
+                continue
+            means = [round(float(g[m].mean()), 1) for m in metrics]
+            row = {**dict(zip(keys, key, strict=True)), "measure": measure, "trials": len(g)}
+            rows.append(
+                {**row, **dict(zip(cols, means, strict=True)), "saturation": _saturation(g)}
+            )
+    return pd.DataFrame(rows)
 
 
 def mean_response_table(tidy: pd.DataFrame) -> pd.DataFrame:
-    """Mean response time with Student t 95 % CI over trials, per host, command and rate."""
-    pts, _ = _study_points(tidy, ["latency_mean"])
+    """Mean latency with Student t 95 % CI over trials, per host, command and rate."""
+    pts = _study_points(tidy, ["latency_mean"])
     keys = _present(pts, ["profile", "command", "rps", "host"])
-    if pts.empty or not keys:
+    if pts.empty or not keys or pts["latency_mean"].isna().all():
         return pd.DataFrame(columns=["rps", "host", "mean (ms)", "95 % CI (ms)", "trials"])
     rows = []
     for key, g in pts.groupby(keys, dropna=False, sort=True):
@@ -235,6 +266,7 @@ def mean_response_table(tidy: pd.DataFrame) -> pd.DataFrame:
                 "mean (ms)": round(mean, 1),
                 "95 % CI (ms)": fmt_ci(low, high, 4),
                 "trials": len(g),
+                "saturation": _saturation(g),
             }
         )
     return pd.DataFrame(rows)
@@ -242,14 +274,14 @@ def mean_response_table(tidy: pd.DataFrame) -> pd.DataFrame:
 
 def sshd_profiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """Requests, failures by class and failure rate (Wilson 95 %) per profile and load."""
-    classes = sorted(
-        m for m in tidy.get("metric", pd.Series()).unique() if m.startswith("failures_")
-    )
+    names = tidy["metric"].dropna().unique() if "metric" in tidy.columns else []
+    classes = sorted(m for m in names if str(m).startswith("failures_"))
     pts = per_point(tidy, ["requests", "failures", *classes])
-    for col in ("library", "connections"):
+    pts = pts[integrity_ok(pts)] if not pts.empty else pts
+    for col in ("library", "connections", "host_cpus", "client_tcp"):
         pts, _ = keep_one(pts, col, STUDY.get(col))
     keys = _present(pts, ["profile", "pattern", "rps", "burst_size"])
-    if pts.empty or not keys:
+    if pts.empty or not keys or "profile" not in keys:
         return pd.DataFrame(columns=["profile", "rps", "requests", "failures"])
     rows = []
     for key, g in pts.groupby(keys, dropna=False, sort=True):
@@ -265,6 +297,7 @@ def sshd_profiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
             n = int(g[c].fillna(0).sum())
             if n:
                 row[c.removeprefix("failures_")] = n
+        row["saturation"] = _saturation(g)
         rows.append(row)
     out = pd.DataFrame(rows)
     for c in classes:
@@ -272,6 +305,42 @@ def sshd_profiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
         if name in out.columns:
             out[name] = out[name].fillna(0).astype(int)
     return out
+
+
+def capacity_table(caps: pd.DataFrame) -> pd.DataFrame:
+    """One row per capacity search: the configuration, capacity, bracket, and the capacity
+    next to the study's 90 RPS. caps: the columns of analysis.capacity.capacities."""
+    cols = ["library", "connections", "host_cpus", "client_tcp", "capacity (RPS)"]
+    if caps.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for r in caps.itertuples(index=False):
+        cap = float(r.capacity_rps)
+        rows.append(
+            {
+                "host": r.host,
+                "command": r.command,
+                "profile": r.profile,
+                "library": r.library,
+                "connections": r.connections,
+                "host_cpus": fmt_level(r.host_cpus),
+                "client_tcp": r.client_tcp,
+                "capacity (RPS)": round(cap, 1),
+                "bracket (RPS)": fmt_ci(r.bracket_low_rps, r.bracket_high_rps),
+                "vs the study's 90 RPS": versus_study(cap, bool(r.converged)),
+                "converged": bool(r.converged),
+                "steps": int(r.steps),
+                "first failing step limited by": r.first_failing_limited_by,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def versus_study(capacity: float, converged: bool = True) -> str:
+    """ "above the study's 90 RPS (x1.3)" / "below ..." for one capacity."""
+    side = "above" if capacity >= STUDY_RPS else "below"
+    text = f"{side} the study's {STUDY_RPS} RPS (x{capacity / STUDY_RPS:.2f})"
+    return text if converged else text + ", search not converged"
 
 
 def write_tables(tidy: pd.DataFrame, claims_file: Path, layout: SweepLayout) -> dict[str, Path]:
@@ -293,6 +362,7 @@ def write_tables(tidy: pd.DataFrame, claims_file: Path, layout: SweepLayout) -> 
         "percentiles": percentiles_table(tidy),
         "mean_response": mean_response_table(tidy),
         "sshd_profiles": sshd_profiles_table(tidy),
+        "capacity": capacity_table(capacity_searches(tidy)),
     }
     written = {"claims_csv": layout.claims}
     for stem, df in tables.items():
