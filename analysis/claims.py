@@ -97,14 +97,14 @@ def trial_values(rows: pd.DataFrame, metric: str) -> list[float]:
 
 
 def _estimate(c: Claim, value: float) -> str:
-    if isnan(value) or (isinstance(value, float) and math.isnan(value)):
+    if isnan(value):
         return ""
     return HOLDS if COMPARE[c.comparison](value, c.threshold) else FAILS
 
 
 def ci_side(c: Claim, low: float, high: float) -> str | None:
     """HOLDS if the whole CI satisfies the claim, FAILS if the whole CI violates it, else None."""
-    if isnan(low) or isnan(high) or math.isnan(low) or math.isnan(high):
+    if isnan(low) or isnan(high):
         return None
     t = c.threshold
     if c.comparison == "within":
@@ -240,7 +240,7 @@ def evaluate_threshold(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
         else:
             value, low, high = t_interval(vals)
             method = "Student t 95 % over trials" if len(vals) > 1 else "single trial: no CI"
-            if c.unit == "fraction" and not math.isnan(low):
+            if c.unit == "fraction" and not isnan(low):
                 low, high = max(low, 0.0), min(high, 1.0)  # a share cannot leave [0, 1]
                 method += ", clipped to [0, 1]"
             verdict, why = _decide(c, len(vals), low, high)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
-from analysis.common import NOT_MEASURED_TEXT, order
+from analysis.common import NOT_MEASURED_TEXT, isnan, order
 from analysis.figures_resources import fig7_cpu_per_request, fig8_capacity
 from analysis.plotting import (
     DPI,
@@ -412,7 +411,7 @@ def fig6_variability(tidy: pd.DataFrame) -> Shown:
                 continue
             for metric, label in (("latency_p50", "p50"), ("latency_p99", "p99")):
                 cv = coefficient_of_variation(finite(g[metric]).dropna().tolist())
-                if not math.isnan(cv):
+                if not isnan(cv):
                     rec = dict(zip(config, key if isinstance(key, tuple) else (key,), strict=True))
                     rows.append(
                         {**rec, "statistic": label, "cv_percent": 100 * cv, "trials": len(g)}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.common import isnan, isnum, same
+from analysis.common import isnan, isnum, order, same
 
 # Design parameters of the contract (docs/ARCHITECTURE.md, CONTRACT-v2); a tidy table may
 # name more in its param_names column. Trials (and their seeds) are repetitions, never a
@@ -190,7 +190,7 @@ def keep_one(
     """
     if col not in df.columns or df.empty:
         return df, ""
-    levels = sorted(df[col].dropna().unique(), key=str)
+    levels = order(df[col].unique())
     if len(levels) <= 1:
         return df, ""
     cover = [c for c in cover if c in df.columns]

@@ -8,7 +8,6 @@ that loads booktabs.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import jinja2
 import pandas as pd
 
 from analysis.claims import evaluate, load_claims
-from analysis.common import NOT_MEASURED, fmt_level
+from analysis.common import NOT_MEASURED, fmt_level, isnan
 from analysis.select import (
     PERCENTILES,
     STUDY,
@@ -60,7 +59,7 @@ CAPTIONS = {
 
 def fmt(v: Any, digits: int = 3) -> str:
     """A number with `digits` significant digits; blank for missing values."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if isnan(v):
         return ""
     if isinstance(v, bool):
         return "yes" if v else "no"
@@ -74,7 +73,7 @@ def fmt(v: Any, digits: int = 3) -> str:
 
 
 def fmt_ci(low: float, high: float, digits: int = 3) -> str:
-    if any(x is None or (isinstance(x, float) and math.isnan(x)) for x in (low, high)):
+    if isnan(low) or isnan(high):
         return ""
     return f"[{fmt(low, digits)}, {fmt(high, digits)}]"
 
