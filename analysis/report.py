@@ -162,7 +162,7 @@ def provenance_summary(tidy: pd.DataFrame) -> list[dict[str, str]]:
 def sweep_facts(tidy: pd.DataFrame) -> dict[str, Any]:
     """Counts a reader needs first: points, failed points by class, what ran out (in the
     tidy saturation wording), broken records, time span, parameters."""
-    empty = {"points": 0, "ok": 0, "failed": 0, "failed_by_class": {}, "limits": {}}
+    empty = {"points": 0, "ok": 0, "failed": 0, "failed_by_class": {}, "limits": None}
     if tidy.empty or "point_id" not in tidy.columns:
         return {**empty, "broken": 0, "span": "", "params": {}}
     pts = tidy.drop_duplicates("point_id")
@@ -172,7 +172,7 @@ def sweep_facts(tidy: pd.DataFrame) -> dict[str, Any]:
         if "error_class" in failed.columns
         else {}
     )
-    limits: dict[str, int] = {}
+    limits: dict[str, int] | None = None  # None: the table does not say what ran out
     if "saturation" in pts.columns:
         texts = pts["saturation"].fillna("").astype(str)
         limits = {t: int(n) for t, n in sorted(texts[texts != ""].value_counts().items())}
