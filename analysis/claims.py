@@ -1,48 +1,64 @@
-"""Evaluate the study's claims (paper/claims.yaml) on a sweep's tidy table.
+"""Verdicts on the study's claims (paper/claims.yaml) from a sweep's tidy table.
 
-The rules of evaluation are documented at the head of paper/claims.yaml; this module
-implements them. Every verdict is computed here from the data, never written by hand.
+The rules are written at the head of paper/claims.yaml (and in VERDICT_RULES, which the
+report prints beside each verdict); this module implements them. A verdict says what the
+evidence supports, never more: six states, from "holds" to "not measured".
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import operator
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from analysis.claims_spec import POSITIONAL, Claim, load_claims, load_study
+from analysis.common import NOT_MEASURED, fmt_level, fmt_levels, isnan, order, same
+from analysis.select import (
+    REPETITION_PARAMS,
+    environment_limited,
+    integrity_ok,
+    limited_by,
+    match,
+    param_columns,
+    select,
+)
 from analysis.stats import bootstrap_interval, t_interval, wilson_interval
+
+__all__ = ["Claim", "evaluate", "evaluate_claim", "load_claims", "load_study", "overall"]
 
 HOLDS = "holds"
 FAILS = "does not hold"
-NOT_MEASURED = "not measured by this sweep"
+INCONCLUSIVE = "inconclusive"
+NOT_TESTABLE = "not testable here"
+PARTIAL = "partially measured"
+VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_TESTABLE, PARTIAL, NOT_MEASURED)
 
-# Design parameters of the contract (ARCHITECTURE.md 3); a tidy table may name more in its
-# param_names column. Trials (and their seeds) are repetitions, never a grouping.
-CONTRACT_PARAMS = (
-    "rps",
-    "host",
-    "command",
-    "profile",
-    "library",
-    "connections",
-    "pattern",
-    "duration_s",
-    "warmup_s",
-    "burst_size",
-)
-REPETITION_PARAMS = ("trial", "seed")
+# Fewest trials per configuration for a verdict either way.
+MIN_TRIALS = 3
 
-KINDS = ("threshold", "ratio", "trend")
-COMPARISONS: dict[str, Callable[[float, Any], bool]] = {
+# One line per state: what it takes (shown beside each verdict in the report).
+VERDICT_RULES = {
+    HOLDS: f"at least {MIN_TRIALS} trials per configuration and the whole 95 % CI on the "
+    "claim's side of the bound (inside the band for 'within'; for a count of failures: none "
+    "observed and the Wilson 95 % upper bound of the rate below the claim's rate_bound)",
+    FAILS: f"at least {MIN_TRIALS} trials per configuration and the whole 95 % CI on the other "
+    "side of the bound (wholly outside the band; for a count: failures observed); one such "
+    "configuration decides a claim about all of them",
+    INCONCLUSIVE: f"fewer than {MIN_TRIALS} trials, or a 95 % CI that straddles the bound; "
+    "the point estimate is shown",
+    NOT_TESTABLE: "a needed point was limited by something outside the study's setup (this "
+    "machine's CPU, or the load generator): limit_kind environment",
+    PARTIAL: "some levels the claim names were not in the sweep (listed as missing)",
+    NOT_MEASURED: "no point of the sweep matches the claim, or none gives the comparison it needs",
+}
+
+COMPARE: dict[str, Callable[[float, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
     ">": operator.gt,
@@ -50,42 +66,6 @@ COMPARISONS: dict[str, Callable[[float, Any], bool]] = {
     "==": operator.eq,
     "within": lambda v, t: t[0] <= v <= t[1],
 }
-CONDITION_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
-
-
-@dataclass
-class Claim:
-    """One published claim as data (see paper/claims.yaml for the fields)."""
-
-    id: str
-    text: str
-    source: str
-    kind: str
-    metric: str
-    comparison: str
-    threshold: Any
-    condition: dict[str, Any] = field(default_factory=dict)
-    unit: str = ""
-    published: str = ""
-    operationalisation: str = ""
-    aggregate: str = "mean"
-    rate_of: str | None = None
-    over: str | None = None
-    numerator: Any = None
-    denominator: Any = None
-    levels: list[Any] | None = None
-    min_levels: int = 2
-    max_drop: float = 0.0
-    max_step: float = math.inf
-    failed_points: str = "exclude"
-    require: str = "all"
 
 
 @dataclass
@@ -95,11 +75,11 @@ class ClaimResult:
     claim_id: str
     group: str
     verdict: str
+    estimate: str = ""  # what the point estimate alone says (holds / does not hold)
     value: float = math.nan
     ci_low: float = math.nan
     ci_high: float = math.nan
     ci_method: str = ""
-    ci_conclusive: bool | None = None
     n_trials: int = 0
     unit: str = ""
     comparison: str = ""
@@ -107,121 +87,7 @@ class ClaimResult:
     note: str = ""
 
 
-def load_claims(path: Path) -> list[Claim]:
-    """Claims from YAML, each checked: a bad field stops with the claim's id and the field."""
-    try:
-        doc = yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("claims"), list):
-        raise ValueError(f"{path}: needs a top-level 'claims:' list")
-    claims = []
-    known = set(Claim.__dataclass_fields__)
-    for i, raw in enumerate(doc["claims"]):
-        cid = raw.get("id", f"#{i}") if isinstance(raw, dict) else f"#{i}"
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path}: claim {cid} is not a mapping")
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"{path}: claim {cid}: unknown field(s) {sorted(unknown)}")
-        try:
-            claim = Claim(**raw)
-        except TypeError as exc:
-            raise ValueError(f"{path}: claim {cid}: {exc}") from exc
-        _check(claim, path)
-        claims.append(claim)
-    ids = [c.id for c in claims]
-    dup = {i for i in ids if ids.count(i) > 1}
-    if dup:
-        raise ValueError(f"{path}: duplicate claim id(s) {sorted(dup)}")
-    return claims
-
-
-def load_study(path: Path) -> dict[str, Any]:
-    """The study's own testbed description (claims file, `study_testbed:`)."""
-    doc = yaml.safe_load(Path(path).read_text()) or {}
-    return doc.get("study_testbed") or {}
-
-
-def _check(c: Claim, path: Path) -> None:
-    where = f"{path}: claim {c.id}"
-    if c.kind not in KINDS:
-        raise ValueError(f"{where}: kind {c.kind!r} is not one of {KINDS}")
-    if c.comparison not in COMPARISONS:
-        raise ValueError(f"{where}: comparison {c.comparison!r} is not one of {list(COMPARISONS)}")
-    if c.comparison == "within" and not (
-        isinstance(c.threshold, list) and len(c.threshold) == 2 and c.threshold[0] <= c.threshold[1]
-    ):
-        raise ValueError(f"{where}: 'within' needs threshold [low, high]")
-    if c.comparison != "within" and not isinstance(c.threshold, int | float):
-        raise ValueError(f"{where}: threshold must be a number")
-    if c.kind in ("ratio", "trend") and not c.over:
-        raise ValueError(f"{where}: kind {c.kind} needs 'over' (the parameter it runs over)")
-    if c.kind == "ratio" and (c.numerator is None or c.denominator is None):
-        raise ValueError(f"{where}: kind ratio needs 'numerator' and 'denominator'")
-    if c.kind == "trend" and not c.levels:
-        raise ValueError(f"{where}: kind trend needs 'levels'")
-    if c.aggregate not in ("mean", "sum"):
-        raise ValueError(f"{where}: aggregate must be mean or sum")
-    if c.failed_points not in ("exclude", "violation"):
-        raise ValueError(f"{where}: failed_points must be exclude or violation")
-    if c.require not in ("all", "any"):
-        raise ValueError(f"{where}: require must be all or any")
-    if not isinstance(c.condition, dict):
-        raise ValueError(f"{where}: condition must be a mapping of parameter to value")
-
-
-# ---------------------------------------------------------------- selecting points
-
-
-def param_columns(tidy: pd.DataFrame) -> list[str]:
-    """Design parameters present in the table (contract ones plus any named in param_names)."""
-    names = set(CONTRACT_PARAMS)
-    if "param_names" in tidy.columns:
-        for text in tidy["param_names"].dropna().unique():
-            names.update(json.loads(text))
-    return [c for c in tidy.columns if c in names]
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equality that treats 90, 90.0 and "90" as the same parameter value."""
-    if _isnum(a) and _isnum(b):
-        return float(a) == float(b)
-    return str(a) == str(b)
-
-
-def _isnum(v: Any) -> bool:
-    if isinstance(v, bool):
-        return False
-    try:
-        float(v)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def match(series: pd.Series, spec: Any) -> pd.Series:
-    """Rows of a column matching a condition: a value, a list of values, or {op: value}."""
-    if isinstance(spec, dict):
-        mask = pd.Series(True, index=series.index)
-        for op, val in spec.items():
-            if op not in CONDITION_OPS:
-                raise ValueError(f"condition operator {op!r} is not one of {list(CONDITION_OPS)}")
-            num = pd.to_numeric(series, errors="coerce")
-            mask &= num.notna() & CONDITION_OPS[op](num, float(val))
-        return mask
-    values = spec if isinstance(spec, list) else [spec]
-    return series.map(lambda x: any(_same(x, v) for v in values))
-
-
-def select(tidy: pd.DataFrame, condition: dict[str, Any]) -> pd.DataFrame | None:
-    """Rows matching every condition; None if a conditioned parameter is not in the table."""
-    mask = pd.Series(True, index=tidy.index)
-    for col, spec in condition.items():
-        if col not in tidy.columns:
-            return None
-        mask &= match(tidy[col], spec)
-    return tidy[mask]
+# ---------------------------------------------------------------- small pieces
 
 
 def trial_values(rows: pd.DataFrame, metric: str) -> list[float]:
@@ -230,39 +96,48 @@ def trial_values(rows: pd.DataFrame, metric: str) -> list[float]:
     return [float(v) for v in m["value"]]
 
 
-# ---------------------------------------------------------------- evaluating
+def _estimate(c: Claim, value: float) -> str:
+    if isnan(value):
+        return ""
+    return HOLDS if COMPARE[c.comparison](value, c.threshold) else FAILS
 
 
-def _verdict(c: Claim, value: float) -> str:
-    if value is None or math.isnan(value):
-        return NOT_MEASURED
-    return HOLDS if COMPARISONS[c.comparison](value, c.threshold) else FAILS
-
-
-def _conclusive(c: Claim, low: float, high: float) -> bool | None:
-    """Is the whole CI on one side of the threshold (or inside the 'within' band)?"""
-    if math.isnan(low) or math.isnan(high) or c.comparison == "==":
+def ci_side(c: Claim, low: float, high: float) -> str | None:
+    """HOLDS if the whole CI satisfies the claim, FAILS if the whole CI violates it, else None."""
+    if isnan(low) or isnan(high):
         return None
     t = c.threshold
     if c.comparison == "within":
-        return bool(t[0] <= low and high <= t[1]) or bool(high < t[0] or low > t[1])
-    return bool(high < t or low > t) if c.comparison in ("<", ">") else bool(high <= t or low >= t)
+        if t[0] <= low and high <= t[1]:
+            return HOLDS
+        return FAILS if high < t[0] or low > t[1] else None
+    if c.comparison == "==":
+        return HOLDS if low == high == t else (FAILS if high < t or low > t else None)
+    if COMPARE[c.comparison](low, t) and COMPARE[c.comparison](high, t):
+        return HOLDS
+    if not COMPARE[c.comparison](low, t) and not COMPARE[c.comparison](high, t):
+        return FAILS
+    return None
 
 
-def _threshold_text(c: Claim) -> str:
+def _decide(c: Claim, n: int, low: float, high: float) -> tuple[str, str]:
+    """(verdict, why) for a configuration with n trials and a 95 % CI [low, high]."""
+    if n < MIN_TRIALS:
+        return INCONCLUSIVE, f"{n} trial(s), fewer than {MIN_TRIALS}"
+    side = ci_side(c, low, high)
+    if side is None:
+        return INCONCLUSIVE, "the 95 % CI straddles the bound"
+    return side, ""
+
+
+def threshold_text(c: Claim) -> str:
     t = c.threshold
-    return f"[{t[0]:g}, {t[1]:g}]" if c.comparison == "within" else f"{t:g}"
+    return f"[{t[0]:g}, {t[1]:g}]" if c.comparison == "within" else f"{float(t):g}"
 
 
 def _group_label(keys: Sequence[str], values: Sequence[Any]) -> str:
-    parts = [f"{k}={_fmt(v)}" for k, v in zip(keys, values, strict=True)]
+    parts = [f"{k}={fmt_level(v)}" for k, v in zip(keys, values, strict=True)]
     return ", ".join(parts) if parts else "all"
-
-
-def _fmt(v: Any) -> str:
-    if _isnum(v) and float(v).is_integer():
-        return str(int(float(v)))
-    return str(v)
 
 
 def _open_params(c: Claim) -> list[str]:
@@ -298,76 +173,150 @@ def _groups(
     return out
 
 
-def _failed_note(rows: pd.DataFrame) -> tuple[int, str]:
-    """How many points failed, and a note saying so and how many were load-generator-limited
-    (their rate fell short of the target: the claim was tested at a lower load)."""
-    failed = rows.loc[rows["status"] != "ok", "point_id"].dropna().unique()
-    notes = [f"{len(failed)} failed point(s)"] if len(failed) else []
-    if "loadgen.limited" in rows.columns:
-        lim = rows.loc[rows["loadgen.limited"].map(lambda v: str(v).lower() == "true"), "point_id"]
-        n_lim, n_all = lim.nunique(), rows["point_id"].nunique()
-        if n_lim:
-            notes.append(f"load generator was the limit in {n_lim} of {n_all} point(s)")
-    return len(failed), "; ".join(notes)
+def _points(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.drop_duplicates("point_id")
+
+
+def context_note(rows: pd.DataFrame) -> str:
+    """Failed, saturated and environment-limited points among rows, in the one wording of
+    the tidy `saturation` column (a saturated system under test is a finding, said so)."""
+    pts = _points(rows)
+    n = len(pts)
+    notes = []
+    failed = int((pts["status"] != "ok").sum())
+    if failed:
+        notes.append(f"{failed} failed point(s)")
+    if "saturation" in pts.columns:
+        for text, k in pts["saturation"].fillna("").astype(str).value_counts().sort_index().items():
+            if text:
+                notes.append(f"{k} of {n} point(s) {text}")
+    env = pts[environment_limited(pts)]
+    if len(env):
+        causes = sorted(
+            {x for v in env.get("limited_by", []) for x in limited_by(v) if _environmental(x)}
+        )
+        what = ", ".join(causes) if causes else "the environment"
+        notes.append(f"{len(env)} point(s) limited outside the study's setup ({what})")
+    return "; ".join(notes)
+
+
+def _environmental(resource: str) -> bool:
+    return resource == "machine_cpu" or resource.startswith("generator_")
 
 
 def _ok(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["status"] == "ok"]
 
 
+def _env_limited(rows: pd.DataFrame) -> bool:
+    return bool(environment_limited(rows).any())
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+# ---------------------------------------------------------------- evaluators
+
+
 def evaluate_threshold(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
     results = []
     for label, g in _groups(rows, skip=(), always=_open_params(c)):
-        nfailed, note = _failed_note(g)
+        note = context_note(g)
         ok = _ok(g)
         vals = trial_values(ok, c.metric)
+        nfailed = _points(g)["status"].ne("ok").sum()
         base = {"claim_id": c.id, "group": label, "unit": c.unit, "comparison": c.comparison}
-        base["threshold"] = _threshold_text(c)
+        base["threshold"] = threshold_text(c)
         if not vals:
-            # Every point of this configuration failed: that breaks a "no failure" claim.
-            verdict = FAILS if nfailed and c.failed_points == "violation" else NOT_MEASURED
-            results.append(ClaimResult(verdict=verdict, note=note or "no data", **base))
+            if nfailed and c.failed_points == "violation":
+                verdict, why = _decide_failed_points(int(nfailed))
+            else:
+                verdict, why = NOT_MEASURED, f"no ok point with {c.metric}"
+            results.append(ClaimResult(verdict=verdict, note=_join(why, note), **base))
             continue
         if c.aggregate == "sum":
-            value = float(np.sum(vals))
-            total = float(np.sum(trial_values(ok, c.rate_of))) if c.rate_of else math.nan
-            rate, low, high = wilson_interval(value, total) if c.rate_of else (math.nan,) * 3
-            method = f"Wilson 95 % of {c.metric}/{c.rate_of}" if c.rate_of else ""
-            extra = f"rate {rate:.4g} of {total:.0f} requests" if c.rate_of else ""
-            verdict = _verdict(c, value)
-            conclusive = None
+            res = _count_result(c, ok, vals, int(nfailed), base)
         else:
             value, low, high = t_interval(vals)
             method = "Student t 95 % over trials" if len(vals) > 1 else "single trial: no CI"
-            if c.unit == "fraction" and not math.isnan(low):
+            if c.unit == "fraction" and not isnan(low):
                 low, high = max(low, 0.0), min(high, 1.0)  # a share cannot leave [0, 1]
                 method += ", clipped to [0, 1]"
-            extra = ""
-            verdict = _verdict(c, value)
-            conclusive = _conclusive(c, low, high)
-        if nfailed and c.failed_points == "violation":
-            verdict = FAILS
-        results.append(
-            ClaimResult(
+            verdict, why = _decide(c, len(vals), low, high)
+            if nfailed and c.failed_points == "violation" and len(_points(g)) >= MIN_TRIALS:
+                verdict, why = FAILS, f"{nfailed} point(s) failed as a whole"
+            res = ClaimResult(
                 verdict=verdict,
+                estimate=_estimate(c, value),
                 value=value,
                 ci_low=low,
                 ci_high=high,
                 ci_method=method,
-                ci_conclusive=conclusive,
                 n_trials=len(vals),
-                note="; ".join(x for x in (extra, note) if x),
+                note=why,
                 **base,
             )
-        )
+        if _env_limited(g) and res.verdict != NOT_MEASURED:
+            res.verdict, res.note = (
+                NOT_TESTABLE,
+                _join("a point limited by the environment", res.note),
+            )
+        res.note = _join(res.note, note)
+        results.append(res)
     return results
 
 
-def _level(rows: pd.DataFrame, col: str, spec: Any, order: list[Any]) -> Any:
+def _decide_failed_points(nfailed: int) -> tuple[str, str]:
+    if nfailed >= MIN_TRIALS:
+        return FAILS, f"every point ({nfailed}) failed as a whole"
+    return INCONCLUSIVE, f"{nfailed} point(s), all failed as a whole; fewer than {MIN_TRIALS}"
+
+
+def _count_result(
+    c: Claim, ok: pd.DataFrame, vals: list[float], nfailed: int, base: dict[str, Any]
+) -> ClaimResult:
+    """A claim on a count (e.g. "0 failures"): the total over trials, and the Wilson 95 %
+    interval of its rate over `rate_of` (e.g. requests sent).
+
+    Zero observed failures cannot prove a rate of exactly 0, so "holds" needs the data to
+    exclude a rate of `rate_bound` or more (Wilson upper bound below it) in at least
+    MIN_TRIALS trials; observed failures in at least MIN_TRIALS trials do not hold.
+    """
+    count = float(np.sum(vals))
+    total = float(np.sum(trial_values(ok, c.rate_of or "")))
+    rate, low, high = wilson_interval(count, total)
+    n = len(vals)
+    satisfied = COMPARE[c.comparison](count, c.threshold)
+    if n < MIN_TRIALS:
+        verdict, why = INCONCLUSIVE, f"{n} trial(s), fewer than {MIN_TRIALS}"
+    elif not satisfied:
+        verdict, why = FAILS, ""
+    elif not isnan(high) and high < c.rate_bound:
+        verdict, why = HOLDS, ""
+    else:
+        verdict = INCONCLUSIVE
+        why = f"too few requests to exclude a rate of {c.rate_bound:g} (Wilson upper {high:.3g})"
+    if nfailed and c.failed_points == "violation" and n + nfailed >= MIN_TRIALS:
+        verdict, why = FAILS, f"{nfailed} point(s) failed as a whole"
+    return ClaimResult(
+        verdict=verdict,
+        estimate=HOLDS if satisfied and not nfailed else FAILS,
+        value=count,
+        ci_low=low,
+        ci_high=high,
+        ci_method=f"Wilson 95 % of {c.metric}/{c.rate_of}",
+        n_trials=n,
+        note=_join(why, f"rate {rate:.4g} of {total:.0f} {c.rate_of}"),
+        **base,
+    )
+
+
+def _level(spec: Any, levels: list[Any]) -> Any:
     """'first'/'second' name a level by sorted position; anything else is the value."""
-    if spec in ("first", "second"):
-        idx = 0 if spec == "first" else 1
-        return order[idx] if len(order) > idx else None
+    if spec in POSITIONAL:
+        idx = POSITIONAL.index(spec)
+        return levels[idx] if len(levels) > idx else None
     return spec
 
 
@@ -375,47 +324,42 @@ def evaluate_ratio(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
     assert c.over is not None
     results = []
     for label, g in _groups(rows, skip=(c.over,), always=_open_params(c)):
-        _nfailed, note = _failed_note(g)
+        note = context_note(g)
         ok = _ok(g)
-        levels = sorted(ok[c.over].dropna().unique(), key=_sort_key)
-        num_level = _level(ok, c.over, c.numerator, levels)
-        den_level = _level(ok, c.over, c.denominator, levels)
+        levels = order(ok[c.over].dropna().unique())
+        num_level, den_level = _level(c.numerator, levels), _level(c.denominator, levels)
         base = {"claim_id": c.id, "group": label, "unit": c.unit, "comparison": c.comparison}
-        base["threshold"] = _threshold_text(c)
-        num = (
-            trial_values(ok[match(ok[c.over], num_level)], c.metric)
-            if num_level is not None
-            else []
-        )
-        den = (
-            trial_values(ok[match(ok[c.over], den_level)], c.metric)
-            if den_level is not None
-            else []
-        )
-        pair = f"{c.over}={_fmt(num_level)} / {c.over}={_fmt(den_level)}"
-        if not num or not den or (num_level is not None and _same(num_level, den_level)):
-            if c.numerator in ("first", "second") or c.denominator in ("first", "second"):
-                missing = f"needs two levels of {c.over}, has {[_fmt(v) for v in levels]}"
+        base["threshold"] = threshold_text(c)
+        at = {
+            lv: ok[match(ok[c.over], lv)] if lv is not None else ok.iloc[0:0]
+            for lv in (num_level, den_level)
+        }
+        num = trial_values(at[num_level], c.metric)
+        den = trial_values(at[den_level], c.metric)
+        if not num or not den or same(num_level, den_level):
+            if c.numerator in POSITIONAL or c.denominator in POSITIONAL:
+                missing = f"needs two levels of {c.over}, has {fmt_levels(levels) or 'none'}"
             else:
                 missing = f"needs {c.over}={c.numerator} and {c.over}={c.denominator}"
-            results.append(
-                ClaimResult(
-                    verdict=NOT_MEASURED, note="; ".join(x for x in (missing, note) if x), **base
-                )
-            )
+            results.append(ClaimResult(verdict=NOT_MEASURED, note=_join(missing, note), **base))
             continue
         value, low, high = bootstrap_interval([num, den], _ratio_of_means)
-        small = min(len(num), len(den)) < 2
+        n = min(len(num), len(den))
+        verdict, why = _decide(c, n, low, high)
+        used = pd.concat([g[match(g[c.over], num_level)], g[match(g[c.over], den_level)]])
+        if _env_limited(used):
+            verdict, why = NOT_TESTABLE, _join("a point limited by the environment", why)
+        pair = f"{c.over}={fmt_level(num_level)} / {c.over}={fmt_level(den_level)}"
         results.append(
             ClaimResult(
-                verdict=_verdict(c, value),
+                verdict=verdict,
+                estimate=_estimate(c, value),
                 value=value,
                 ci_low=low,
                 ci_high=high,
-                ci_method="single trial: no CI" if small else "bootstrap 95 % over trials",
-                ci_conclusive=_conclusive(c, low, high),
-                n_trials=min(len(num), len(den)),
-                note="; ".join(x for x in (pair, note) if x),
+                ci_method="single trial: no CI" if n < 2 else "bootstrap 95 % over trials",
+                n_trials=n,
+                note=_join(why, pair, note),
                 **base,
             )
         )
@@ -423,57 +367,63 @@ def evaluate_ratio(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
 
 
 def evaluate_trend(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
-    assert c.over is not None and c.levels is not None
+    assert c.over is not None
     results = []
     for label, g in _groups(rows, skip=(c.over,), always=_open_params(c)):
-        _nfailed, note = _failed_note(g)
+        note = context_note(g)
         ok = _ok(g)
         base = {"claim_id": c.id, "group": label, "unit": "ratio", "comparison": c.comparison}
-        base["threshold"] = _threshold_text(c)
-        series = [(lv, trial_values(ok[match(ok[c.over], lv)], c.metric)) for lv in c.levels]
+        base["threshold"] = threshold_text(c)
+        series = [
+            (lv, trial_values(ok[match(ok[c.over], lv)], c.metric)) for lv in c.series_levels()
+        ]
         present = [(lv, v) for lv, v in series if v]
         if len(present) < c.min_levels:
-            need = f"needs at least {c.min_levels} of {c.over} in {c.levels}"
-            got = f"has {[_fmt(lv) for lv, _ in present]}"
-            results.append(
-                ClaimResult(
-                    verdict=NOT_MEASURED, note="; ".join(x for x in (need, got, note) if x), **base
-                )
-            )
+            need = f"needs at least {c.min_levels} of {c.over} in {fmt_levels(c.series_levels())}"
+            got = f"has {fmt_levels(lv for lv, _ in present) or 'none'}"
+            results.append(ClaimResult(verdict=NOT_MEASURED, note=_join(need, got, note), **base))
             continue
         groups = [v for _, v in present]
         value, low, high = bootstrap_interval(groups, _max_step)
         means = [float(np.mean(v)) for v in groups]
         rises = means[-1] > means[0]
         no_drop = all(b >= a * (1.0 - c.max_drop) for a, b in itertools.pairwise(means))
-        gradual = COMPARISONS[c.comparison](value, c.threshold)
-        verdict = HOLDS if rises and no_drop and gradual else FAILS
-        shape = ", ".join(f"{_fmt(lv)}: {m:.4g}" for (lv, _), m in zip(present, means, strict=True))
-        why = (
-            []
-            if verdict == HOLDS
-            else [
-                w
-                for w, bad in (
-                    ("does not rise", not rises),
-                    (f"falls by more than {c.max_drop:.0%}", not no_drop),
-                    (f"a step above {c.threshold}x", not gradual),
-                )
-                if bad
-            ]
+        n = min(len(v) for v in groups)
+        shape = ", ".join(
+            f"{fmt_level(lv)}: {m:.4g}" for (lv, _), m in zip(present, means, strict=True)
         )
+        bad = [
+            w
+            for w, b in (
+                ("does not rise", not rises),
+                (f"falls by more than {c.max_drop:.0%}", not no_drop),
+            )
+            if b
+        ]
+        side = ci_side(c, low, high)
+        if n < MIN_TRIALS:
+            verdict, why = INCONCLUSIVE, f"{n} trial(s) at some level, fewer than {MIN_TRIALS}"
+        elif bad or side == FAILS:
+            verdict = FAILS
+            why = _join(*bad, f"a step above {c.threshold}x" if side == FAILS else "")
+        elif side == HOLDS:
+            verdict, why = HOLDS, ""
+        else:
+            verdict, why = INCONCLUSIVE, "the 95 % CI of the largest step straddles the bound"
+        estimate = HOLDS if rises and no_drop and _estimate(c, value) == HOLDS else FAILS
+        used = g[match(g[c.over], [lv for lv, _ in present])]
+        if _env_limited(used):
+            verdict, why = NOT_TESTABLE, _join("a point limited by the environment", why)
         results.append(
             ClaimResult(
                 verdict=verdict,
+                estimate=estimate,
                 value=value,
                 ci_low=low,
                 ci_high=high,
-                ci_method="bootstrap 95 % over trials"
-                if min(len(v) for v in groups) > 1
-                else "single trial: no CI",
-                ci_conclusive=_conclusive(c, low, high),
-                n_trials=min(len(v) for v in groups),
-                note="; ".join(x for x in (f"{c.metric} by {c.over}: {shape}", *why, note) if x),
+                ci_method="single trial: no CI" if n < 2 else "bootstrap 95 % over trials",
+                n_trials=n,
+                note=_join(why, f"{c.metric} by {c.over}: {shape}", note),
                 **base,
             )
         )
@@ -491,48 +441,110 @@ def _max_step(*levels: np.ndarray) -> float:
     return max(steps) if steps else math.nan
 
 
-def _sort_key(v: Any) -> tuple[int, Any]:
-    return (0, float(v)) if _isnum(v) else (1, str(v))
-
-
 EVALUATORS = {"threshold": evaluate_threshold, "ratio": evaluate_ratio, "trend": evaluate_trend}
+
+
+# ---------------------------------------------------------------- a claim, all claims
+
+
+@dataclass
+class Evidence:
+    """What a claim's condition found in the sweep, before any verdict."""
+
+    rows: pd.DataFrame | None  # matching rows with a whole record (None: a column missing)
+    broken_note: str  # points left out for a broken record
+    measured: dict[str, list[Any]]  # named levels the sweep has, per parameter
+    missing: dict[str, list[Any]]  # named levels it lacks
+
+
+def gather(c: Claim, tidy: pd.DataFrame) -> Evidence:
+    """The claim's rows (broken records left out, said so) and its named levels found/missing."""
+    rows = select(tidy, c.condition) if len(tidy) and "metric" in tidy.columns else None
+    named = c.named_levels()
+    if rows is None:
+        return Evidence(None, "", {}, {k: list(v) for k, v in named.items()})
+    good = integrity_ok(rows)
+    broken = _points(rows[~good])
+    broken_note = ""
+    if len(broken):
+        why = "; ".join(sorted({str(v) for v in broken.get("integrity", [])}))
+        broken_note = f"{len(broken)} point(s) with a broken record left out ({why})"
+    rows = rows[good]
+    measured, missing = {}, {}
+    for param, levels in named.items():
+        col = rows[param] if param in rows.columns else pd.Series(dtype=object)
+        have = [lv for lv in levels if bool(match(col, lv).any())]
+        measured[param] = have
+        missing[param] = [lv for lv in levels if lv not in have]
+    return Evidence(rows, broken_note, measured, missing)
+
+
+def levels_text(levels: dict[str, list[Any]]) -> str:
+    """{"rps": [100, 500]} -> "rps 100, 500"; empty lists left out."""
+    return "; ".join(f"{k} {fmt_levels(v)}" for k, v in levels.items() if v)
 
 
 def evaluate_claim(c: Claim, tidy: pd.DataFrame) -> list[ClaimResult]:
     """Per-configuration verdicts of one claim; one 'not measured' row if nothing matches."""
+    return _evaluate(c, tidy, gather(c, tidy))
+
+
+def _evaluate(c: Claim, tidy: pd.DataFrame, ev: Evidence) -> list[ClaimResult]:
     base = {"claim_id": c.id, "unit": c.unit, "comparison": c.comparison}
-    base["threshold"] = _threshold_text(c)
-    rows = select(tidy, c.condition) if len(tidy) else None
-    if rows is None:
+    base["threshold"] = threshold_text(c)
+    if ev.rows is None:
         missing = [k for k in c.condition if k not in tidy.columns]
-        return [
-            ClaimResult(group="all", verdict=NOT_MEASURED, note=f"no column(s) {missing}", **base)
-        ]
-    if rows.empty:
-        return [
-            ClaimResult(
-                group="all", verdict=NOT_MEASURED, note="no point matches the condition", **base
-            )
-        ]
-    return EVALUATORS[c.kind](c, rows)
+        why = f"no column(s) {missing}" if missing else "no data"
+        return [ClaimResult(group="all", verdict=NOT_MEASURED, note=why, **base)]
+    if ev.rows.empty:
+        why = _join("no point matches the condition", ev.broken_note)
+        return [ClaimResult(group="all", verdict=NOT_MEASURED, note=why, **base)]
+    results = EVALUATORS[c.kind](c, ev.rows)
+    for r in results:
+        r.note = _join(r.note, ev.broken_note)
+    return results
 
 
-def overall(c: Claim, results: list[ClaimResult]) -> str:
-    """One verdict per claim from its groups (require: all or any)."""
-    measured = [r.verdict for r in results if r.verdict != NOT_MEASURED]
+def overall(
+    c: Claim, results: list[ClaimResult], missing: dict[str, list[Any]] | None = None
+) -> str:
+    """One verdict per claim from its configurations and the named levels it lacks.
+
+    Order: nothing measured -> not measured; (require any) a configuration that holds ->
+    holds; a configuration that does not hold -> does not hold (a counterexample stands
+    even when levels are missing; not for a trend, which a missing level can change);
+    a configuration not testable here -> not testable here; missing levels, or a
+    configuration without data beside measured ones -> partially measured; a configuration
+    inconclusive -> inconclusive; every configuration not holding -> does not hold;
+    else holds.
+    """
+    verdicts = [r.verdict for r in results]
+    measured = [v for v in verdicts if v != NOT_MEASURED]
     if not measured:
         return NOT_MEASURED
-    if c.require == "any":
-        return HOLDS if HOLDS in measured else FAILS
-    return HOLDS if all(v == HOLDS for v in measured) else FAILS
+    partial = any((missing or {}).values())
+    if c.require == "any" and HOLDS in measured:
+        return HOLDS
+    counterexample = FAILS in measured and (c.require == "all" or set(measured) == {FAILS})
+    if counterexample and (c.kind != "trend" or not partial):
+        return FAILS
+    if NOT_TESTABLE in measured:
+        return NOT_TESTABLE
+    if partial:
+        return PARTIAL
+    if INCONCLUSIVE in measured:
+        return INCONCLUSIVE
+    return HOLDS
 
 
 def evaluate(claims: list[Claim], tidy: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(details, summary): one row per claim and configuration, and one row per claim."""
     details, summary = [], []
     for c in claims:
-        res = evaluate_claim(c, tidy)
+        ev = gather(c, tidy)
+        res = _evaluate(c, tidy, ev)
         details.extend(asdict(r) for r in res)
+        verdict = overall(c, res, ev.missing)
         measured = [r for r in res if r.verdict != NOT_MEASURED]
         summary.append(
             {
@@ -542,10 +554,15 @@ def evaluate(claims: list[Claim], tidy: pd.DataFrame) -> tuple[pd.DataFrame, pd.
                 "published": c.published,
                 "metric": c.metric,
                 "comparison": c.comparison,
-                "threshold": _threshold_text(c),
-                "verdict": overall(c, res),
+                "threshold": threshold_text(c),
+                "verdict": verdict,
+                "rule": VERDICT_RULES[verdict],
+                "levels_named": levels_text(c.named_levels()),
+                "levels_measured": levels_text(ev.measured),
+                "levels_missing": levels_text(ev.missing),
                 "groups_measured": len(measured),
                 "groups_holding": sum(r.verdict == HOLDS for r in measured),
+                "note": ev.broken_note,
                 "operationalisation": " ".join(c.operationalisation.split()),
             }
         )

@@ -1,348 +1,69 @@
 """The study's figures and our own, drawn with seaborn from the tidy table.
 
-Each figure is a function tidy -> matplotlib Figure of a fixed size (FIGSIZE at DPI, so the
-PNG is always WIDTH_PX x HEIGHT_PX) and is saved as PNG and PDF by ``draw``. A figure whose
-factor the sweep did not vary says "not measured in this sweep" in its panel instead of
-failing or inventing data. When a factor is not what the figure is about, the figure keeps
-one level of it (the study's configuration where the sweep has it) and says which in its
-subtitle.
+Each figure is a function tidy -> Shown (a matplotlib Figure of FIGSIZE at DPI, or None and
+why there is nothing to show); ``draw`` saves PNG, PDF and a small JSON saying what the
+figure shows (the report reads it: a figure with nothing to show is one line there). Only
+what the sweep measured is drawn: no panel for a combination it never asked for. When a
+factor is not what a figure is about, the figure keeps one level of it (the study's
+configuration where the sweep has it) and says which in its subtitle.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import matplotlib
-import matplotlib.ticker
-
-matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from analysis.captions import TITLES
-from analysis.collect import PERCENTILES, percentile_metric
-from analysis.layout import FIGURES
-from analysis.stats import coefficient_of_variation, t_interval
+from analysis.common import NOT_MEASURED_TEXT, isnan, order
+from analysis.figures_resources import fig7_cpu_per_request, fig8_capacity
+from analysis.plotting import (
+    DPI,
+    FIGSIZE,
+    HEIGHT_PX,
+    WIDTH_PX,
+    Shown,
+    ci,
+    figure_grid,
+    figure_legend,
+    finite,
+    maybe_log,
+    nothing,
+    palette,
+    panels,
+    rate_label,
+    saturation_notes,
+    title,
+)
+from analysis.select import (
+    LIBRARY_ORDER,
+    MODE_ORDER,
+    PERCENTILES,
+    PROFILE_ORDER,
+    STUDY,
+    keep_one,
+    latency_metric,
+    ok_points,
+    params_of,
+    per_point,
+    service_metric,
+    study_config,
+)
+from analysis.stats import coefficient_of_variation
+from sshbench.paths import FIGURES
+
+__all__ = ["BUILDERS", "DPI", "FIGSIZE", "HEIGHT_PX", "WIDTH_PX", "Shown", "draw"]
 
 log = logging.getLogger(__name__)
 
-FIGSIZE = (10.0, 6.0)
 JITTER_SEED = 0
-DPI = 150
-WIDTH_PX, HEIGHT_PX = int(FIGSIZE[0] * DPI), int(FIGSIZE[1] * DPI)
-
-# The study's configuration: its API used ssh2-python with a new connection per request,
-# driven at a constant rate. Figures prefer these levels when a sweep has several.
-STUDY = {"library": "ssh2", "connections": "per-request", "pattern": "sustained"}
-LIBRARY_ORDER = ["ssh2", "paramiko", "openssh"]
-MODE_ORDER = ["per-request", "pooled"]
-PROFILE_ORDER = ["default", "tuned"]
-NOT_MEASURED = "not measured in this sweep"
-
-# ---------------------------------------------------------------- data helpers
-
-
-def params_of(tidy: pd.DataFrame) -> list[str]:
-    """Design parameters present in the table (the contract's and any the points named)."""
-    from analysis.claims import param_columns
-
-    return param_columns(tidy)
-
-
-def per_point(tidy: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """One row per point: its parameters, status, load-generator facts and the metrics."""
-    if tidy.empty:
-        return pd.DataFrame(columns=["point_id", *metrics])
-    meta_cols = ["point_id", "status", *params_of(tidy)]
-    meta_cols += [
-        c for c in ("loadgen.limited", "loadgen.limited_by", "error_class") if c in tidy.columns
-    ]
-    meta = tidy.drop_duplicates("point_id")[meta_cols].set_index("point_id")
-    sub = tidy[tidy["metric"].isin(metrics)]
-    wide = sub.pivot_table(index="point_id", columns="metric", values="value", aggfunc="first")
-    out = meta.join(wide, how="left").reset_index()
-    for m in metrics:
-        if m not in out.columns:
-            out[m] = np.nan
-    return out
-
-
-def keep_one(
-    df: pd.DataFrame, col: str, prefer: Any = None, cover: Sequence[str] = ()
-) -> tuple[pd.DataFrame, str]:
-    """Keep one level of col and say which, if it varied.
-
-    The level kept is the one under which the columns `cover` (what the figure compares)
-    have the most distinct combinations; ties go to `prefer`, then to the first level. So a
-    figure about libraries keeps the host the libraries were measured on.
-    """
-    if col not in df.columns or df.empty:
-        return df, ""
-    levels = sorted(df[col].dropna().unique(), key=str)
-    if len(levels) <= 1:
-        return df, ""
-    cover = [c for c in cover if c in df.columns]
-
-    def score(level: Any) -> tuple[int, int]:
-        sub = df[df[col] == level]
-        n = len(sub.drop_duplicates(cover)) if cover else 0
-        return (n, 1 if level == prefer else 0)
-
-    keep = max(levels, key=score)  # max keeps the first of equal scores
-    return df[df[col] == keep], f"{col}={keep}"
-
-
-def study_config(df: pd.DataFrame, also: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:
-    """Restrict to the study's configuration (library, connections, pattern) and `also`."""
-    notes = []
-    for col in ("pattern", "library", "connections", *also):
-        df, note = keep_one(df, col, STUDY.get(col))
-        if note:
-            notes.append(note)
-    return df, notes
-
-
-def _order(values: Sequence[Any], preferred: Sequence[Any] = ()) -> list[Any]:
-    vals = list(dict.fromkeys(v for v in values if not _isnan(v)))
-    first = [p for p in preferred if p in vals]
-    rest = sorted((v for v in vals if v not in first), key=_num_key)
-    return first + rest
-
-
-def _num_key(v: Any) -> tuple[int, Any]:
-    try:
-        return (0, float(v))
-    except (TypeError, ValueError):
-        return (1, str(v))
-
-
-def _isnan(v: Any) -> bool:
-    return isinstance(v, float) and math.isnan(v)
-
-
-def _rate_label(v: Any) -> str:
-    return f"{float(v):g}"
-
-
-def _ci(values: Sequence[float]) -> tuple[float, float]:
-    """Student's t 95 % interval over trials (the claims check uses the same)."""
-    _, low, high = t_interval(list(values))
-    return low, high
-
-
-# ---------------------------------------------------------------- figure helpers
-
-
-def _figure(nrows: int = 1, ncols: int = 1, **kw: Any) -> tuple[Figure, np.ndarray]:
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=FIGSIZE, dpi=DPI, squeeze=False, layout="constrained", **kw
-    )
-    return fig, axes
-
-
-def _title(fig: Figure, stem: str, notes: Sequence[str] = ()) -> None:
-    """Figure title, and below it (wrapped) what the figure kept fixed or pooled."""
-    sub = "; ".join(n for n in notes if n)
-    text = TITLES[stem] + ("\n" + "\n".join(textwrap.wrap(f"({sub})", 110)) if sub else "")
-    fig.suptitle(text, fontsize=11)
-
-
-def not_measured(ax: plt.Axes, why: str, xlabel: str = "", ylabel: str = "") -> None:
-    """Mark a panel whose data the sweep does not have, keeping its axis labels."""
-    ax.text(
-        0.5,
-        0.5,
-        f"{NOT_MEASURED}\n{why}",
-        ha="center",
-        va="center",
-        transform=ax.transAxes,
-        fontsize=11,
-        color="0.35",
-        wrap=True,
-    )
-    ax.tick_params(labelleft=False, labelbottom=False, left=False, bottom=False)
-    ax.grid(False)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-
-
-def _figure_legend(fig: Figure, axes: np.ndarray, title: str = "") -> None:
-    """One legend for the whole figure, right of the panels, instead of one per panel."""
-    handles, labels = [], []
-    for ax in axes.flat:
-        leg = ax.get_legend()
-        if leg is None:
-            continue
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-        leg.remove()
-    if handles:
-        fig.legend(handles, labels, loc="outside right center", title=title or None, fontsize=9)
-
-
-def _palette(levels: Sequence[Any], skip: Sequence[int] = ()) -> dict[Any, Any]:
-    """One colour per level, the same in every panel (so one legend serves the figure)."""
-    base = [c for i, c in enumerate(sns.color_palette("tab10")) if i not in skip]
-    colours = base if len(levels) <= len(base) else sns.color_palette("husl", len(levels))
-    return dict(zip(levels, colours, strict=False))
-
-
-def _maybe_log(ax: plt.Axes, values: Sequence[float], axis: str = "y") -> None:
-    v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0])
-    if len(v) and v.max() / v.min() > 30:
-        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
-
-
-def _grid_levels(df: pd.DataFrame, col: str, order: Sequence[Any] = ()) -> list[Any]:
-    if col not in df.columns or df[col].dropna().empty:
-        return [None]
-    return _order(df[col].unique(), order)
-
-
-def _sel(df: pd.DataFrame, col: str, level: Any) -> pd.DataFrame:
-    """Rows at one level of col (all rows for level None; none if col is missing)."""
-    if level is None:
-        return df
-    return df[df[col] == level] if col in df.columns else df.iloc[0:0]
-
-
-def _panel_title(parts: Sequence[tuple[str, Any]]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in parts if v is not None)
-
-
-# ---------------------------------------------------------------- the figures
-
-
-def fig1_load_percentiles(tidy: pd.DataFrame) -> Figure:
-    """Response-time percentiles (50..100 %) per request rate, as in the study."""
-    metrics = [percentile_metric(q) for q in PERCENTILES]
-    pts = per_point(tidy, metrics)
-    pts = pts[pts["status"] == "ok"] if not pts.empty else pts
-    pts, notes = study_config(pts)
-    xlabel, ylabel = "percentile of requests (%)", "response time (ms)"
-    rows, cols = _grid_levels(pts, "host"), _grid_levels(pts, "profile", PROFILE_ORDER)
-    fig, axes = _figure(len(rows), len(cols))
-    _title(fig, "fig1_load_percentiles", [*notes, "mean over trials, band: Student t 95 % CI"])
-    if pts.empty or "rps" not in pts.columns or pts[metrics].isna().all().all():
-        not_measured(axes[0, 0], "(no sustained-load point with response times)", xlabel, ylabel)
-        return fig
-    long = pts.melt(
-        id_vars=[c for c in pts.columns if c not in metrics],
-        value_vars=metrics,
-        var_name="metric",
-        value_name="ms",
-    )
-    long["percentile"] = long["metric"].map({percentile_metric(q): f"{q:g}" for q in PERCENTILES})
-    long["target RPS"] = long["rps"].map(_rate_label)
-    rate_order = [_rate_label(r) for r in _order(pts["rps"].unique())]
-    colours = _palette(rate_order)
-    commands = _order(long["command"].unique()) if "command" in long.columns else []
-    style = "command" if len(commands) > 1 else None
-    dashes = dict(zip(commands, ["", (4, 2), (1, 1), (6, 2, 1, 2)], strict=False))
-    markers = dict(zip(commands, ["o", "X", "s", "^"], strict=False))
-    for i, host in enumerate(rows):
-        for j, prof in enumerate(cols):
-            ax = axes[i, j]
-            d = _sel(_sel(long, "host", host), "profile", prof)
-            if d.empty:
-                not_measured(ax, _panel_title([("host", host), ("profile", prof)]), xlabel, ylabel)
-                continue
-            sns.lineplot(
-                data=d,
-                x="percentile",
-                y="ms",
-                hue="target RPS",
-                hue_order=[r for r in rate_order if r in set(d["target RPS"])],
-                palette=colours,
-                style=style,
-                style_order=commands if style else None,
-                dashes=dashes if style else True,
-                markers=markers if style else True,
-                errorbar=_ci,
-                ax=ax,
-                sort=False,
-                legend=False,
-            )
-            ax.set_title(_panel_title([("host", host), ("profile", prof)]), fontsize=10)
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
-            _maybe_log(ax, d["ms"])
-    handles = [Line2D([], [], color=colours[r], marker="o", label=f"{r} RPS") for r in rate_order]
-    if style:
-        handles += [
-            Line2D(
-                [], [], color="0.3", dashes=dashes[c] or (None, None), marker=markers[c], label=c
-            )
-            for c in commands
-        ]
-    fig.legend(
-        handles=handles, loc="outside right center", fontsize=9, title="target rate, command"
-    )
-    return fig
-
-
-def fig2_mean_response_by_host(tidy: pd.DataFrame) -> Figure:
-    """Mean response time with 95 % CI over trials, per host, command and rate."""
-    pts = per_point(tidy, ["response_time_mean"])
-    pts = pts[pts["status"] == "ok"] if not pts.empty else pts
-    pts, notes = study_config(pts)
-    xlabel, ylabel = "target request rate (RPS)", "mean response time (ms)"
-    rows = _grid_levels(pts, "profile", PROFILE_ORDER)
-    cols = _grid_levels(pts, "command", ["ls", "uptime"])
-    fig, axes = _figure(len(rows), len(cols))
-    ntrials = pts.groupby([c for c in params_of(pts) if c != "trial"], dropna=False).size()
-    notes.append(f"bars: mean over trials, whiskers: Student t 95 % CI, {_trials_text(ntrials)}")
-    _title(fig, "fig2_mean_response_by_host", notes)
-    if pts.empty or pts["response_time_mean"].isna().all():
-        not_measured(axes[0, 0], "(no sustained-load point with response times)", xlabel, ylabel)
-        return fig
-    pts = pts.assign(rate=pts["rps"].map(_rate_label))
-    order = [_rate_label(r) for r in _order(pts["rps"].unique())]
-    hosts = _order(pts["host"].unique()) if "host" in pts.columns else None
-    for i, prof in enumerate(rows):
-        for j, cmd in enumerate(cols):
-            ax = axes[i, j]
-            d = _sel(_sel(pts, "profile", prof), "command", cmd)
-            title = _panel_title([("profile", prof), ("command", cmd)])
-            if d.empty:
-                not_measured(ax, title, xlabel, ylabel)
-                continue
-            sns.barplot(
-                data=d,
-                x="rate",
-                y="response_time_mean",
-                hue="host" if hosts else None,
-                hue_order=hosts,
-                palette=_palette(hosts) if hosts else None,
-                order=[r for r in order if r in set(d["rate"])],
-                errorbar=_ci,
-                capsize=0.15,
-                ax=ax,
-            )
-            if hosts and len(hosts) < 2:
-                title += f"\n(a second host: {NOT_MEASURED})"
-            elif hosts:
-                absent = [h for h in hosts if h not in set(d["host"])]
-                if absent:
-                    title += f"\n({', '.join(map(str, absent))}: {NOT_MEASURED})"
-            ax.set_title(title, fontsize=10)
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
-    _figure_legend(fig, axes, "host")
-    return fig
+NO_SUSTAINED = "no sustained-load point with latencies"
 
 
 def _trials_text(counts: pd.Series) -> str:
@@ -350,158 +71,278 @@ def _trials_text(counts: pd.Series) -> str:
         return "no trials"
     lo, hi = int(counts.min()), int(counts.max())
     if lo == hi == 1:
-        return "1 trial per bar: no CI"
-    return f"{lo} trials per bar" if lo == hi else f"{lo}-{hi} trials per bar"
+        return "1 trial each: no CI"
+    return f"{lo} trials each" if lo == hi else f"{lo}-{hi} trials each"
 
 
-def fig3_sshd_profiles(tidy: pd.DataFrame) -> Figure:
-    """Successes and failures (by class) per rate under the default and tuned sshd."""
-    fail_metrics = sorted(
-        m for m in tidy.get("metric", pd.Series()).unique() if str(m).startswith("failures_")
-    )
-    xlabel, ylabel = "load (target RPS, or burst size)", "requests (sum over points)"
-    all_pts = per_point(tidy, ["successes", "failures", *fail_metrics])
+# ---------------------------------------------------------------- figure 1
+
+
+def fig1_load_percentiles(tidy: pd.DataFrame) -> Shown:
+    """Latency percentiles (from the schedule; service time dashed) per request rate."""
+    lat = [latency_metric(q) for q in PERCENTILES]
+    svc = [service_metric(q) for q in PERCENTILES]
+    pts = ok_points(per_point(tidy, [*lat, *svc]))
+    pts, notes = study_config(pts)
+    if pts.empty or "rps" not in pts.columns or pts[lat].isna().all().all():
+        return nothing(NO_SUSTAINED)
+    frames = []
+    for measure, metrics, prefix in (("latency", lat, "latency_p"), ("service", svc, "service_p")):
+        long = pts.melt(
+            id_vars=[c for c in pts.columns if c not in (*lat, *svc)],
+            value_vars=metrics,
+            var_name="metric",
+            value_name="ms",
+        )
+        long["percentile"] = long["metric"].str.removeprefix(prefix)
+        long["measure"] = measure
+        frames.append(long)
+    long = pd.concat(frames, ignore_index=True)
+    long["ms"] = finite(long["ms"])  # a missed slot makes a percentile infinite
+    long = long.dropna(subset=["ms"])
+    long["target RPS"] = long["rps"].map(rate_label)
+    rate_order = [rate_label(r) for r in order(pts["rps"].unique())]
+    colours = palette(rate_order)
+    dims = [("host", ()), ("profile", PROFILE_ORDER), ("command", ("uptime", "ls"))]
+    cells = panels(long, dims)
+    fig, axes = figure_grid(len(cells))
+    notes += [
+        "solid: latency from the intended send time; dashed: service time from the actual send",
+        "mean over trials, band: Student t 95 % CI",
+        *saturation_notes(pts),
+    ]
+    title(fig, "fig1_load_percentiles", notes)
+    xlabel, ylabel = "percentile of requests (%)", "time (ms)"
+    for ax, (panel, d) in zip(axes, cells, strict=True):
+        sns.lineplot(
+            data=d,
+            x="percentile",
+            y="ms",
+            hue="target RPS",
+            hue_order=[r for r in rate_order if r in set(d["target RPS"])],
+            palette=colours,
+            style="measure",
+            style_order=["latency", "service"],
+            dashes={"latency": "", "service": (4, 2)},
+            markers={"latency": "o", "service": "."},
+            errorbar=ci,
+            ax=ax,
+            sort=False,
+            legend=False,
+        )
+        ax.set_title(panel, fontsize=9)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        maybe_log(ax, d["ms"])
+    handles = [Line2D([], [], color=colours[r], marker="o", label=f"{r} RPS") for r in rate_order]
+    handles += [
+        Line2D([], [], color="0.3", marker="o", label="latency (from schedule)"),
+        Line2D([], [], color="0.3", dashes=(4, 2), marker=".", label="service time"),
+    ]
+    fig.legend(handles=handles, loc="outside right center", fontsize=8, title="target rate")
+    return Shown(fig)
+
+
+# ---------------------------------------------------------------- figure 2
+
+
+def fig2_mean_response_by_host(tidy: pd.DataFrame) -> Shown:
+    """Mean latency with 95 % CI over trials, per host, command and rate."""
+    pts = ok_points(per_point(tidy, ["latency_mean"]))
+    pts, notes = study_config(pts)
+    pts = pts.dropna(subset=["latency_mean"]) if not pts.empty else pts
+    if pts.empty or "rps" not in pts.columns:
+        return nothing(NO_SUSTAINED)
+    config = [c for c in params_of(pts)]
+    ntrials = pts.groupby(config, dropna=False).size()
+    notes.append(f"bars: mean over trials, whiskers: Student t 95 % CI, {_trials_text(ntrials)}")
+    if "host" not in pts.columns or pts["host"].nunique() < 2:
+        notes.append(f"a second host: {NOT_MEASURED_TEXT}")
+    notes += saturation_notes(pts)
+    pts = pts.assign(rate=pts["rps"].map(rate_label))
+    rates = [rate_label(r) for r in order(pts["rps"].unique())]
+    hosts = order(pts["host"].unique()) if "host" in pts.columns else None
+    cells = panels(pts, [("profile", PROFILE_ORDER), ("command", ("ls", "uptime"))])
+    fig, axes = figure_grid(len(cells))
+    title(fig, "fig2_mean_response_by_host", notes)
+    for ax, (panel, d) in zip(axes, cells, strict=True):
+        sns.barplot(
+            data=d,
+            x="rate",
+            y="latency_mean",
+            hue="host" if hosts else None,
+            hue_order=hosts,
+            palette=palette(hosts) if hosts else None,
+            order=[r for r in rates if r in set(d["rate"])],
+            errorbar=ci,
+            capsize=0.15,
+            ax=ax,
+        )
+        ax.set_title(panel, fontsize=9)
+        ax.set_xlabel("target request rate (RPS)")
+        ax.set_ylabel("mean latency (ms)")
+    figure_legend(fig, axes, "host")
+    return Shown(fig)
+
+
+# ---------------------------------------------------------------- figure 3
+
+
+def fig3_sshd_profiles(tidy: pd.DataFrame) -> Shown:
+    """Successes and failures (by class) per load under each sshd profile the sweep ran."""
+    metric_names = tidy["metric"].unique() if "metric" in tidy.columns else []
+    fail_metrics = sorted(m for m in metric_names if str(m).startswith("failures_"))
+    pts = per_point(tidy, ["successes", "failures", *fail_metrics])
+    if not pts.empty and "integrity" in pts.columns:
+        pts = pts[pts["integrity"].fillna("ok") == "ok"]
     notes = []
-    for col in ("library", "connections"):  # both patterns are shown, as rows
-        all_pts, note = keep_one(all_pts, col, STUDY.get(col))
+    for col in ("library", "connections", "host_cpus", "client_tcp"):
+        pts, note = keep_one(pts, col, STUDY.get(col))
         notes.append(note)
-    patterns = _grid_levels(all_pts, "pattern", ["sustained", "burst"])
-    profiles = _grid_levels(all_pts, "profile", PROFILE_ORDER)
-    profiles = _order([*(p for p in profiles if p is not None), *PROFILE_ORDER], PROFILE_ORDER)
-    fig, axes = _figure(len(patterns), len(profiles))
+    if pts.empty or "profile" not in pts.columns or pts["successes"].isna().all():
+        return nothing("no point with request counts under an sshd profile")
     notes.append("summed over hosts, commands and trials; failed points included")
-    _title(fig, "fig3_sshd_profiles", notes)
+    notes += saturation_notes(pts)
+    cells = panels(pts, [("pattern", ("sustained", "burst")), ("profile", PROFILE_ORDER)])
+    if len(cells) == 1 and not cells[0][0]:
+        cells = [(f"profile={pts['profile'].iloc[0]}", pts)]
+    fig, axes = figure_grid(len(cells))
+    title(fig, "fig3_sshd_profiles", notes)
     classes = [m.removeprefix("failures_") for m in fail_metrics]
-    palette = {"success": sns.color_palette("tab10")[2], **_palette(classes, skip=(2,))}
-    for i, pat in enumerate(patterns):
-        for j, prof in enumerate(profiles):
-            ax = axes[i, j]
-            d = _sel(_sel(all_pts, "pattern", pat), "profile", prof)
-            title = _panel_title([("profile", prof), ("pattern", pat)])
-            if d.empty or "profile" not in all_pts.columns:
-                not_measured(ax, title, xlabel, ylabel)
+    colours = {"success": sns.color_palette("tab10")[2], **palette(classes, skip=(2,))}
+    for ax, (panel, d) in zip(axes, cells, strict=True):
+        burst = "pattern" in d.columns and (d["pattern"] == "burst").all()
+        xcol = "burst_size" if burst and "burst_size" in d.columns else "rps"
+        sums = d.groupby(xcol)[["successes", *fail_metrics]].sum(min_count=1).fillna(0)
+        sums = sums.loc[order(sums.index)]
+        x = np.arange(len(sums))
+        bottom = np.zeros(len(sums))
+        for name, col in [("success", "successes")] + [(c, f"failures_{c}") for c in classes]:
+            vals = sums[col].to_numpy(dtype=float)
+            if name != "success" and not vals.any():
                 continue
-            xcol = "burst_size" if pat == "burst" and "burst_size" in d.columns else "rps"
-            sums = d.groupby(xcol)[["successes", *fail_metrics]].sum(min_count=1).fillna(0)
-            sums = sums.loc[_order(sums.index)]
-            x = np.arange(len(sums))
-            bottom = np.zeros(len(sums))
-            for name, col in [("success", "successes")] + [(c, f"failures_{c}") for c in classes]:
-                vals = sums[col].to_numpy(dtype=float)
-                if name != "success" and not vals.any():
-                    continue
-                ax.bar(x, vals, bottom=bottom, color=palette[name], label=name, width=0.7)
-                bottom += vals
-            for xi, (ok, tot) in enumerate(zip(sums["successes"], bottom, strict=True)):
-                failed = tot - ok
-                ax.annotate(
-                    f"{int(failed)} failed",
-                    (xi, tot),
-                    ha="center",
-                    va="bottom",
-                    fontsize=8,
-                    xytext=(0, 2),
-                    textcoords="offset points",
-                )
-            ax.set_xticks(x, [_rate_label(v) for v in sums.index])
-            ax.set_ylim(0, max(1.0, float(bottom.max())) * 1.12)  # room for the labels
-            ax.set_title(title, fontsize=10)
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
-            ax.legend()
-    _figure_legend(fig, axes, "outcome")
-    return fig
+            ax.bar(x, vals, bottom=bottom, color=colours[name], label=name, width=0.7)
+            bottom += vals
+        for xi, (ok, tot) in enumerate(zip(sums["successes"], bottom, strict=True)):
+            ax.annotate(
+                f"{int(tot - ok)} failed",
+                (xi, tot),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
+        ax.set_xticks(x, [rate_label(v) for v in sums.index])
+        ax.set_ylim(0, max(1.0, float(bottom.max())) * 1.12)  # room for the labels
+        ax.set_title(panel, fontsize=9)
+        ax.set_xlabel("burst size" if xcol == "burst_size" else "target RPS")
+        ax.set_ylabel("requests (sum over points)")
+        ax.legend()
+    figure_legend(fig, axes, "outcome")
+    return Shown(fig)
 
 
-def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Figure:
-    """Median and p99 response time per rate: libraries side by side, per connection mode."""
-    pts = per_point(tidy, ["response_time_p50", "response_time_p99"])
-    pts = pts[pts["status"] == "ok"] if not pts.empty else pts
+# ---------------------------------------------------------------- figure 4
+
+
+def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Shown:
+    """Median and p99 latency per rate: libraries side by side, per connection mode."""
+    pts = ok_points(per_point(tidy, ["latency_p50", "latency_p99"]))
     notes = []
     compared = ("library", "connections", "rps")
-    for col, pref in (("pattern", "sustained"), ("profile", "tuned"), ("command", "uptime")):
+    for col, pref in (
+        ("pattern", "sustained"),
+        ("profile", "tuned"),
+        ("command", "uptime"),
+        ("host_cpus", STUDY["host_cpus"]),
+        ("client_tcp", STUDY["client_tcp"]),
+    ):
         pts, note = keep_one(pts, col, pref, cover=compared)
         notes.append(note)
     pts, note = keep_one(pts, "host", None, cover=compared)
-    notes += [note, "mean over trials, Student t 95 % CI"]
-    xlabel = "target request rate (RPS)"
-    stats = [
-        ("response_time_p50", "median response time (ms)"),
-        ("response_time_p99", "p99 response time (ms)"),
+    if pts.empty or "library" not in pts.columns or "rps" not in pts.columns:
+        return nothing(NO_SUSTAINED)
+    notes += [note, "mean over trials, Student t 95 % CI", *saturation_notes(pts)]
+    stats = [("latency_p50", "median latency (ms)"), ("latency_p99", "p99 latency (ms)")]
+    modes = order(pts["connections"].dropna().unique(), MODE_ORDER) if "connections" in pts else []
+    cells = [(m, s) for s in stats for m in (modes or [None])]
+    cells = [
+        (m, s)
+        for m, s in cells
+        if not (pts if m is None else pts[pts["connections"] == m])[s[0]].dropna().empty
     ]
-    modes = _order(
-        [*pts.get("connections", pd.Series(dtype=object)).dropna().unique(), *MODE_ORDER],
-        MODE_ORDER,
-    )
-    fig, axes = _figure(len(stats), len(modes))
-    _title(fig, "fig4_libraries_and_modes", notes)
-    libs = _order(pts["library"].unique(), LIBRARY_ORDER) if "library" in pts.columns else []
-    for i, (metric, ylabel) in enumerate(stats):
-        for j, mode in enumerate(modes):
-            ax = axes[i, j]
-            d = pts[pts["connections"] == mode] if "connections" in pts.columns else pts.iloc[0:0]
-            d = d.dropna(subset=[metric])
-            if d.empty:
-                not_measured(ax, f"(connections={mode})", xlabel, ylabel)
-                continue
-            d = d.assign(rate=d["rps"].map(_rate_label))
-            present = [lib for lib in libs if lib in set(d["library"])]
-            sns.pointplot(
-                data=d,
-                x="rate",
-                y=metric,
-                hue="library",
-                hue_order=present,
-                palette=_palette(_order([*libs, *LIBRARY_ORDER], LIBRARY_ORDER)),
-                order=[_rate_label(r) for r in _order(d["rps"].unique())],
-                errorbar=_ci,
-                dodge=0.3 if len(present) > 1 else False,  # seaborn divides by levels - 1
-                capsize=0.1,
-                ax=ax,
-            )
-            missing = [lib for lib in LIBRARY_ORDER if lib not in set(d["library"])]
-            title = f"connections={mode}"
-            if missing:
-                title += f"\n{', '.join(missing)}: {NOT_MEASURED}"
-            ax.set_title(title, fontsize=10)
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
-            _maybe_log(ax, d[metric])
-    _figure_legend(fig, axes, "library")
-    return fig
+    if not cells:
+        return nothing(NO_SUSTAINED)
+    fig, axes = figure_grid(len(cells))
+    title(fig, "fig4_libraries_and_modes", notes)
+    libs = order(pts["library"].unique(), LIBRARY_ORDER)
+    colours = palette(order([*libs, *LIBRARY_ORDER], LIBRARY_ORDER))
+    for ax, (mode, (metric, ylabel)) in zip(axes, cells, strict=True):
+        d = pts if mode is None else pts[pts["connections"] == mode]
+        d = d.dropna(subset=[metric])
+        d = d.assign(rate=d["rps"].map(rate_label), **{metric: finite(d[metric])})
+        present = [lib for lib in libs if lib in set(d["library"])]
+        sns.pointplot(
+            data=d,
+            x="rate",
+            y=metric,
+            hue="library",
+            hue_order=present,
+            palette=colours,
+            order=[rate_label(r) for r in order(d["rps"].unique())],
+            errorbar=ci,
+            dodge=0.3 if len(present) > 1 else False,  # seaborn divides by levels - 1
+            capsize=0.1,
+            ax=ax,
+        )
+        ax.set_title(f"connections={mode}" if mode else "", fontsize=9)
+        ax.set_xlabel("target request rate (RPS)")
+        ax.set_ylabel(ylabel)
+        maybe_log(ax, d[metric])
+    figure_legend(fig, axes, "library")
+    return Shown(fig)
 
 
-def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Figure:
-    """Achieved vs target RPS of every point; load-generator-limited and failed points marked."""
+# ---------------------------------------------------------------- figure 5
+
+KEPT = "nothing ran out"
+FAILED = "point failed"
+
+
+def _outcome(point: dict) -> str:
+    """The point's outcome in the tidy saturation wording (failed points said so)."""
+    if point.get("status") != "ok":
+        return FAILED
+    text = point.get("saturation")
+    return text if isinstance(text, str) and text else KEPT
+
+
+def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Shown:
+    """Achieved vs target RPS of every point; saturated, generator-limited, failed marked."""
     pts = per_point(tidy, ["target_rps", "achieved_rps", "throughput_rps"])
-    xlabel, ylabel = "target request rate (RPS)", "rate in the measured window (RPS)"
-    fig, axes = _figure(1, 2, width_ratios=[1.2, 1])
-    ax, ax2 = axes[0, 0], axes[0, 1]
     d = pts.dropna(subset=["target_rps", "achieved_rps"]) if not pts.empty else pts
-    notes = []
-    if not pts.empty and len(d) < len(pts):
-        left = pts[~pts["point_id"].isin(d["point_id"])]
-        bursts = int((left.get("pattern", pd.Series(dtype=object)) == "burst").sum())
-        if bursts:
-            notes.append(f"{bursts} burst point(s) not shown: a burst has no target rate")
-        if len(left) > bursts:
-            notes.append(f"{len(left) - bursts} point(s) without an achieved rate not shown")
-    _title(fig, "fig5_target_vs_achieved_rps", notes)
     if d.empty:
-        not_measured(ax, "(no point with a target and an achieved rate)", xlabel, ylabel)
-        not_measured(ax2, "", xlabel, "achieved / target (%)")
-        return fig
-    kept, failed = "load generator kept up", "point failed"
+        return nothing("no point with a target and an achieved rate (bursts have none)")
+    notes = []
+    left = pts[~pts["point_id"].isin(d["point_id"])]
+    bursts = int((left.get("pattern", pd.Series(dtype=object)) == "burst").sum())
+    if bursts:
+        notes.append(f"{bursts} burst point(s) not shown: a burst has no target rate")
+    if len(left) > bursts:
+        notes.append(f"{len(left) - bursts} point(s) without an achieved rate not shown")
+    fig, (ax, ax2) = figure_grid(2, width_ratios=[1.2, 1])
+    title(fig, "fig5_target_vs_achieved_rps", notes)
     d = d.assign(
-        outcome=[_loadgen_outcome(r) for r in d.to_dict("records")],
+        outcome=[_outcome(r) for r in d.to_dict("records")],
         ratio=100 * d["achieved_rps"] / d["target_rps"],
-        rate=d["target_rps"].map(_rate_label),
+        rate=d["target_rps"].map(rate_label),
     )
-    limits = sorted(o for o in set(d["outcome"]) if o not in (kept, failed))
-    outcomes = [o for o in (kept, *limits, failed) if o in set(d["outcome"])]
-    markers = {kept: "o", failed: "s", **dict.fromkeys(limits, "X")}
-    colours = {kept: "tab:green", failed: "0.3"}
-    colours.update(zip(limits, ["tab:red", "tab:orange", "tab:purple"], strict=False))
+    limits = sorted(o for o in set(d["outcome"]) if o not in (KEPT, FAILED))
+    outcomes = [o for o in (KEPT, *limits, FAILED) if o in set(d["outcome"])]
+    markers = {KEPT: "o", FAILED: "s", **dict.fromkeys(limits, "X")}
+    colours = {KEPT: "tab:green", FAILED: "0.3"}
+    colours.update(zip(limits, ["tab:red", "tab:orange", "tab:purple", "tab:brown"], strict=False))
     hue = "library" if "library" in d.columns and d["library"].nunique() > 1 else None
     sns.scatterplot(
         data=d,
@@ -527,91 +368,68 @@ def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Figure:
         )
     top = max(d["target_rps"].max(), d["achieved_rps"].max()) * 1.1
     ax.plot([0, top], [0, top], color="0.5", linestyle="--", linewidth=1, label="achieved = target")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    _maybe_log(ax, d["target_rps"], axis="x")
+    ax.set_xlabel("target request rate (RPS)")
+    ax.set_ylabel("sent (marker) and ok answers (bar) per second")
+    maybe_log(ax, d["target_rps"], axis="x")
     if ax.get_xscale() == "log":
         ax.set_yscale("log")
         for axis in (ax.xaxis, ax.yaxis):
-            axis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.legend(fontsize=8)
-    ax.set_title("every point", fontsize=10)
+            axis.set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
+    ax.legend(fontsize=7)
+    ax.set_title("every point", fontsize=9)
     sns.stripplot(
         data=d,
         x="rate",
         y="ratio",
         hue="outcome",
         hue_order=outcomes,
-        order=[_rate_label(r) for r in _order(d["target_rps"].unique())],
+        order=[rate_label(r) for r in order(d["target_rps"].unique())],
         palette=colours,
         jitter=0.25,
         alpha=0.8,
         ax=ax2,
     )
     ax2.axhline(100, color="0.5", linestyle="--", linewidth=1)
-    ax2.set_xlabel(xlabel)
+    ax2.set_xlabel("target request rate (RPS)")
     ax2.set_ylabel("achieved / target (%)")
-    ax2.set_title("achieved as a share of the target", fontsize=10)
-    ax2.legend(fontsize=8)
-    return fig
+    ax2.set_title("achieved as a share of the target", fontsize=9)
+    ax2.legend(fontsize=7)
+    return Shown(fig)
 
 
-def _loadgen_outcome(point: dict[str, Any]) -> str:
-    """'kept up', 'point failed', or 'was the limit (what limited it)' from point.json."""
-    if point.get("status") != "ok":
-        return "point failed"
-    if str(point.get("loadgen.limited")).lower() not in ("true", "1", "1.0"):
-        return "load generator kept up"
-    why = point.get("loadgen.limited_by")
-    try:
-        reasons = json.loads(why) if isinstance(why, str) else []
-    except ValueError:
-        reasons = [why]
-    names = {"cpu": "its CPU", "late_slots": "requests sent late"}
-    text = ", ".join(names.get(r, str(r)) for r in reasons)
-    return "load generator was the limit" + (f" ({text})" if text else "")
+# ---------------------------------------------------------------- figure 6
 
 
-def fig6_variability(tidy: pd.DataFrame) -> Figure:
-    """Coefficient of variation of p50 and p99 across trials, per configuration and rate."""
-    pts = per_point(tidy, ["response_time_p50", "response_time_p99"])
-    pts = pts[pts["status"] == "ok"] if not pts.empty else pts
-    xlabel, ylabel = "target request rate (RPS)", "coefficient of variation across trials (%)"
-    fig, axes = _figure(1, 1)
-    ax = axes[0, 0]
-    config = [c for c in params_of(pts) if c not in ("trial", "seed")] if not pts.empty else []
+def fig6_variability(tidy: pd.DataFrame) -> Shown:
+    """Coefficient of variation of latency p50 and p99 across trials, per configuration."""
+    pts = ok_points(per_point(tidy, ["latency_p50", "latency_p99"]))
+    config = params_of(pts) if not pts.empty else []
     rows = []
-    if config:
+    if config and "rps" in config:
         for key, g in pts.groupby(config, dropna=False):
             if len(g) < 2:
                 continue
-            for metric, label in (("response_time_p50", "p50"), ("response_time_p99", "p99")):
-                cv = coefficient_of_variation(g[metric].tolist())
-                if not math.isnan(cv):
+            for metric, label in (("latency_p50", "p50"), ("latency_p99", "p99")):
+                cv = coefficient_of_variation(finite(g[metric]).dropna().tolist())
+                if not isnan(cv):
                     rec = dict(zip(config, key if isinstance(key, tuple) else (key,), strict=True))
                     rows.append(
                         {**rec, "statistic": label, "cv_percent": 100 * cv, "trials": len(g)}
                     )
     cv = pd.DataFrame(rows)
-    trials = _trials_text(cv["trials"]).replace(" per bar", "") if not cv.empty else ""
-    _title(
-        fig,
-        "fig6_variability",
-        [f"one dot per configuration ({trials}); sample SD / mean" if trials else ""],
-    )
-    if cv.empty or "rps" not in cv.columns or cv["rps"].isna().all():
-        not_measured(
-            ax, "(needs at least 2 trials of a sustained-load configuration)", xlabel, ylabel
-        )
-        return fig
-    cv = cv.dropna(subset=["rps"]).assign(rate=lambda x: x["rps"].map(_rate_label))
-    order = [_rate_label(r) for r in _order(cv["rps"].unique())]
+    if cv.empty or cv["rps"].isna().all():
+        return nothing("no sustained-load configuration with 2 or more trials")
+    trials = _trials_text(cv["trials"])
+    fig, (ax,) = figure_grid(1)
+    title(fig, "fig6_variability", [f"one dot per configuration ({trials}); sample SD / mean"])
+    cv = cv.dropna(subset=["rps"]).assign(rate=lambda x: x["rps"].map(rate_label))
+    rates = [rate_label(r) for r in order(cv["rps"].unique())]
     sns.stripplot(
         data=cv,
         x="rate",
         y="cv_percent",
         hue="statistic",
-        order=order,
+        order=rates,
         dodge=True,
         alpha=0.6,
         ax=ax,
@@ -621,7 +439,7 @@ def fig6_variability(tidy: pd.DataFrame) -> Figure:
         x="rate",
         y="cv_percent",
         hue="statistic",
-        order=order,
+        order=rates,
         dodge=0.4,
         errorbar=None,
         markers="_",
@@ -629,39 +447,60 @@ def fig6_variability(tidy: pd.DataFrame) -> Figure:
         ax=ax,
         legend=False,
     )
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_xlabel("target request rate (RPS)")
+    ax.set_ylabel("coefficient of variation across trials (%)")
     ax.legend(title="statistic (bar: mean)", fontsize=8)
-    return fig
+    return Shown(fig)
 
 
-BUILDERS: dict[str, Callable[[pd.DataFrame], Figure]] = {
+BUILDERS: dict[str, Callable[[pd.DataFrame], Shown]] = {
     "fig1_load_percentiles": fig1_load_percentiles,
     "fig2_mean_response_by_host": fig2_mean_response_by_host,
     "fig3_sshd_profiles": fig3_sshd_profiles,
     "fig4_libraries_and_modes": fig4_libraries_and_modes,
     "fig5_target_vs_achieved_rps": fig5_target_vs_achieved_rps,
     "fig6_variability": fig6_variability,
+    "fig7_cpu_per_request": fig7_cpu_per_request,
+    "fig8_capacity": fig8_capacity,
 }
 assert tuple(BUILDERS) == FIGURES
 
 
+def _placeholder(why: str) -> plt.Figure:
+    """The file a figure rule must still write when there is nothing to show (the report
+    shows the reason as a line instead of this image)."""
+    fig = plt.figure(figsize=(6.0, 0.6), dpi=DPI)
+    fig.text(0.5, 0.5, f"{NOT_MEASURED_TEXT}: {why}", ha="center", va="center", fontsize=8)
+    return fig
+
+
 def draw(stem: str, tidy: pd.DataFrame, png: Path) -> tuple[Path, Path]:
-    """Build one figure and save it as PNG (fixed pixel size) and PDF beside it."""
+    """Build one figure; save PNG (fixed pixel size), PDF and what it shows (JSON) beside it."""
     if stem not in BUILDERS:
         raise ValueError(f"unknown figure {stem!r}; known: {', '.join(BUILDERS)}")
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)
-    pdf = png.with_suffix(".pdf")
+    pdf, info = png.with_suffix(".pdf"), png.with_suffix(".json")
     # seaborn's strip jitter draws from numpy's global generator: seed it, so the same
     # table gives the same figure, byte for byte (no creation date in the files either).
     np.random.seed(JITTER_SEED)
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.8):
-        fig = BUILDERS[stem](tidy)
+        shown = BUILDERS[stem](tidy)
+        fig = shown.fig if shown.fig is not None else _placeholder(shown.why)
         try:
             fig.savefig(png, dpi=DPI, metadata={"Software": None})
             fig.savefig(pdf, metadata={"CreationDate": None, "Producer": None})
         finally:
             plt.close(fig)
-    log.info("figure %s -> %s, %s", stem, png, pdf)
+    record = {"stem": stem, "shown": shown.fig is not None, "why": shown.why}
+    info.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    log.info("figure %s -> %s (%s)", stem, png, "drawn" if record["shown"] else shown.why)
     return png, pdf
+
+
+def shown_info(png: Path) -> dict:
+    """What draw() recorded for a figure: {"shown": bool, "why": str}."""
+    info = Path(png).with_suffix(".json")
+    if not info.exists():
+        return {"shown": Path(png).exists(), "why": "figure not built"}
+    return json.loads(info.read_text())

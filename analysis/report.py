@@ -10,21 +10,23 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import math
 import os
 import re
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 
 from analysis.captions import CAPTIONS, TITLES
-from analysis.claims import HOLDS, NOT_MEASURED, load_study
+from analysis.claims import FAILS, HOLDS, MIN_TRIALS, VERDICT_RULES, load_study
 from analysis.collect import read_tidy
-from analysis.layout import FIGURES, Layout
+from analysis.common import NOT_MEASURED, NOT_MEASURED_TEXT, fmt_level, fmt_levels, nan_to, order
+from analysis.select import integrity_ok, ok_points, param_columns, per_point
 from analysis.tables import fmt, fmt_ci
 from sshbench import paths
+from sshbench.paths import FIGURES, SweepLayout
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +133,7 @@ def testbed_differences(study: dict[str, Any], ours: dict[str, Any]) -> list[dic
         else:
             f = by_name.get(str(m.get("name", "")).lower())
             if f is None:
-                ours_text = "not measured in this sweep"
+                ours_text = NOT_MEASURED_TEXT
             else:
                 ours_text = (
                     f"{f['kind']}; {f['CPU cores (cgroup limit applied)']} core(s), "
@@ -158,9 +160,11 @@ def provenance_summary(tidy: pd.DataFrame) -> list[dict[str, str]]:
 
 
 def sweep_facts(tidy: pd.DataFrame) -> dict[str, Any]:
-    """Counts a reader needs first: points, failed points by class, limited points, time span."""
-    if tidy.empty:
-        return {"points": 0, "ok": 0, "failed": 0, "failed_by_class": {}, "limited": 0}
+    """Counts a reader needs first: points, failed points by class, what ran out (in the
+    tidy saturation wording), broken records, time span, parameters."""
+    empty = {"points": 0, "ok": 0, "failed": 0, "failed_by_class": {}, "limits": None}
+    if tidy.empty or "point_id" not in tidy.columns:
+        return {**empty, "broken": 0, "span": "", "params": {}}
     pts = tidy.drop_duplicates("point_id")
     failed = pts[pts["status"] != "ok"]
     by_class = (
@@ -168,28 +172,82 @@ def sweep_facts(tidy: pd.DataFrame) -> dict[str, Any]:
         if "error_class" in failed.columns
         else {}
     )
-    limited = 0
-    if "loadgen.limited" in pts.columns:
-        limited = int(pts["loadgen.limited"].map(lambda v: str(v).lower() == "true").sum())
+    limits: dict[str, int] | None = None  # None: the table does not say what ran out
+    if "saturation" in pts.columns:
+        texts = pts["saturation"].fillna("").astype(str)
+        limits = {t: int(n) for t, n in sorted(texts[texts != ""].value_counts().items())}
+    broken = int((~integrity_ok(pts)).sum())
     span = ""
     if "started_at" in pts.columns and "ended_at" in pts.columns:
         span = f"{pts['started_at'].dropna().min()} to {pts['ended_at'].dropna().max()}"
-    varied = {}
-    from analysis.claims import param_columns
-
-    for p in param_columns(tidy):
-        vals = sorted(_distinct(pts[p]), key=lambda v: (isinstance(v, str), v))
-        if vals:
-            varied[p] = ", ".join(_human(v) for v in vals)
+    varied = {p: fmt_levels(_distinct(pts[p])) for p in param_columns(tidy)}
     return {
         "points": len(pts),
         "ok": int((pts["status"] == "ok").sum()),
         "failed": len(failed),
         "failed_by_class": by_class,
-        "limited": limited,
+        "limits": limits,
+        "broken": broken,
         "span": span,
-        "params": varied,
+        "params": {k: v for k, v in varied.items() if v},
     }
+
+
+def latency_vs_service(tidy: pd.DataFrame) -> str:
+    """One sentence: how closely latency from the schedule and service time agree below
+    saturation, and where they part (the points that ran out of something)."""
+    metrics = ["latency_p50", "service_p50", "latency_p99", "service_p99"]
+    pts = ok_points(per_point(tidy, metrics))
+    if pts.empty:
+        return ""
+    if "pattern" in pts.columns:
+        pts = pts[pts["pattern"] != "burst"]
+    pts = pts.dropna(subset=metrics)
+    pts = pts[np.isfinite(pts[metrics].to_numpy(dtype=float)).all(axis=1)]
+    if pts.empty:
+        return ""
+    sat = pts["saturation"].fillna("").astype(str) if "saturation" in pts.columns else None
+    below = pts if sat is None else pts[sat == ""]
+    parts = []
+    if len(below):
+        gap = {
+            q: float(
+                ((below[f"latency_{q}"] - below[f"service_{q}"]) / below[f"service_{q}"]).max()
+            )
+            for q in ("p50", "p99")
+        }
+        close = max(gap.values()) <= 0.10
+        parts.append(
+            f"Below saturation ({len(below)} point(s)), latency from the schedule and service "
+            f"time {'agree closely' if close else 'differ'}: latency is at most "
+            f"{100 * gap['p50']:.1f} % above service time at p50 and {100 * gap['p99']:.1f} % "
+            "at p99"
+        )
+    if sat is not None and (sat != "").any():
+        at = pts[sat != ""]
+        first = order(at["rps"].unique())[0] if "rps" in at.columns else None
+        g = at[at["rps"] == first] if first is not None else at
+        parts.append(
+            f"they part where the system ran out: at {fmt_level(first)} RPS "
+            f"({'; '.join(order(g['saturation'].unique()))}) p99 latency is "
+            f"{g['latency_p99'].mean():.0f} ms against {g['service_p99'].mean():.0f} ms of "
+            "service time (requests waited for their turn before they were sent)"
+        )
+    return ("; ".join(parts) + ".") if parts else ""
+
+
+def capacity_lines(path: Path) -> list[str]:
+    """One sentence per capacity search, from paper/capacity.csv: capacity, bracket, and how
+    it stands next to the study's 90 RPS."""
+    versus = "vs the study's 90 RPS"
+    out = []
+    for r in _records(path):
+        out.append(
+            f"{r['library']} {r['connections']}, host_cpus {r['host_cpus']}, client TCP "
+            f"{r['client_tcp']} ({r['host']}, {r['command']}, {r['profile']}): "
+            f"{r['capacity (RPS)']} RPS, bracket {r['bracket (RPS)']}; {r[versus]}"
+        )
+    return out
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -199,11 +257,11 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return df.to_dict("records")
 
 
-def _claim_rows(layout: Layout) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    summary = _records(layout.claims_summary_csv)
+def _claim_rows(layout: SweepLayout) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    summary = _records(layout.claims_summary)
     details = []
-    if layout.claims_csv.exists():
-        d = pd.read_csv(layout.claims_csv)
+    if layout.claims.exists():
+        d = pd.read_csv(layout.claims)
         # A measured claim's uncovered configurations are left out (claims.csv has them).
         measured = set(d.loc[d["verdict"] != NOT_MEASURED, "claim_id"])
         d = d[(d["verdict"] != NOT_MEASURED) | ~d["claim_id"].isin(measured)]
@@ -213,60 +271,73 @@ def _claim_rows(layout: Layout) -> tuple[list[dict[str, Any]], list[dict[str, An
                     "claim_id": r.claim_id,
                     "group": r.group,
                     "verdict": r.verdict,
+                    "estimate": nan_to(r.estimate),
                     "value": fmt(r.value),
                     "ci": fmt_ci(r.ci_low, r.ci_high),
-                    "ci_method": "" if _nan(r.ci_method) else r.ci_method,
-                    "unit": "" if _nan(r.unit) else r.unit,
+                    "ci_method": nan_to(r.ci_method),
+                    "unit": nan_to(r.unit),
                     "test": f"{r.comparison} {r.threshold}",
                     "trials": int(r.n_trials),
-                    "note": "" if _nan(r.note) else r.note,
+                    "note": nan_to(r.note),
                 }
             )
     return summary, details
 
 
-def _nan(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
-def build_context(layout: Layout, embed: bool) -> dict[str, Any]:
-    """Everything the templates show; figures embedded (HTML) or linked (Markdown)."""
-    tidy = read_tidy(layout.tidy_csv)
-    sweep = _distinct(tidy["sweep"])[0] if "sweep" in tidy.columns and len(tidy) else None
-    figures = []
+def figure_entries(layout: SweepLayout, embed: bool) -> list[dict[str, Any]]:
+    """Each figure: embedded (HTML) or linked (Markdown), or, when it has nothing to show,
+    the one line that says why (from figures/<stem>.json, written by analysis.figures)."""
+    out = []
     for stem in FIGURES:
         png = layout.figure(stem, "png")
         entry = {"stem": stem, "title": TITLES[stem], "caption": CAPTIONS[stem]}
+        info = layout.figure(stem, "json")
+        record = json.loads(info.read_text()) if info.exists() else {}
         entry["exists"] = png.exists()
-        if embed and png.exists():
+        entry["shown"] = bool(record.get("shown", png.exists()))
+        entry["why"] = record.get("why") or ("" if png.exists() else "figure not built")
+        if embed and entry["shown"] and png.exists():
             entry["src"] = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
         else:
-            entry["src"] = os.path.relpath(png, layout.paper_dir)
-        entry["pdf"] = os.path.relpath(layout.figure(stem, "pdf"), layout.paper_dir)
-        figures.append(entry)
+            entry["src"] = os.path.relpath(png, layout.paper)
+        entry["pdf"] = os.path.relpath(layout.figure(stem, "pdf"), layout.paper)
+        out.append(entry)
+    return out
+
+
+def build_context(layout: SweepLayout, embed: bool) -> dict[str, Any]:
+    """Everything the templates show; figures embedded (HTML) or linked (Markdown)."""
+    tidy = read_tidy(layout.tidy)
+    sweep = _distinct(tidy["sweep"])[0] if "sweep" in tidy.columns and len(tidy) else None
     summary, details = _claim_rows(layout)
     study = load_study(paths.PAPER_DIR / "claims.yaml")
     ours = testbed_facts(tidy)
     return {
-        "sweep": sweep or layout.sweep_dir.name,
-        "sweep_dir": layout.sweep_dir,
+        "sweep": sweep or layout.root.name,
+        "sweep_dir": layout.root,
         "facts": sweep_facts(tidy),
         "claims": summary,
         "claim_details": details,
-        "verdicts": {"holds": HOLDS, "not_measured": NOT_MEASURED},
-        "figures": figures,
+        "verdicts": {"holds": HOLDS, "fails": FAILS, "not_measured": NOT_MEASURED},
+        "verdict_rules": VERDICT_RULES,
+        "min_trials": MIN_TRIALS,
+        "figures": figure_entries(layout, embed),
+        "latency_vs_service": latency_vs_service(tidy),
+        "capacity": capacity_lines(layout.table("capacity", "csv")),
         "tables": {
             "percentiles": _records(layout.table("percentiles", "csv")),
             "mean_response": _records(layout.table("mean_response", "csv")),
             "sshd_profiles": _records(layout.table("sshd_profiles", "csv")),
+            "capacity": _records(layout.table("capacity", "csv")),
         },
+        "not_measured": NOT_MEASURED_TEXT,
         "study": study,
         "testbed": ours,
         "differences": testbed_differences(study, ours),
         "provenance": provenance_summary(tidy),
-        "tex_tables": sorted(p.name for p in layout.paper_dir.glob("*.tex")),
+        "tex_tables": sorted(p.name for p in layout.paper.glob("*.tex")),
         "rerun": {
-            "analysis": f"python -m analysis {layout.sweep_dir}",
+            "analysis": f"python -m analysis {layout.root}",
             "sweep": f"snakemake --cores 2 --configfile experiments/{sweep or 'quick'}.yaml",
             "snakemake_report": "snakemake --report report.html "
             f"--configfile experiments/{sweep or 'quick'}.yaml",
@@ -285,9 +356,9 @@ def _env() -> jinja2.Environment:
     )
 
 
-def render_report(layout: Layout) -> tuple[Path, Path]:
+def render_report(layout: SweepLayout) -> tuple[Path, Path]:
     """Write paper/report.html (figures embedded) and paper/report.md (figures linked)."""
-    layout.paper_dir.mkdir(parents=True, exist_ok=True)
+    layout.paper.mkdir(parents=True, exist_ok=True)
     env = _env()
     html = env.get_template("report.html.j2").render(**build_context(layout, embed=True))
     layout.report_html.write_text(html)

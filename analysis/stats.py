@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from analysis.common import isnan
+
 LEVEL = 0.95
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20190801
@@ -90,7 +92,7 @@ def t_quantile(p: float, df: float) -> float:
 
 def t_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, float, float]:
     """(mean, low, high): Student's t interval of the mean; low/high are nan for n < 2."""
-    x = np.asarray([v for v in values if not _nan(v)], dtype=float)
+    x = np.asarray([v for v in values if not isnan(v)], dtype=float)
     if len(x) == 0:
         return math.nan, math.nan, math.nan
     mean = float(x.mean())
@@ -112,7 +114,7 @@ def bootstrap_interval(
     ``statistic(*groups)`` gets one array per group (e.g. the trials at 500 RPS and at
     100 RPS). Low/high are nan when any group has fewer than 2 trials.
     """
-    arrays = [np.asarray([v for v in g if not _nan(v)], dtype=float) for g in groups]
+    arrays = [np.asarray([v for v in g if not isnan(v)], dtype=float) for g in groups]
     if any(len(a) == 0 for a in arrays):
         return math.nan, math.nan, math.nan
     estimate = float(statistic(*arrays))
@@ -146,7 +148,7 @@ def wilson_interval(successes: float, n: float, level: float = LEVEL) -> tuple[f
 
 def coefficient_of_variation(values: Sequence[float]) -> float:
     """Sample standard deviation / mean (nan with fewer than 2 values or a zero mean)."""
-    x = np.asarray([v for v in values if not _nan(v)], dtype=float)
+    x = np.asarray([v for v in values if not isnan(v)], dtype=float)
     if len(x) < 2 or x.mean() == 0:
         return math.nan
     return float(x.std(ddof=1) / x.mean())
@@ -162,7 +164,3 @@ def _normal_quantile(p: float) -> float:
         else:
             hi = mid
     return (lo + hi) / 2.0
-
-
-def _nan(v: object) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))

@@ -8,7 +8,6 @@ that loads booktabs.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,24 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from analysis.claims import NOT_MEASURED, evaluate, load_claims
-from analysis.collect import PERCENTILES, percentile_metric
-from analysis.figures import STUDY, keep_one, per_point
-from analysis.layout import Layout
+from analysis.claims import evaluate, load_claims
+from analysis.common import NOT_MEASURED, fmt_level, isnan
+from analysis.select import (
+    PERCENTILES,
+    STUDY,
+    STUDY_RPS,
+    capacity_searches,
+    integrity_ok,
+    keep_one,
+    latency_metric,
+    ok_points,
+    per_point,
+    service_metric,
+    study_config,
+)
 from analysis.stats import t_interval, wilson_interval
 from sshbench import paths
+from sshbench.paths import SweepLayout
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +42,15 @@ CAPTIONS = {
     "claims": "The study's claims checked on this sweep (verdicts computed from the data).",
     "published_vs_measured": "The study's published numbers next to this sweep's, per "
     "configuration, with 95\\,\\% confidence intervals.",
-    "percentiles": "Response-time percentiles (ms) per request rate, mean over trials "
-    "(the numbers of the load-test figure).",
-    "mean_response": "Mean response time (ms) per host, command and rate, with Student-t "
+    "percentiles": "Latency percentiles (ms) per request rate, mean over trials (the numbers "
+    "of the load-test figure): latency from the intended send time, service time from the "
+    "actual send beside it.",
+    "mean_response": "Mean latency (ms) per host, command and rate, with Student-t "
     "95\\,\\% confidence intervals over trials.",
     "sshd_profiles": "Requests and failures under each sshd profile (summed over trials), "
     "failure rate with Wilson 95\\,\\% interval.",
+    "capacity": "Capacity (RPS) each configuration sustains within the bound, with the "
+    "bracket the search closed in on, next to the study's 90 RPS.",
 }
 
 
@@ -45,7 +59,7 @@ CAPTIONS = {
 
 def fmt(v: Any, digits: int = 3) -> str:
     """A number with `digits` significant digits; blank for missing values."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if isnan(v):
         return ""
     if isinstance(v, bool):
         return "yes" if v else "no"
@@ -59,7 +73,7 @@ def fmt(v: Any, digits: int = 3) -> str:
 
 
 def fmt_ci(low: float, high: float, digits: int = 3) -> str:
-    if any(x is None or (isinstance(x, float) and math.isnan(x)) for x in (low, high)):
+    if isnan(low) or isnan(high):
         return ""
     return f"[{fmt(low, digits)}, {fmt(high, digits)}]"
 
@@ -156,7 +170,6 @@ def published_vs_measured(details: pd.DataFrame, summary: pd.DataFrame) -> pd.Da
     for r in details.itertuples(index=False):
         if r.verdict == NOT_MEASURED and r.claim_id in measured_claims:
             continue  # listed in claims.csv; here only what was measured, or one line
-
         rows.append(
             {
                 "claim": r.claim_id,
@@ -174,7 +187,8 @@ def published_vs_measured(details: pd.DataFrame, summary: pd.DataFrame) -> pd.Da
 
 
 def claims_summary(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per claim: text, source, verdict, configurations measured/holding."""
+    """One row per claim: text, source, verdict, the levels it names that were measured and
+    those missing, configurations measured/holding."""
     if summary.empty:
         return pd.DataFrame(columns=["claim", "text", "source", "verdict"])
     return pd.DataFrame(
@@ -183,6 +197,8 @@ def claims_summary(summary: pd.DataFrame) -> pd.DataFrame:
             "text": summary["text"],
             "source": summary["source"],
             "verdict": summary["verdict"],
+            "levels measured": summary["levels_measured"].fillna(""),
+            "levels missing": summary["levels_missing"].fillna(""),
             "holding / measured configurations": [
                 f"{h} / {m}"
                 for h, m in zip(summary["groups_holding"], summary["groups_measured"], strict=True)
@@ -191,49 +207,65 @@ def claims_summary(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _study_points(tidy: pd.DataFrame, metrics: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
-    pts = per_point(tidy, metrics)
-    pts = pts[pts["status"] == "ok"] if not pts.empty else pts
-    notes = []
-    for col in ("pattern", "library", "connections"):
-        pts, note = keep_one(pts, col, STUDY.get(col))
-        notes.append(note)
-    return pts, [n for n in notes if n]
+def _study_points(tidy: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    pts, _ = study_config(ok_points(per_point(tidy, metrics)))
+    return pts
 
 
 def _present(df: pd.DataFrame, cols: Sequence[str]) -> list[str]:
     return [c for c in cols if c in df.columns and df[c].notna().any()]
 
 
+def _saturation(g: pd.DataFrame) -> str:
+    """The tidy saturation wording of a group of points, with how many it concerns."""
+    if "saturation" not in g.columns:
+        return ""
+    texts = g["saturation"].fillna("").astype(str)
+    parts = [f"{t} ({n} of {len(g)})" for t, n in texts[texts != ""].value_counts().items()]
+    return "; ".join(sorted(parts))
+
+
 def percentiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
-    """Mean over trials of each percentile, per host, profile, command and rate."""
-    metrics = [percentile_metric(q) for q in PERCENTILES]
-    pts, _ = _study_points(tidy, metrics)
+    """Mean over trials of each latency percentile, per host, profile, command and rate, with
+    the service-time percentiles in the next row (measure: latency / service)."""
+    lat = [latency_metric(q) for q in PERCENTILES]
+    svc = [service_metric(q) for q in PERCENTILES]
+    pts = _study_points(tidy, [*lat, *svc])
     keys = _present(pts, ["host", "profile", "command", "rps"])
-    if pts.empty or not keys:
-        return pd.DataFrame(columns=["rps", *[f"p{q:g}" for q in PERCENTILES]])
-    agg = pts.groupby(keys, dropna=False)[metrics].mean().reset_index()
-    agg.insert(len(keys), "trials", pts.groupby(keys, dropna=False).size().to_numpy())
-    agg = agg.rename(columns={percentile_metric(q): f"p{q:g}" for q in PERCENTILES})
-    return agg.round(1)
+    cols = [f"p{q:g}" for q in PERCENTILES]
+    if pts.empty or not keys or pts[lat].isna().all().all():
+        return pd.DataFrame(columns=["rps", "measure", *cols])
+    rows = []
+    for key, g in pts.groupby(keys, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        for measure, metrics in (("latency", lat), ("service", svc)):
+            if g[metrics].isna().all().all():
+                continue
+            means = [round(float(g[m].mean()), 1) for m in metrics]
+            row = {**dict(zip(keys, key, strict=True)), "measure": measure, "trials": len(g)}
+            rows.append(
+                {**row, **dict(zip(cols, means, strict=True)), "saturation": _saturation(g)}
+            )
+    return pd.DataFrame(rows)
 
 
 def mean_response_table(tidy: pd.DataFrame) -> pd.DataFrame:
-    """Mean response time with Student t 95 % CI over trials, per host, command and rate."""
-    pts, _ = _study_points(tidy, ["response_time_mean"])
+    """Mean latency with Student t 95 % CI over trials, per host, command and rate."""
+    pts = _study_points(tidy, ["latency_mean"])
     keys = _present(pts, ["profile", "command", "rps", "host"])
-    if pts.empty or not keys:
+    if pts.empty or not keys or pts["latency_mean"].isna().all():
         return pd.DataFrame(columns=["rps", "host", "mean (ms)", "95 % CI (ms)", "trials"])
     rows = []
     for key, g in pts.groupby(keys, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        mean, low, high = t_interval(g["response_time_mean"].tolist())
+        mean, low, high = t_interval(g["latency_mean"].tolist())
         rows.append(
             {
                 **dict(zip(keys, key, strict=True)),
                 "mean (ms)": round(mean, 1),
                 "95 % CI (ms)": fmt_ci(low, high, 4),
                 "trials": len(g),
+                "saturation": _saturation(g),
             }
         )
     return pd.DataFrame(rows)
@@ -241,14 +273,14 @@ def mean_response_table(tidy: pd.DataFrame) -> pd.DataFrame:
 
 def sshd_profiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """Requests, failures by class and failure rate (Wilson 95 %) per profile and load."""
-    classes = sorted(
-        m for m in tidy.get("metric", pd.Series()).unique() if m.startswith("failures_")
-    )
+    names = tidy["metric"].dropna().unique() if "metric" in tidy.columns else []
+    classes = sorted(m for m in names if str(m).startswith("failures_"))
     pts = per_point(tidy, ["requests", "failures", *classes])
-    for col in ("library", "connections"):
+    pts = pts[integrity_ok(pts)] if not pts.empty else pts
+    for col in ("library", "connections", "host_cpus", "client_tcp"):
         pts, _ = keep_one(pts, col, STUDY.get(col))
     keys = _present(pts, ["profile", "pattern", "rps", "burst_size"])
-    if pts.empty or not keys:
+    if pts.empty or not keys or "profile" not in keys:
         return pd.DataFrame(columns=["profile", "rps", "requests", "failures"])
     rows = []
     for key, g in pts.groupby(keys, dropna=False, sort=True):
@@ -264,6 +296,7 @@ def sshd_profiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
             n = int(g[c].fillna(0).sum())
             if n:
                 row[c.removeprefix("failures_")] = n
+        row["saturation"] = _saturation(g)
         rows.append(row)
     out = pd.DataFrame(rows)
     for c in classes:
@@ -273,27 +306,64 @@ def sshd_profiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_tables(tidy: pd.DataFrame, claims_file: Path, layout: Layout) -> dict[str, Path]:
+def capacity_table(caps: pd.DataFrame) -> pd.DataFrame:
+    """One row per capacity search: the configuration, capacity, bracket, and the capacity
+    next to the study's 90 RPS. caps: the columns of analysis.capacity.capacities."""
+    cols = ["library", "connections", "host_cpus", "client_tcp", "capacity (RPS)"]
+    if caps.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for r in caps.itertuples(index=False):
+        cap = float(r.capacity_rps)
+        rows.append(
+            {
+                "host": r.host,
+                "command": r.command,
+                "profile": r.profile,
+                "library": r.library,
+                "connections": r.connections,
+                "host_cpus": fmt_level(r.host_cpus),
+                "client_tcp": r.client_tcp,
+                "capacity (RPS)": round(cap, 1),
+                "bracket (RPS)": fmt_ci(r.bracket_low_rps, r.bracket_high_rps),
+                "vs the study's 90 RPS": versus_study(cap, bool(r.converged)),
+                "converged": bool(r.converged),
+                "steps": int(r.steps),
+                "first failing step limited by": r.first_failing_limited_by,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def versus_study(capacity: float, converged: bool = True) -> str:
+    """ "above the study's 90 RPS (x1.3)" / "below ..." for one capacity."""
+    side = "above" if capacity >= STUDY_RPS else "below"
+    text = f"{side} the study's {STUDY_RPS} RPS (x{capacity / STUDY_RPS:.2f})"
+    return text if converged else text + ", search not converged"
+
+
+def write_tables(tidy: pd.DataFrame, claims_file: Path, layout: SweepLayout) -> dict[str, Path]:
     """Evaluate the claims and write every paper table as CSV and LaTeX; return the paths."""
     claims = load_claims(claims_file)
     details, summary = evaluate(claims, tidy)
-    layout.paper_dir.mkdir(parents=True, exist_ok=True)
+    layout.paper.mkdir(parents=True, exist_ok=True)
     # claims.csv keeps every field of the check (for the report); the .tex is the summary.
     details_full = details.merge(
         summary[["claim_id", "text", "source", "published", "operationalisation"]],
         on="claim_id",
         how="left",
     )
-    details_full.to_csv(layout.claims_csv, index=False)
-    summary.to_csv(layout.claims_summary_csv, index=False)
+    details_full.to_csv(layout.claims, index=False)
+    summary.to_csv(layout.claims_summary, index=False)
     tables = {
         "claims": claims_summary(summary),
         "published_vs_measured": published_vs_measured(details, summary),
         "percentiles": percentiles_table(tidy),
         "mean_response": mean_response_table(tidy),
         "sshd_profiles": sshd_profiles_table(tidy),
+        "capacity": capacity_table(capacity_searches(tidy)),
     }
-    written = {"claims_csv": layout.claims_csv}
+    written = {"claims_csv": layout.claims}
     for stem, df in tables.items():
         df = whole_numbers(df)
         if stem != "claims":

@@ -51,34 +51,180 @@ def testbed_dir(name: str | None = None) -> Path:
     return state_dir() / "testbed" / (name or testbed_name())
 
 
+# Figure stems, in the order the report shows them.
+FIGURES: tuple[str, ...] = (
+    "fig1_load_percentiles",
+    "fig2_mean_response_by_host",
+    "fig3_sshd_profiles",
+    "fig4_libraries_and_modes",
+    "fig5_target_vs_achieved_rps",
+    "fig6_variability",
+    "fig7_cpu_per_request",
+    "fig8_capacity",
+)
+
+# Paper tables (stems); each is written as .csv and as a booktabs .tex snippet.
+TABLES: tuple[str, ...] = (
+    "claims",
+    "published_vs_measured",
+    "percentiles",
+    "mean_response",
+    "sshd_profiles",
+    "capacity",
+)
+
+
+class SweepLayout:
+    """Every file and folder of one sweep, derived from its directory (results/<sweep>).
+
+    The runner, the workflow's rules and the analysis all take their paths from here. It
+    takes a directory rather than a sweep name so the analysis can be pointed at any copy of
+    a sweep; ``SweepLayout.of(name)`` is the sweep under results_dir().
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def of(cls, sweep: str) -> SweepLayout:
+        return cls(results_dir() / sweep)
+
+    def __repr__(self) -> str:
+        return f"SweepLayout({str(self.root)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SweepLayout) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+    # folders
+    @property
+    def points(self) -> Path:
+        return self.root / "points"
+
+    def point(self, point_id: str) -> Path:
+        return self.points / point_id
+
+    @property
+    def figures(self) -> Path:
+        return self.root / "figures"
+
+    @property
+    def paper(self) -> Path:
+        return self.root / "paper"
+
+    @property
+    def logs(self) -> Path:
+        """Logs of the sweep's workflow jobs (one per point, testbed bring-up, analysis)."""
+        return self.root / "logs"
+
+    @property
+    def analysis_logs(self) -> Path:
+        return self.logs / "analysis"
+
+    @property
+    def flags(self) -> Path:
+        """Snakemake flag files of the sweep's side effects (testbed provisioned once)."""
+        return self.root / "flags"
+
+    @property
+    def capacity(self) -> Path:
+        """One JSON per capacity search (the runner writes them)."""
+        return self.root / "capacity"
+
+    # files
+    @property
+    def tidy(self) -> Path:
+        return self.root / "tidy.csv"
+
+    @property
+    def tidy_parquet(self) -> Path:
+        return self.root / "tidy.parquet"
+
+    @property
+    def claims(self) -> Path:
+        return self.paper / "claims.csv"
+
+    @property
+    def claims_summary(self) -> Path:
+        return self.paper / "claims_summary.csv"
+
+    @property
+    def report_html(self) -> Path:
+        return self.paper / "report.html"
+
+    @property
+    def report_md(self) -> Path:
+        return self.paper / "report.md"
+
+    def log(self, step: str) -> Path:
+        """The log of one analysis step (collect, figure_<stem>, tables, report, cli)."""
+        return self.analysis_logs / f"{step}.log"
+
+    def figure(self, stem: str, ext: str) -> Path:
+        """A figure file; ext "json" is what the figure shows or why it has nothing to show."""
+        return self.figures / f"{stem}.{ext}"
+
+    def table(self, stem: str, ext: str) -> Path:
+        return self.paper / f"{stem}.{ext}"
+
+    # what the analysis makes
+    def figure_outputs(self, stem: str | None = None) -> list[Path]:
+        stems = FIGURES if stem is None else (stem,)
+        return [self.figure(s, e) for s in stems for e in ("png", "pdf", "json")]
+
+    def table_outputs(self) -> list[Path]:
+        """The tables besides claims.csv (which has its own rule output)."""
+        out = [self.table(s, e) for s in TABLES for e in ("csv", "tex")]
+        return [self.claims_summary, *(p for p in out if p != self.claims)]
+
+    def all_outputs(self) -> list[Path]:
+        return [
+            self.tidy,
+            self.tidy_parquet,
+            *self.figure_outputs(),
+            self.claims,
+            *self.table_outputs(),
+            self.report_html,
+            self.report_md,
+        ]
+
+
+def analysis_targets(sweep_dir: str | Path) -> list[str]:
+    """Every file the analysis makes for one sweep (what the workflow's `rule all` asks for)."""
+    return [str(p) for p in SweepLayout(sweep_dir).all_outputs()]
+
+
+# One-line wrappers kept for the runner and workflow/rules/common.smk.
 def sweep_dir(sweep: str) -> Path:
-    return results_dir() / sweep
+    return SweepLayout.of(sweep).root
 
 
 def points_dir(sweep: str) -> Path:
-    return sweep_dir(sweep) / "points"
+    return SweepLayout.of(sweep).points
 
 
 def point_dir(sweep: str, point_id: str) -> Path:
-    return points_dir(sweep) / point_id
+    return SweepLayout.of(sweep).point(point_id)
 
 
 def paper_out_dir(sweep: str) -> Path:
-    return sweep_dir(sweep) / "paper"
+    return SweepLayout.of(sweep).paper
 
 
 def figures_dir(sweep: str) -> Path:
-    return sweep_dir(sweep) / "figures"
+    return SweepLayout.of(sweep).figures
 
 
 def sweep_logs_dir(sweep: str) -> Path:
     """Logs of a sweep's workflow jobs (one per point, testbed bring-up, ...)."""
-    return sweep_dir(sweep) / "logs"
+    return SweepLayout.of(sweep).logs
 
 
 def flags_dir(sweep: str) -> Path:
     """Snakemake flag files of a sweep's side effects (testbed provisioned once)."""
-    return sweep_dir(sweep) / "flags"
+    return SweepLayout.of(sweep).flags
 
 
 def api_dir(name: str | None = None) -> Path:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from analysis.layout import Layout
+
 from analysis.tables import latex_escape, to_latex
 
 

@@ -3,27 +3,32 @@
 # Cheap stage only: every rule here reads the finished point directories (or what was
 # built from them) and never triggers a point to run again.
 #
-# Needs from common.smk (helper C): ANALYSIS_SWEEP_DIR (str, results/<sweep>) and
-# point_json_files() -> list[str], every point.json of the sweep. The target list for
-# `rule all` is analysis_targets(ANALYSIS_SWEEP_DIR). Each rule also takes its analysis code
-# and templates as input (code_inputs), so editing a plot reruns that plot, never a point.
+# Needs from common.smk: ANALYSIS_SWEEP_DIR (str, results/<sweep>) and point_json_files().
+# Every path comes from sshbench.paths.SweepLayout. Each rule's `code` input is its
+# script's import graph inside the repository (analysis.codedeps), so editing a module a
+# step really imports reruns that step, and nothing else.
 
 from analysis.captions import figure_caption
-from analysis.layout import FIGURES, Layout, analysis_targets, code_inputs
+from analysis.codedeps import code_inputs
 from sshbench import paths
+from sshbench.paths import FIGURES, SweepLayout, analysis_targets
+
+LAYOUT = SweepLayout(ANALYSIS_SWEEP_DIR)
+SCRIPTS = paths.WORKFLOW_DIR / "scripts"
+TEMPLATES = paths.PAPER_DIR / "templates"
 
 
 rule analysis_collect:
     input:
         points=point_json_files(),
-        code=code_inputs("collect"),
+        code=code_inputs(SCRIPTS / "analysis_collect.py"),
     output:
-        csv=Layout(ANALYSIS_SWEEP_DIR).tidy_csv,
-        parquet=Layout(ANALYSIS_SWEEP_DIR).tidy_parquet,
+        csv=LAYOUT.tidy,
+        parquet=LAYOUT.tidy_parquet,
     conda:
         "../../environment.yml"
     log:
-        Layout(ANALYSIS_SWEEP_DIR).log("collect"),
+        LAYOUT.log("collect"),
     message:
         "Collecting every point of the sweep into one tidy table"
     script:
@@ -32,19 +37,20 @@ rule analysis_collect:
 
 rule analysis_figure:
     input:
-        tidy=Layout(ANALYSIS_SWEEP_DIR).tidy_csv,
-        code=code_inputs("figure"),
+        tidy=LAYOUT.tidy,
+        code=code_inputs(SCRIPTS / "analysis_figure.py"),
     output:
         png=report(
-            Layout(ANALYSIS_SWEEP_DIR).figure("{figure}", "png"),
+            LAYOUT.figure("{figure}", "png"),
             category="Figures",
             caption="../../paper/captions/figure.rst",
         ),
         pdf=report(
-            Layout(ANALYSIS_SWEEP_DIR).figure("{figure}", "pdf"),
+            LAYOUT.figure("{figure}", "pdf"),
             category="Figures (PDF)",
             caption="../../paper/captions/figure.rst",
         ),
+        shown=LAYOUT.figure("{figure}", "json"),
     params:
         caption=figure_caption,
     wildcard_constraints:
@@ -52,7 +58,7 @@ rule analysis_figure:
     conda:
         "../../environment.yml"
     log:
-        Layout(ANALYSIS_SWEEP_DIR).log("figure_{figure}"),
+        LAYOUT.log("figure_{figure}"),
     message:
         "Drawing figure {wildcards.figure}"
     script:
@@ -61,20 +67,21 @@ rule analysis_figure:
 
 rule analysis_paper_tables:
     input:
-        tidy=Layout(ANALYSIS_SWEEP_DIR).tidy_csv,
-        claims_file=str(paths.PAPER_DIR / "claims.yaml"),
-        code=code_inputs("tables"),
+        tidy=LAYOUT.tidy,
+        claims_file=paths.PAPER_DIR / "claims.yaml",
+        template=TEMPLATES / "table.tex.j2",
+        code=code_inputs(SCRIPTS / "analysis_tables.py"),
     output:
         claims=report(
-            Layout(ANALYSIS_SWEEP_DIR).claims_csv,
+            LAYOUT.claims,
             category="Claims",
             caption="../../paper/captions/claims.rst",
         ),
-        tables=Layout(ANALYSIS_SWEEP_DIR).table_outputs(),
+        tables=LAYOUT.table_outputs(),
     conda:
         "../../environment.yml"
     log:
-        Layout(ANALYSIS_SWEEP_DIR).log("tables"),
+        LAYOUT.log("tables"),
     message:
         "Checking the study's claims and writing the paper tables"
     script:
@@ -83,22 +90,24 @@ rule analysis_paper_tables:
 
 rule analysis_report:
     input:
-        tidy=Layout(ANALYSIS_SWEEP_DIR).tidy_csv,
-        claims=Layout(ANALYSIS_SWEEP_DIR).claims_csv,
-        figures=Layout(ANALYSIS_SWEEP_DIR).figure_outputs(),
-        tables=Layout(ANALYSIS_SWEEP_DIR).table_outputs(),
-        code=code_inputs("report"),
+        tidy=LAYOUT.tidy,
+        claims=LAYOUT.claims,
+        figures=LAYOUT.figure_outputs(),
+        tables=LAYOUT.table_outputs(),
+        claims_file=paths.PAPER_DIR / "claims.yaml",
+        templates=[TEMPLATES / "report.html.j2", TEMPLATES / "report.md.j2"],
+        code=code_inputs(SCRIPTS / "analysis_report.py"),
     output:
         html=report(
-            Layout(ANALYSIS_SWEEP_DIR).report_html,
+            LAYOUT.report_html,
             category="Reproduction report",
             caption="../../paper/captions/report.rst",
         ),
-        md=Layout(ANALYSIS_SWEEP_DIR).report_md,
+        md=LAYOUT.report_md,
     conda:
         "../../environment.yml"
     log:
-        Layout(ANALYSIS_SWEEP_DIR).log("report"),
+        LAYOUT.log("report"),
     message:
         "Rendering the reproduction report"
     script:

@@ -6,8 +6,8 @@ left from an earlier version of the config stays on disk but out of the analysis
 
 from pathlib import Path
 
-from analysis.cli import logged
 from analysis.collect import collect, write_tidy
+from analysis.logs import logged
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with logged(smk.log[0]):

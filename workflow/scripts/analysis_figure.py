@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from analysis.cli import logged
 from analysis.collect import read_tidy
 from analysis.figures import draw
+from analysis.logs import logged
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with logged(smk.log[0]):

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from analysis.cli import logged
-from analysis.layout import Layout
+from analysis.logs import logged
 from analysis.report import render_report
+from sshbench.paths import SweepLayout
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with logged(smk.log[0]):
-    render_report(Layout(Path(smk.input.tidy).parent))
+    render_report(SweepLayout(Path(smk.input.tidy).parent))

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from analysis.cli import logged
 from analysis.collect import read_tidy
-from analysis.layout import Layout
+from analysis.logs import logged
 from analysis.tables import write_tables
+from sshbench.paths import SweepLayout
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with logged(smk.log[0]):
-    layout = Layout(Path(smk.input.tidy).parent)
+    layout = SweepLayout(Path(smk.input.tidy).parent)
     write_tables(read_tidy(Path(smk.input.tidy)), Path(smk.input.claims_file), layout)

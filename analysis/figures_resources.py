@@ -1,0 +1,143 @@
+"""Figures of what a request costs and what the system can carry: CPU per successful answer
+(where each request's CPU goes) and the capacity found by a capacity search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.common import fmt_level, order
+from analysis.plotting import Shown, figure_grid, figure_legend, nothing, palette, panels, title
+from analysis.select import (
+    LIBRARY_ORDER,
+    MODE_ORDER,
+    STUDY,
+    STUDY_RPS,
+    TCP_ORDER,
+    capacity_searches,
+    keep_one,
+    ok_points,
+    per_point,
+)
+
+# Where a request's CPU goes: the host's sshd, the API, the load generator (machine is the
+# sum of everything on the machine, so it is not stacked with the parts).
+DEMAND_PARTS = ("host", "api", "generator")
+
+
+def fig7_cpu_per_request(tidy: pd.DataFrame) -> Shown:
+    """CPU ms per successful answer (utilisation law D = U / X) by library and connection
+    mode, stacked by where it was spent; one panel per host CPU quota when that varied."""
+    metrics = [f"demand_ms_{p}" for p in DEMAND_PARTS]
+    pts = ok_points(per_point(tidy, metrics))
+    if not pts.empty:
+        pts = pts.dropna(subset=metrics, how="all")
+    if pts.empty or "library" not in pts.columns:
+        return nothing("no point recorded CPU per answer (demand_ms_host, _api, _generator)")
+    notes = []
+    for col, pref in (
+        ("pattern", "sustained"),
+        ("profile", "tuned"),
+        ("command", "uptime"),
+        ("client_tcp", STUDY["client_tcp"]),
+    ):
+        pts, note = keep_one(pts, col, pref, cover=("library", "connections", "host_cpus"))
+        notes.append(note)
+    pts, note = keep_one(pts, "host", None, cover=("library", "connections", "host_cpus"))
+    notes += [note, "mean over rates and trials (ok points)"]
+    cells = panels(pts, [("host_cpus", ()), ("connections", MODE_ORDER)])
+    fig, axes = figure_grid(len(cells))
+    title(fig, "fig7_cpu_per_request", notes)
+    colours = palette(DEMAND_PARTS)
+    for ax, (panel, d) in zip(axes, cells, strict=True):
+        by = [c for c in ("library", "connections") if c in d.columns]
+        means = _ordered(d.groupby(by)[metrics].mean().reset_index())
+        labels = [" ".join(str(r[c]) for c in by) for _, r in means.iterrows()]
+        x = np.arange(len(means))
+        bottom = np.zeros(len(means))
+        for part, m in zip(DEMAND_PARTS, metrics, strict=True):
+            vals = np.nan_to_num(means[m].to_numpy(dtype=float))
+            ax.bar(x, vals, bottom=bottom, color=colours[part], label=part, width=0.6)
+            bottom += vals
+        for xi, tot in enumerate(bottom):
+            ax.annotate(f"{tot:.1f}", (xi, tot), ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(x, labels, rotation=15)
+        ax.set_ylabel("CPU ms per successful answer")
+        ax.set_title(panel, fontsize=9)
+        ax.legend()
+    figure_legend(fig, axes, "CPU spent by")
+    return Shown(fig)
+
+
+def _ordered(df: pd.DataFrame, mode_first: bool = False) -> pd.DataFrame:
+    """Rows in library order (ssh2, paramiko, openssh), then connection mode order (or the
+    other way round)."""
+    rank = {}
+    keys = (("library", LIBRARY_ORDER), ("connections", MODE_ORDER))
+    for col, pref in keys[::-1] if mode_first else keys:
+        if col in df.columns:
+            levels = order(df[col].unique(), pref)
+            rank[col] = df[col].map(levels.index)
+    if not rank:
+        return df
+    return df.assign(**{f"_{k}": v for k, v in rank.items()}).sort_values([f"_{k}" for k in rank])[
+        list(df.columns)
+    ]
+
+
+def fig8_capacity(tidy: pd.DataFrame) -> Shown:
+    """Capacity at the bound, from analysis.capacity.capacities (one row per search)."""
+    return capacity_figure(capacity_searches(tidy))
+
+
+def capacity_figure(caps: pd.DataFrame) -> Shown:
+    """Capacity (RPS) with its bracket by library x connection mode, one panel per host CPU
+    quota x client TCP mode searched; the study's 90 RPS drawn across. caps: the columns of
+    analysis.capacity.capacities."""
+    if caps.empty:
+        return nothing("this sweep has no capacity search")
+    caps = caps.assign(config=caps["library"].astype(str) + " " + caps["connections"].astype(str))
+    notes = [f"bar: capacity at the bound ({caps['bound'].iloc[0]}); whisker: its bracket"]
+    if not caps["converged"].astype(bool).all():
+        notes.append("hatched: search not converged (capacity is a bound, not a value)")
+    if caps["host"].nunique() > 1:
+        notes.append("hosts: " + ", ".join(order(caps["host"].unique())))
+    cells = panels(caps, [("host_cpus", ()), ("client_tcp", TCP_ORDER), ("host", ())])
+    fig, axes = figure_grid(len(cells))
+    title(fig, "fig8_capacity", notes)
+    modes = order(caps["connections"].unique(), MODE_ORDER)
+    colours = palette(modes)
+    for ax, (panel, d) in zip(axes, cells, strict=True):
+        d = _ordered(d, mode_first=True)
+        x = np.arange(len(d))
+        for xi, r in zip(x, d.itertuples(index=False), strict=True):
+            ax.bar(
+                xi,
+                r.capacity_rps,
+                color=colours[r.connections],
+                hatch="" if bool(r.converged) else "//",
+                edgecolor="0.2",
+                width=0.6,
+                label=r.connections,
+            )
+            low, high = r.bracket_low_rps, r.bracket_high_rps
+            if np.isfinite(low) and np.isfinite(high):
+                ax.plot([xi, xi], [low, high], color="0.1", linewidth=1.5)
+            ax.annotate(
+                f"{r.capacity_rps:.0f}",
+                (xi, r.capacity_rps),
+                xytext=(4, 2),
+                textcoords="offset points",
+                ha="left",
+                va="bottom",
+                fontsize=7,
+            )
+        ax.axhline(
+            STUDY_RPS, color="tab:red", linestyle="--", linewidth=1, label="the study's 90 RPS"
+        )
+        ax.set_xticks(x, list(d["library"]), rotation=0)
+        ax.set_ylabel("capacity (RPS)")
+        ax.set_title(panel or f"host_cpus={fmt_level(d['host_cpus'].iloc[0])}", fontsize=9)
+        ax.legend()
+    figure_legend(fig, axes, "connections")
+    return Shown(fig)
