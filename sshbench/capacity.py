@@ -92,7 +92,7 @@ def search(
         n = len(steps)
         sp = {**params, "rps": rate, "step": n, "search": search}
         pid = step_id(search, n, rate)
-        pdir = paths.point_dir(sweep_name, pid)
+        pdir = paths.SweepLayout.of(sweep_name).point(pid)
         rec = _reuse(pdir, sp)
         if rec is None:
             rec = run_step(sweep_name, pid, sp, settings, log_path)
@@ -117,7 +117,7 @@ def search(
         "converged": rate is None and low is not None and bool(above),
         "steps": steps,
     }
-    out = paths.sweep_dir(sweep_name) / "capacity" / f"{search}.json"
+    out = paths.SweepLayout.of(sweep_name).capacity_search(search)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=1, default=str) + "\n")

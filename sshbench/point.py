@@ -246,7 +246,7 @@ def run(
 ) -> dict[str, Any]:
     """Run one point into results/<sweep>/points/<id>/ and return its point.json record."""
     signal.signal(signal.SIGTERM, _sigterm)
-    pdir = paths.point_dir(sweep_name, point_id)
+    pdir = paths.SweepLayout.of(sweep_name).point(point_id)
     if pdir.exists():  # a crashed or interrupted run's partial directory
         shutil.rmtree(pdir)
     pdir.mkdir(parents=True)

@@ -36,13 +36,14 @@ validate(config, "../schemas/config.schema.yaml")
 
 SWEEP_NAME = SWEEP["sweep"]
 PRIORITY = sb_sweep.priorities(POINTS)
-POINTS_DIR = str(paths.points_dir(SWEEP_NAME))
-LOGS_DIR = str(paths.sweep_logs_dir(SWEEP_NAME))
-TESTBED_FLAG = str(paths.flags_dir(SWEEP_NAME) / "testbed_up.flag")
-CAPACITY_DIR = str(paths.sweep_dir(SWEEP_NAME) / "capacity")
-PLAN_JSON = str(paths.sweep_dir(SWEEP_NAME) / "plan.json")
+LAYOUT_OF_SWEEP = paths.SweepLayout.of(SWEEP_NAME)
+POINTS_DIR = str(LAYOUT_OF_SWEEP.points)
+LOGS_DIR = str(LAYOUT_OF_SWEEP.logs)
+TESTBED_FLAG = str(LAYOUT_OF_SWEEP.flags / "testbed_up.flag")
+CAPACITY_DIR = str(LAYOUT_OF_SWEEP.capacity)
+PLAN_JSON = str(LAYOUT_OF_SWEEP.plan)
 PLAN = sb_sweep.plan(SWEEP, POINTS, SEARCHES)
-ANALYSIS_SWEEP_DIR = str(paths.sweep_dir(SWEEP_NAME))
+ANALYSIS_SWEEP_DIR = str(LAYOUT_OF_SWEEP.root)
 # What every point runs with besides its own parameters (part of each point's params, so
 # changing any of it reruns the points; nothing here is a timestamp or a run id).
 RUN_SETTINGS = sb_sweep.run_settings(SWEEP)
