@@ -8,10 +8,9 @@ search's record names its steps, each a point directory of its own.
 import json
 from pathlib import Path
 
-from sshbench import paths
-
 from analysis.collect import collect, write_tidy
 from analysis.logs import logged
+from sshbench import paths
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with logged(smk.log[0]):
