@@ -133,7 +133,15 @@ def finished_text(sweep: str, report: str | Path) -> str:
         counts[status] = counts.get(status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     points = f"{len(ids)} points ({summary}); " if ids else ""
-    return f"sweep {sweep} finished: {points}report: {report}"
+    return f"sweep {sweep} finished: {points}report: {_shown(Path(report))}"
+
+
+def _shown(path: Path) -> Path:
+    """`path` relative to the working directory when it is inside it (shorter to read)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def console_log(config: str | Path) -> Path:
