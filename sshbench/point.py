@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from sshbench import api_deploy, loadgen, paths, provenance, records, sweep, testbed
+from sshbench import api_deploy, loadgen, paths, progress, provenance, records, sweep, testbed
 
 
 class PointFailure(Exception):
@@ -313,11 +313,7 @@ def write_record(pdir: Path, rec: dict[str, Any]) -> None:
 def progress_note(sweep_name: str, point_id: str) -> str:
     """`[12/28, ~3 min left]` from the sweep's plan, when there is one."""
     try:
-        from sshbench import progress
-    except ImportError:
-        return ""
-    try:
-        return progress.note(sweep_name, point_id)
+        return progress.sweep_progress(sweep_name, point_id)
     except (OSError, ValueError, KeyError):
         return ""
 

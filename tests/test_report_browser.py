@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from analysis.layout import Layout
+from sshbench.paths import SweepLayout
 
 VIEWPORT = (1280, 900)
 # As root Chromium needs --no-sandbox; on this closed network the background services only
@@ -232,7 +232,7 @@ def _assert_fits(layout: dict[str, Any]) -> None:
 
 
 def test_report_fits_a_1280px_window_and_every_figure_loads(ci_sweep: Path, browser) -> None:
-    report = Layout(ci_sweep).report_html
+    report = SweepLayout(ci_sweep).report_html
     assert report.exists(), (ci_sweep.parent / "snakemake.log").read_text()[-3000:]
     browser.open(report.resolve().as_uri())
     layout = browser.evaluate(LAYOUT_JS)

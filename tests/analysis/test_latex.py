@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from analysis.layout import Layout
 
 from analysis.tables import latex_escape, to_latex
+from sshbench.paths import SweepLayout
 
 
 def test_latex_escape() -> None:
@@ -40,7 +40,7 @@ def test_tables_compile_with_pdflatex(ci_sweep: Path, tmp_path: Path) -> None:
             "pdflatex is not installed: run `scripts/setup-system.sh --test` (Debian's "
             "texlive-latex-base and texlive-latex-recommended)"
         )
-    tables = sorted(Layout(ci_sweep).paper_dir.glob("*.tex"))
+    tables = sorted(SweepLayout(ci_sweep).paper.glob("*.tex"))
     assert tables
     body = "\n".join(rf"\input{{{t}}}" for t in tables)
     doc = tmp_path / "doc.tex"
