@@ -237,8 +237,12 @@ def test_down_removes_everything_and_is_safe_twice(
 ) -> None:
     tdir = paths.testbed_dir()
     assert _leftovers(testbed_env, tdir), "the testbed should be up before down"
+    net = str(testbed.subnet())
+    assert "quickack 1" in testbed.set_client_tcp("quickack")["route"]
     testbed.down()
     assert _leftovers(testbed_env, tdir) == []
+    routes = subprocess.run(["ip", "route", "show"], capture_output=True, text=True).stdout
+    assert net not in routes  # the client's route (and its quickack attribute) went too
     testbed.down()
     assert _leftovers(testbed_env, tdir) == []
     assert testbed.status()["hosts"] == {}
