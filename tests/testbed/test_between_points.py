@@ -186,9 +186,6 @@ def test_client_tcp_quickack_is_in_the_route_and_applied_once(
         assert (st["client_tcp"], st["route"]) == ("quickack", route())
         prov = _provenance("taco")
         assert prov["client_tcp"] == {"mode": "quickack", "route": route()}
-        # A later `up` keeps it (and finds nothing to change).
-        again = testbed.up("local", "default")
-        assert again["run"]["changed"] == 0 and "quickack 1" in route()
         call(st["hosts"]["taco"])  # connections work with it
     finally:
         off = testbed.set_client_tcp("default")
