@@ -390,10 +390,11 @@ def _cpus_in_force(host: str, facts: dict[str, Any]) -> dict[str, Any]:
         return {"cpus": (facts.get("vm") or {}).get("vcpus"), "cgroup": None}
     try:
         cg = _cgroup(host)
-        assert cg is not None
-        return {"cpus": live.cores(*live.read_quota(cg)), "cgroup": str(cg.cpu)}
+        if cg is not None:
+            return {"cpus": live.cores(*live.read_quota(cg)), "cgroup": str(cg.cpu)}
     except (TestbedError, OSError):
-        return {"cpus": None, "cgroup": None}
+        pass
+    return {"cpus": None, "cgroup": None}
 
 
 def set_host_cpus(host: str, cpus: float) -> dict[str, Any]:
@@ -406,7 +407,7 @@ def set_host_cpus(host: str, cpus: float) -> dict[str, Any]:
         cpus = float(cpus)
     except (TypeError, ValueError):
         raise TestbedError(f"host_cpus must be a positive number, not {cpus!r}") from None
-    if not cpus > 0 or cpus != cpus or cpus == float("inf"):
+    if not 0 < cpus < float("inf"):  # also refuses NaN
         raise TestbedError(f"host_cpus must be a positive number, not {cpus!r}")
     cg = _cgroup(host)
     if cg is None:

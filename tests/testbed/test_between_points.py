@@ -186,9 +186,6 @@ def test_client_tcp_quickack_is_in_the_route_and_applied_once(
         assert (st["client_tcp"], st["route"]) == ("quickack", route())
         prov = _provenance("taco")
         assert prov["client_tcp"] == {"mode": "quickack", "route": route()}
-        # A later `up` keeps it (and finds nothing to change).
-        again = testbed.up("local", "default")
-        assert again["run"]["changed"] == 0 and "quickack 1" in route()
         call(st["hosts"]["taco"])  # connections work with it
     finally:
         off = testbed.set_client_tcp("default")
@@ -196,6 +193,25 @@ def test_client_tcp_quickack_is_in_the_route_and_applied_once(
     assert testbed.status()["client_tcp"] == "default"
     with pytest.raises(testbed.TestbedError, match="must be one of"):
         testbed.set_client_tcp("fast")
+
+
+def test_the_client_tcp_playbook_sets_and_reports_the_route(testbed_up: dict[str, Any]) -> None:
+    """The path a cloud inventory takes (testbed_client_tcp.yml on the inventory's client,
+    the route read back from the run's events), here with this machine as the client."""
+    extravars = {
+        **testbed._common_vars(paths.testbed_name()),
+        "testbed_host_client_tcp": "quickack",
+    }
+    try:
+        result = testbed._run("testbed_client_tcp.yml", "local", extravars, "client-tcp")
+        route = testbed._applied_route(result)
+        assert result.changed == 1 and route.endswith("quickack 1"), (result.changed, route)
+        assert testbed.status()["route"] == route
+        again = testbed._run("testbed_client_tcp.yml", "local", extravars, "client-tcp")
+        assert again.changed == 0
+    finally:
+        testbed.set_client_tcp("default")
+    assert testbed.status()["client_tcp"] == "default"
 
 
 def test_status_command_shows_cpus_and_client_tcp(testbed_up: dict[str, Any]) -> None:

@@ -124,9 +124,18 @@ def test_status_command_prints_the_same(testbed_up: dict[str, Any]) -> None:
 
 
 def test_second_up_changes_nothing(testbed_up: dict[str, Any]) -> None:
-    again = testbed.up("local", "default")
-    assert again["run"]["changed"] == 0
-    assert _pids(again) == _pids(testbed_up)
+    """Also not what was set between points: `up` keeps a host's CPU quota and the client's
+    TCP mode (the roles are given the same values)."""
+    testbed.set_host_cpus("jetstream", 1.5)
+    testbed.set_client_tcp("quickack")
+    try:
+        again = testbed.up("local", "default")
+        assert again["run"]["changed"] == 0
+        assert _pids(again) == _pids(testbed_up)
+        assert again["hosts"]["jetstream"]["cpus"] == 1.5 and again["client_tcp"] == "quickack"
+    finally:
+        testbed.set_host_cpus("jetstream", 2)
+        testbed.set_client_tcp("default")
 
 
 def test_a_second_testbed_lives_beside_the_first(
@@ -237,8 +246,12 @@ def test_down_removes_everything_and_is_safe_twice(
 ) -> None:
     tdir = paths.testbed_dir()
     assert _leftovers(testbed_env, tdir), "the testbed should be up before down"
+    net = str(testbed.subnet())
+    assert "quickack 1" in testbed.set_client_tcp("quickack")["route"]
     testbed.down()
     assert _leftovers(testbed_env, tdir) == []
+    routes = subprocess.run(["ip", "route", "show"], capture_output=True, text=True).stdout
+    assert net not in routes  # the client's route (and its quickack attribute) went too
     testbed.down()
     assert _leftovers(testbed_env, tdir) == []
     assert testbed.status()["hosts"] == {}
