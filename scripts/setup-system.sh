@@ -31,7 +31,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "setup-system: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+# apt's and debconf's chatter goes to a log, shown only if something fails.
+log=$(mktemp /tmp/setup-system.XXXXXX.log)
 # No service is started for us (there is no init system here); the project starts sshd and
 # mariadbd itself, by hand, with its own configs and PID files.
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+    >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "setup-system: apt-get failed (whole log: $log)" >&2
+  exit 1
+fi
+rm -f "$log"

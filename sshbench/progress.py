@@ -64,6 +64,26 @@ def progress_text(plan: Mapping[str, Any], done_ids: Iterable[str], now_id: str)
     return f"[{finished}/{len(ids)}, {left_text(seconds_left(plan, done))}]"
 
 
+def start_text(plan: Mapping[str, Any], done_ids: Iterable[str]) -> str:
+    """What will run and how long it should take, for the first lines of a run:
+    `sweep quick: 28 points, 9 done already, 19 to run, ~5 min`."""
+    ids = [p["id"] for p in _points(plan)]
+    done = set(done_ids) & set(ids)
+    text = f"sweep {plan.get('sweep', '?')}: {len(ids)} points"
+    if done:
+        text += f", {len(done)} done already"
+    if len(done) == len(ids):
+        return text + ", nothing to run"
+    left = left_text(seconds_left(plan, done)).removesuffix(" left")
+    return text + f", {len(ids) - len(done)} to run, {left}"
+
+
+def sweep_start(sweep: str) -> str:
+    """start_text() read from the sweep's plan and points directory; "" without a plan."""
+    plan = read_plan(sweep)
+    return "" if plan is None else start_text(plan, done_ids(sweep, plan))
+
+
 def plan_file(sweep: str) -> Path:
     return paths.sweep_dir(sweep) / PLAN_FILE
 
@@ -121,19 +141,28 @@ def stopped_text(sweep: str, command: str) -> str:
 
 
 def finished_text(sweep: str, report: str | Path) -> str:
-    """What the console says when a sweep finished: points ok / failed and the report."""
-    counts: dict[str, int] = {}
+    """What the console says when a Snakemake run ended well: the sweep's points done (ok /
+    failed) and the report, when it exists. Only states facts on disk, so it also reads
+    right after a run of one target (`snakemake teardown`)."""
+    parts = []
     plan = read_plan(sweep)
-    ids = [p["id"] for p in _points(plan)] if plan else []
-    for pid in ids:
-        try:
-            status = json.loads((paths.point_dir(sweep, pid) / POINT_FILE).read_text())["status"]
-        except (OSError, ValueError, KeyError, TypeError):
-            status = "missing"
-        counts[status] = counts.get(status, 0) + 1
-    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    points = f"{len(ids)} points ({summary}); " if ids else ""
-    return f"sweep {sweep} finished: {points}report: {_shown(Path(report))}"
+    if plan is not None:
+        counts: dict[str, int] = {}
+        for pid in done_ids(sweep, plan):
+            try:
+                rec = json.loads((paths.point_dir(sweep, pid) / POINT_FILE).read_text())
+                status = str(rec["status"])
+            except (OSError, ValueError, KeyError, TypeError):
+                status = "unreadable"
+            counts[status] = counts.get(status, 0) + 1
+        done = sum(counts.values())
+        text = f"{done} of {len(plan['points'])} points done"
+        if counts:
+            text += " (" + ", ".join(f"{n} {st}" for st, n in sorted(counts.items())) + ")"
+        parts.append(text)
+    if Path(report).exists():
+        parts.append(f"report: {_shown(Path(report))}")
+    return f"sweep {sweep}: " + ("; ".join(parts) or "nothing to report")
 
 
 def _shown(path: Path) -> Path:

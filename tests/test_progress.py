@@ -69,6 +69,17 @@ def test_durations_differ_per_point() -> None:
     assert progress.progress_text(plan, set(), "b") == "[1/3, ~1 min left]"  # a + c: 60 s
 
 
+def test_start_text_says_what_will_run_and_how_long() -> None:
+    plan = _plan(28, load_s=12.0, overhead_s=3.0)
+    assert progress.start_text(plan, set()) == "sweep t: 28 points, 28 to run, ~7 min"
+    nine = {f"p{i}" for i in range(9)}
+    assert progress.start_text(plan, nine) == (
+        "sweep t: 28 points, 9 done already, 19 to run, ~5 min"
+    )
+    every = {f"p{i}" for i in range(28)}
+    assert progress.start_text(plan, every) == "sweep t: 28 points, 28 done already, nothing to run"
+
+
 @pytest.fixture
 def results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SSHBENCH_RESULTS", str(tmp_path))
@@ -89,10 +100,12 @@ def test_sweep_progress_reads_the_plan_and_the_points_dir(results: Path) -> None
     _finish("t", "p1")
     paths.point_dir("t", "p2").mkdir()  # started, not finished: not done
     assert progress.sweep_progress("t", "p1") == "[2/4, ~4 min left]"
+    assert progress.sweep_start("t") == "sweep t: 4 points, 2 done already, 2 to run, ~4 min"
 
 
 def test_no_plan_gives_no_text(results: Path) -> None:
     assert progress.sweep_progress("t", "p0") == ""
+    assert progress.sweep_start("t") == ""
     paths.sweep_dir("t").mkdir(parents=True)
     progress.plan_file("t").write_text("{not json")
     assert progress.sweep_progress("t", "p0") == ""
@@ -107,8 +120,11 @@ def test_stop_and_finish_messages(results: Path, monkeypatch: pytest.MonkeyPatch
     assert text.endswith("run the same command again: make reproduce")
     _finish("t", "p1")
     _finish("t", "p2", status="failed")
-    assert progress.finished_text("t", "r/report.html") == (
-        "sweep t finished: 3 points (1 failed, 2 ok); report: r/report.html"
+    report = results / "report.html"
+    assert progress.finished_text("t", report) == "sweep t: 3 of 3 points done (1 failed, 2 ok)"
+    report.write_text("<html></html>")
+    assert progress.finished_text("t", report) == (
+        f"sweep t: 3 of 3 points done (1 failed, 2 ok); report: {report}"
     )
     monkeypatch.setenv(progress.RERUN_ENV, "make reproduce SWEEP=x.yaml")
     assert progress.rerun_command(["--cores", "2"]) == "make reproduce SWEEP=x.yaml"
@@ -116,6 +132,11 @@ def test_stop_and_finish_messages(results: Path, monkeypatch: pytest.MonkeyPatch
     assert (
         progress.rerun_command(["--configfile", "a b.yaml"]) == "snakemake --configfile 'a b.yaml'"
     )
+
+
+def test_finished_text_without_a_plan(results: Path) -> None:
+    assert progress.finished_text("t", results / "none.html") == "sweep t: nothing to report"
+    assert progress.stopped_text("t", "x").startswith("sweep t stopped before the end (finished")
 
 
 def test_console_log_is_under_the_sweeps_logs(results: Path) -> None:

@@ -100,6 +100,6 @@ def test_ctrl_c_then_the_same_command_continues(env: dict[str, str], tmp_path: P
         for pid in CI_POINTS:
             rec = json.loads((points / pid / "point.json").read_text())
             assert rec["status"] == "ok", f"{pid}: {rec['error_class']}: {rec['error']}"
-        assert "sweep ci finished: " in again.stdout, again.stdout[-3000:]
+        assert "report: " in again.stdout, again.stdout[-3000:]
     finally:
         teardown_in(env)
