@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import math
 import random
 from collections.abc import Iterable, Mapping
@@ -338,6 +339,17 @@ def users_for(params: Mapping[str, Any], loadgen: Mapping[str, Any]) -> int:
         return int(params["burst_size"])
     users = math.ceil(params["rps"] * loadgen["users_per_rps"])
     return max(loadgen["min_users"], min(loadgen["max_users"], users))
+
+
+def write_plan(path: Path, plan_: Mapping[str, Any]) -> None:
+    """Write plan.json (atomically), leaving the file alone when it already says the same."""
+    text = json.dumps(plan_, indent=1) + "\n"
+    if path.exists() and path.read_text() == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def cost(

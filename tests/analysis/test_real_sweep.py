@@ -18,7 +18,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from analysis.claims import FAILS, HOLDS, INCONCLUSIVE, Claim, evaluate, evaluate_claim
+from analysis.claims import (
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    NOT_TESTABLE,
+    Claim,
+    evaluate,
+    evaluate_claim,
+)
 from analysis.claims_spec import load_claims
 from analysis.collect import read_tidy
 from analysis.figures import HEIGHT_PX, WIDTH_PX
@@ -142,7 +150,13 @@ def test_claims_on_the_real_sweep(ci_tidy: pd.DataFrame) -> None:
         & (ci_tidy["command"] == "uptime")
         & (ci_tidy["pattern"] == "sustained")
     ]["point_id"].iloc[0]
-    assert r.verdict == INCONCLUSIVE and r.estimate == HOLDS and "fewer than 3" in r.note
+    # A point measured while this (shared) machine's CPU ran out is outside the study's
+    # setup: the claim is then not testable, whatever its trials.
+    kind = ci_tidy.loc[ci_tidy["point_id"] == pid, "limit_kind"].iloc[0]
+    if kind == "environment":
+        assert r.verdict == NOT_TESTABLE
+    else:
+        assert r.verdict == INCONCLUSIVE and r.estimate == HOLDS and "fewer than 3" in r.note
     assert r.value == _metric(ci_tidy, pid, latency_metric(99))
 
 

@@ -23,6 +23,8 @@ pytestmark = pytest.mark.netns
 
 CI_CONFIG = paths.EXPERIMENTS_DIR / "ci.yaml"
 POINTS = sweep.expand(sweep.load(CI_CONFIG))
+# The burst against the default MaxStartups: refusals expected (test_refused_burst...).
+REFUSED = "n40-taco-c2-uptime-default-ssh2-perreq-tcpd-burst-t0"
 
 
 def _record(ci_sweep: Path, pid: str) -> dict:
@@ -39,7 +41,7 @@ def _env_of(ci_sweep: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("pid", list(POINTS))
+@pytest.mark.parametrize("pid", [p for p in POINTS if p != REFUSED])
 def test_point_directory(ci_sweep: Path, pid: str) -> None:
     d = ci_sweep / "points" / pid
     assert (d / "point.json").exists(), (ci_sweep.parent / "snakemake.log").read_text()[-3000:]
@@ -96,9 +98,24 @@ def test_point_directory(ci_sweep: Path, pid: str) -> None:
         assert starts[-1] - starts[0] < 0.5
 
 
+def test_refused_burst_counts_each_request_once_and_resends_none(ci_sweep: Path) -> None:
+    rec = _record(ci_sweep, REFUSED)
+    rows = records.read_rows(ci_sweep / "points" / REFUSED / "requests.csv")
+    assert rec["status"] == "ok" and rec["integrity"] == "ok"
+    assert sorted(int(r["slot"]) for r in rows) == list(range(40))  # each user once
+    c = rec["counts"]
+    assert c["sent"] == 40 == c["ok"] + c["failed"] and c["failed"] > 0
+    refused = [r for r in rows if r["outcome"] == "failed"]
+    assert {r["error_class"] for r in refused} <= {"ssh_error", "ssh_connection_refused"}
+    with open(ci_sweep / "points" / REFUSED / "locust_stats.csv", newline="") as fh:
+        stats = {r["Name"]: r for r in csv.DictReader(fh)}["uptime"]
+    assert int(stats["Request Count"]) == 40  # Locust saw no resend either
+    assert int(stats["Failure Count"]) == c["failed"]
+
+
 def test_console_line_per_point(ci_sweep: Path) -> None:
     log = (ci_sweep.parent / "snakemake.log").read_text()
-    for pid in POINTS:
+    for pid in [p for p in POINTS if p != REFUSED]:
         line = next((x for x in log.splitlines() if x.startswith(f"point {pid}: ok")), None)
         assert line, f"no console line for {pid}"
         assert " p50 " in line and " p99 " in line and "(service p99 " in line

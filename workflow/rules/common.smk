@@ -43,6 +43,9 @@ TESTBED_FLAG = str(LAYOUT_OF_SWEEP.flags / "testbed_up.flag")
 CAPACITY_DIR = str(LAYOUT_OF_SWEEP.capacity)
 PLAN_JSON = str(LAYOUT_OF_SWEEP.plan)
 PLAN = sb_sweep.plan(SWEEP, POINTS, SEARCHES)
+# The run order, for the record and for each point's progress line. Written here, not by a
+# rule: a plan job would hold back every point whenever the order changes.
+sb_sweep.write_plan(LAYOUT_OF_SWEEP.plan, PLAN)
 ANALYSIS_SWEEP_DIR = str(LAYOUT_OF_SWEEP.root)
 # What every point runs with besides its own parameters (part of each point's params, so
 # changing any of it reruns the points; nothing here is a timestamp or a run id).

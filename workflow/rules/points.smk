@@ -2,23 +2,9 @@
 # rate reruns only the points with that rate; point.json is written last, atomically.
 
 
-rule plan:
-    output:
-        PLAN_JSON,
-    params:
-        plan=PLAN,
-    log:
-        f"{LOGS_DIR}/plan.log",
-    message:
-        "Planning the sweep's run order (seeded, interleaved)"
-    script:
-        "../scripts/write_plan.py"
-
-
 rule run_point:
     input:
         testbed=ancient(TESTBED_FLAG),
-        plan=ancient(PLAN_JSON),
     output:
         f"{POINTS_DIR}/{{point}}/point.json",
     params:
@@ -45,7 +31,6 @@ rule run_point:
 rule run_capacity:
     input:
         testbed=ancient(TESTBED_FLAG),
-        plan=ancient(PLAN_JSON),
     output:
         f"{CAPACITY_DIR}/{{search}}.json",
     params:
