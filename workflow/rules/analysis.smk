@@ -96,7 +96,11 @@ rule analysis_report:
         figures=LAYOUT.figure_outputs(),
         tables=LAYOUT.table_outputs(),
         claims_file=paths.PAPER_DIR / "claims.yaml",
-        templates=[TEMPLATES / "report.html.j2", TEMPLATES / "report.md.j2"],
+        templates=[
+            TEMPLATES / "report.html.j2",
+            TEMPLATES / "report.md.j2",
+            TEMPLATES / "report.css",
+        ],
         code=code_inputs(SCRIPTS / "analysis_report.py"),
     output:
         html=report(

@@ -32,10 +32,3 @@ rule teardown:
     script:
         "../scripts/teardown.py"
 
-
-onsuccess:
-    teardown_after_sweep()
-
-
-onerror:
-    teardown_after_sweep()
