@@ -82,3 +82,25 @@ def test_the_small_host_ran_out_of_cpu_and_the_generator_is_not_blamed(searched)
         assert not any(x.startswith("generator_") for x in json.loads(text)), text
     # every step's counts added up
     assert set(small["integrity"]) == {"ok"}
+
+
+def test_utilisation_law_predicts_each_steps_cpu_from_the_searchs_demand(searched):
+    """U = X * D: below saturation a request costs the host's sshd and the API a fixed CPU
+    time (its service demand D), so the search's median demand times each unsaturated
+    step's throughput predicts the CPU that step measured, within 10 %."""
+    sweep_dir, _ = searched
+    tidy = collect(sweep_dir)
+    calm = tidy[(tidy["limited_by"] == "[]") & (tidy["status"] == "ok")]
+    wide = calm.pivot_table(index="point_id", columns="metric", values="value", aggfunc="first")
+    checked = 0
+    for search, pts in calm.groupby("search"):
+        w = wide.loc[pts["point_id"].unique()]
+        for res in ("host", "api"):
+            demand = w[f"demand_ms_{res}"].median() / 1000
+            for pid, row in w.iterrows():
+                window_s = row["sent"] / row["achieved_rps"]
+                measured = row[f"cpu_s_{res}"] / window_s  # CPU seconds per second
+                predicted = row["throughput_rps"] * demand
+                assert predicted == pytest.approx(measured, rel=0.10), (search, pid, res)
+                checked += 1
+    assert checked >= 6
