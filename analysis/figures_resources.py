@@ -45,13 +45,13 @@ def fig7_cpu_per_request(tidy: pd.DataFrame) -> Shown:
         notes.append(note)
     pts, note = keep_one(pts, "host", None, cover=("library", "connections", "host_cpus"))
     notes += [note, "mean over rates and trials (ok points)"]
-    cells = panels(pts, [("host_cpus", ()), ("connections", MODE_ORDER)])
-    fig, axes = figure_grid(len(cells))
+    cells = panels(pts, [("host_cpus", ())])
+    fig, axes = figure_grid(len(cells), sharey=True)
     title(fig, "fig7_cpu_per_request", notes)
     colours = palette(DEMAND_PARTS)
     for ax, (panel, d) in zip(axes, cells, strict=True):
         by = [c for c in ("library", "connections") if c in d.columns]
-        means = _ordered(d.groupby(by)[metrics].mean().reset_index())
+        means = _ordered(d.groupby(by)[metrics].mean().reset_index(), mode_first=True)
         labels = [" ".join(str(r[c]) for c in by) for _, r in means.iterrows()]
         x = np.arange(len(means))
         bottom = np.zeros(len(means))
