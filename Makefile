@@ -9,28 +9,53 @@ BIN    := $(VENV)/bin
 CORES  ?= 2
 SWEEP  ?= experiments/quick.yaml
 STAMPS := .stamps
+# VERBOSE=1: Snakemake's own output on the console instead of only in its log.
+VERBOSE ?=
+# What the stop message tells the user to run again to continue.
+RERUN  := make reproduce$(if $(filter command line environment,$(origin SWEEP)), SWEEP=$(SWEEP))
 
-.PHONY: setup reproduce test lint pytest teardown clean
+.PHONY: setup setup-test reproduce test lint pytest teardown clean
 
 setup: $(STAMPS)/system $(STAMPS)/venv
 
+# What only the tests need (a browser, pdflatex): not installed by `make reproduce`.
+setup-test: setup $(STAMPS)/system-test
+
 $(STAMPS)/system: scripts/setup-system.sh
 	@mkdir -p $(STAMPS)
-	scripts/setup-system.sh
+	@scripts/setup-system.sh
+	@touch $@
+
+$(STAMPS)/system-test: scripts/setup-system.sh
+	@mkdir -p $(STAMPS)
+	@scripts/setup-system.sh --test
 	@touch $@
 
 $(STAMPS)/venv: pyproject.toml $(STAMPS)/system
 	@mkdir -p $(STAMPS)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	@echo "setup: Python packages into $(VENV) (pyproject.toml)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@{ $(BIN)/python -m pip install -q --upgrade pip \
+	   && $(BIN)/python -m pip install -q -e '.[dev]'; } >$(STAMPS)/pip.log 2>&1 \
+	  || { tail -n 30 $(STAMPS)/pip.log; echo "setup: pip failed, log: $(STAMPS)/pip.log"; exit 1; }
 	@touch $@
 
+# The console gets what will run and how long it should take, one line per point (with its
+# position and the time left), and the end (report, or how to continue after Ctrl-C or an
+# error). Snakemake's own output (~20 lines per job) goes to its log; on an error the log's
+# last lines are shown. Snakemake's defaults (cores, rerun-incomplete) are in
+# workflow/profiles/default, so this is the README's plain command.
 reproduce: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --rerun-incomplete --configfile $(SWEEP)
-	@echo "report: results/$$(basename $(SWEEP) .yaml)/paper/report.html"
+	@$(BIN)/sshbench sweep check $(SWEEP)
+	@log=$$($(BIN)/python -m sshbench.progress console-log $(SWEEP)) || exit 1; \
+	[ -n "$(VERBOSE)" ] || echo "Snakemake's own output: $$log (VERBOSE=1 shows it here)"; \
+	trap 'stopped=1' INT; \
+	PATH="$(CURDIR)/$(BIN):$$PATH" SSHBENCH_RERUN="$(RERUN)" \
+	  $(BIN)/snakemake --cores $(CORES) --configfile $(SWEEP) $(if $(VERBOSE),,2>"$$log") \
+	|| { [ -n "$(VERBOSE)$$stopped" ] || { echo "the error, from $$log:"; \
+	       awk 'f || /Traceback|Error|Exception/ {f = 1} f' "$$log" | head -n 40; }; exit 1; }
 
-test: setup lint pytest
+test: setup-test lint pytest
 
 lint: setup
 	$(BIN)/ruff check .
@@ -38,7 +63,7 @@ lint: setup
 	@if [ -f workflow/Snakefile ]; then PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint --configfile experiments/ci.yaml; fi
 	@if [ -d ansible/roles ]; then cd ansible && PATH="$(CURDIR)/$(BIN):$$PATH" ../$(BIN)/ansible-lint --offline; fi
 
-pytest: setup
+pytest: setup-test
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
 
 teardown: setup

@@ -1,26 +1,42 @@
 """Every point directory of a sweep -> one tidy table (one row per point and metric).
 
-Input contract: docs/ARCHITECTURE.md sections 3 and 4 (``point.json`` + ``requests.csv``).
+Input: point.json + requests.csv as /work/CONTRACT-v2.md (docs/ARCHITECTURE.md) defines
+them; requests.csv's columns come from ``sshbench.records``. Every metric is computed once,
+here, by ``point_metrics``; the tidy rows and the runner's console line
+(``summarise_point``) both read its result.
 
 Definitions, so every number downstream has one meaning:
 
-- Window: a sustained point's measured requests started in [t0 + warmup_s,
-  t0 + warmup_s + duration_s) (``duration_s`` is the measured time after the warm-up, as
-  in the config schema); t0 is the schedule's start (``loadgen.t0`` if recorded, else
-  ``schedule_start``). Requests outside are dropped. The same window as sshbench.loadgen's
-  console summary. A burst point keeps every request.
-- Achieved rate: requests in the window / duration_s (the planned window, so a generator
-  that fell behind shows a lower rate); throughput: successful answers that arrived in the
-  window / duration_s. Bursts have neither.
-- Response-time statistics use every kept request, failed ones too, as Locust does.
-  ``frac_ok_under_<X>ms`` is the exception: the share of all kept requests that succeeded
-  in under X ms (so a fast failure does not count as a fast answer).
-- Percentiles: nearest rank on the exact response times, numpy's ``inverted_cdf`` method
-  (Hyndman and Fan's type 1): the smallest time t with at least q % of requests <= t. So
-  "p99 < 2 s" is the same statement as "at least 99 % of requests took < 2 s". Locust's
-  own CSV uses rank ``floor(n q) + 1`` on times rounded to ~2 significant digits
-  (``locust_percentile`` reproduces it); a test checks the two agree within one rank.
-- Failure classes: see ``classify_error``.
+- Window: a sustained-like point (``sustained``, ``capacity``) keeps the slots whose
+  intended time lies in point.json ``schedule.window`` [start, end); its length W is
+  end - start. A burst keeps every row; its W is the span from the first intended time to
+  the last answer (only the resource metrics use it).
+- Counts: ``slots`` = rows kept, ``sent`` (= ``requests``) = ok + failed, ``missed`` =
+  slots never sent (a missed slot is a slot, never an answer), ``successes``,
+  ``failures``, ``failures_<error_class>`` (the class the locustfile wrote; ``other`` if
+  empty); ``failure_rate`` = failures / sent.
+- Rates (sustained-like only): ``achieved_rps`` = sent / W; ``throughput_rps`` = ok answers
+  whose answer time lies in the window (whatever their slot) / W; ``target_rps``.
+- Latency (from the intended time): percentiles over every kept slot, a missed slot being
+  +inf, so a percentile that lands on a missed slot is inf; ``latency_mean`` / ``_min``
+  over answered rows (ok or failed). Service time (from the send): the same over sent rows
+  (a missed slot was never sent, so it has no service time).
+- Percentiles: nearest rank, numpy's ``inverted_cdf`` (Hyndman and Fan's type 1): the
+  smallest value v with at least q % of the sample <= v, so "p99 < 2 s" is the same
+  statement as "at least 99 % took < 2 s". Locust's own CSV uses rank ``floor(n q) + 1`` on
+  times rounded to ~2 significant digits (``locust_percentile`` reproduces it).
+- ``frac_ok_under_<X>ms``: ok rows with latency < X ms over all kept slots.
+- Resources: each cumulative counter of point.json ``resources.samples`` is interpolated
+  linearly at the window's edges (extrapolated at most one sampling interval beyond the
+  first or last sample) and differenced: ``cpu_s_*``; ``util_host`` = cpu_s_host / (W *
+  host_cpus), ``util_api`` of one core, ``util_generator`` = the busiest generator
+  process of one core, ``util_machine`` = busy / total; ``host_throttled_fraction`` =
+  d(nr_throttled) / d(nr_periods); ``demand_ms_*`` = CPU ms per ok answer in the window
+  (utilisation law D = U / X). A counter without samples covering the window gives no
+  metric (absent, not 0).
+- Per point columns: ``integrity`` (point.json's, plus "broken: ..." when requests.csv
+  disagrees with point.json ``counts``), ``limited_by`` (JSON list), ``saturation`` and
+  ``limit_kind`` (analysis.saturation).
 """
 
 from __future__ import annotations
@@ -29,44 +45,58 @@ import hashlib
 import json
 import logging
 import math
-import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from analysis import saturation
+from sshbench import records
+
 log = logging.getLogger(__name__)
 
 # The study's Locust percentile set (Locust's PERCENTILES_TO_REPORT minus 99.99 %).
 PERCENTILES: tuple[float, ...] = (50, 66, 75, 80, 90, 95, 98, 99, 99.9, 100)
 
-# "fraction of requests under X ms" metrics; the study's claims speak of 1 s and 2 s.
+# "fraction answered ok under X ms" metrics; the study's claims speak of 1 s and 2 s.
 UNDER_MS: tuple[int, ...] = (500, 1000, 2000)
 
-REQUEST_COLUMNS = ("t_start", "name", "response_time_ms", "response_length", "success", "error")
-
-# API error codes (docs/ARCHITECTURE.md section 1) recognised inside a request's error text.
-API_ERROR_CODES = (
-    "ssh_auth_failed",
-    "ssh_connection_refused",
-    "ssh_host_key_mismatch",
-    "ssh_timeout",
-    "ssh_error",
-)
+# Resource name in metric names -> (point.json sample counter of its CPU seconds).
+CPU_COUNTERS: dict[str, str] = {
+    "host": "host_cpu_s",
+    "api": "api_cpu_s",
+    "generator": "generator_cpu_s",
+    "machine": "machine_busy_s",
+}
 
 # Columns that lead the tidy table; every other column is a parameter or provenance field.
 LEAD_COLUMNS = ["sweep", "point_id", "status", "metric", "value", "unit", "quantile"]
+# Per-point columns computed here (not copied from point.json).
+POINT_COLUMNS = ("integrity", "limited_by", "saturation", "limit_kind")
+
+# point.json keys not copied into columns: handled as lead/param columns, recomputed here
+# (counts -> metrics, integrity/limits -> POINT_COLUMNS), or not scalar (samples).
+_SKIP = {"id", "sweep", "status", "params", "counts", *POINT_COLUMNS}
+_SKIP_NESTED = {"resources.samples", "loadgen.limited", "loadgen.limited_by"}
+
+_OK, _FAILED, _MISSED = records.OK, records.FAILED, records.MISSED
+
+Row = tuple[str, float, str, float | None]  # (metric, value, unit, quantile)
 
 
-def percentile_metric(q: float) -> str:
-    """Metric name of a response-time percentile: 50 -> response_time_p50, 99.9 -> ..._p99.9."""
-    return f"response_time_p{q:g}"
+def percentile_metric(q: float, measure: str = "latency") -> str:
+    """Metric name of a percentile: (50) -> latency_p50, (99.9, "service") -> service_p99.9."""
+    return f"{measure}_p{q:g}"
 
 
 def percentile(sorted_ms: np.ndarray, q: float) -> float:
-    """Nearest-rank percentile (numpy ``inverted_cdf``) of a sorted sample; q in 0..100."""
+    """Nearest-rank percentile (numpy ``inverted_cdf``) of a sorted sample; q in 0..100.
+
+    The sample may hold +inf (missed slots); the result is then inf when its rank lands on one.
+    """
     if len(sorted_ms) == 0:
         return math.nan
     return float(np.percentile(sorted_ms, q, method="inverted_cdf"))
@@ -86,7 +116,8 @@ def locust_bucket(ms: float) -> int:
 def locust_percentile(times_ms: Sequence[float], q: float) -> float:
     """The percentile Locust's stats CSV reports: rank floor(n*q/100)+1 of bucketed times.
 
-    Same as ``locust.stats.calculate_response_time_percentile``; used to cross-check.
+    Same as ``locust.stats.calculate_response_time_percentile``; Locust times a request
+    from its send, so this is comparable with our service times.
     """
     b = sorted(locust_bucket(t) for t in times_ms)
     if not b:
@@ -94,131 +125,314 @@ def locust_percentile(times_ms: Sequence[float], q: float) -> float:
     return float(b[min(int(len(b) * (q / 100.0)), len(b) - 1)])
 
 
-def classify_error(error: object) -> str:
-    """A failed request's class, from its error text (the locustfile's failure message).
-
-    In order: an API error code (``ssh_timeout``, ``ssh_error``, ...); a command that ran
-    but exited non-zero (``nonzero_exit``, "exit_status N"); an answer that is not JSON
-    (``bad_response``); an HTTP status (``http_502``);
-    a client-side timeout (``client_timeout``); a connection problem talking to the API
-    (``api_connection``); anything else is ``other``.
-    """
-    text = "" if error is None or (isinstance(error, float) and math.isnan(error)) else str(error)
-    low = text.lower()
-    for code in API_ERROR_CODES:
-        if code in low:
-            return code
-    if low.startswith("exit_status"):
-        return "nonzero_exit"
-    if "not json" in low:
-        return "bad_response"
-    m = re.search(r"\b([45]\d\d)\b", text)
-    if m and ("http" in low or "status" in low or low.strip() == m.group(1)):
-        return f"http_{m.group(1)}"
-    if "timeout" in low or "timed out" in low:
-        return "client_timeout"
-    if "connection" in low or "remotedisconnected" in low or "refused" in low:
-        return "api_connection"
-    return "other"
+_TS = ("intended_ts", "sent_ts", "answered_ts", "latency_ms", "service_ms")
 
 
 def read_requests(path: Path) -> pd.DataFrame:
-    """requests.csv with the contract's columns and types; a clear error if one is missing."""
-    df = pd.read_csv(path, dtype={"name": "string", "error": "string"})
-    missing = [c for c in REQUEST_COLUMNS if c not in df.columns]
+    """requests.csv with records.FIELDS and numeric times; a clear error if a column is missing.
+
+    No file (a point that failed before sending): an empty table with the same columns.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return pd.DataFrame(
+            {c: pd.Series(dtype=float if c in _TS else object) for c in records.FIELDS}
+        )
+    text = {c: "string" for c in ("name", "outcome", "error_class", "error")}
+    df = pd.read_csv(
+        path,
+        dtype={**text, **{c: float for c in _TS}},
+        keep_default_na=False,
+        na_values={c: [""] for c in _TS},
+    )
+    missing = [c for c in records.FIELDS if c not in df.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (see ARCHITECTURE.md 3)")
-    df["t_start"] = pd.to_numeric(df["t_start"], errors="raise").astype(float)
-    df["response_time_ms"] = pd.to_numeric(df["response_time_ms"], errors="coerce").astype(float)
-    df["success"] = pd.to_numeric(df["success"], errors="raise").astype(int)
+        raise ValueError(
+            f"{path}: missing column(s) {', '.join(missing)} (see sshbench/records.py)"
+        )
     return df
 
 
-def schedule_start(t_start: np.ndarray, rps: float | None) -> float:
-    """When the point's schedule began (its slot 0 was due), from the requests alone.
+def read_point(point_dir: Path) -> dict[str, Any]:
+    """A point directory's point.json; a clear error if it is not valid or lacks id/params."""
+    pj = Path(point_dir) / "point.json"
+    try:
+        point = json.loads(pj.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{pj}: not valid JSON ({exc})") from exc
+    if "params" not in point or "id" not in point:
+        raise ValueError(f"{pj}: needs 'id' and 'params' (see CONTRACT-v2 point.json)")
+    return point
 
-    Slot k is due at t0 + k / rps and goes out a little late, so t_start(k) - k / rps is t0
-    plus that slot's lateness; the smallest such value is t0 to within the smallest
-    lateness (about a millisecond). Without a rate: the first request's start.
+
+def pattern_of(point: dict[str, Any]) -> str:
+    return (
+        (point.get("params") or {}).get("pattern")
+        or (point.get("schedule") or {}).get("pattern")
+        or "sustained"
+    )
+
+
+@dataclass(frozen=True)
+class Window:
+    """The measured interval [start, end) in unix seconds; sustained: slots are kept by it."""
+
+    start: float
+    end: float
+    sustained: bool  # slots selected by intended time; False: a burst, every row kept
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start
+
+
+def window_of(point: dict[str, Any], requests: pd.DataFrame) -> Window | None:
+    """The point's window: schedule.window (sustained-like), or a burst's active span.
+
+    None when there is none to be had (a sustained point without schedule.window, a burst
+    without answers): then every row is kept and no per-second or resource metric exists.
     """
-    t = np.sort(np.asarray(t_start, dtype=float))
-    if not rps or len(t) == 0:
-        return float(t[0]) if len(t) else math.nan
-    return float(np.min(t - np.arange(len(t)) / float(rps)))
+    if pattern_of(point) != "burst":
+        win = (point.get("schedule") or {}).get("window")
+        if not win or len(win) != 2 or win[1] is None or win[0] is None or win[1] <= win[0]:
+            return None
+        return Window(float(win[0]), float(win[1]), True)
+    start = requests["intended_ts"].min()
+    end = requests["answered_ts"].max()
+    if not (np.isfinite(start) and np.isfinite(end)) or end <= start:
+        return None
+    return Window(float(start), float(end), False)
 
 
-def window(
-    requests: pd.DataFrame,
-    warmup_s: float,
-    duration_s: float | None,
-    rps: float | None = None,
-    t0: float | None = None,
-) -> pd.DataFrame:
-    """The measured requests: started in [start, start + duration_s), start = t0 + warmup_s.
-
-    t0 is the schedule's start: ``loadgen.t0`` when the point recorded it, else estimated
-    by ``schedule_start``. No duration (a burst): every request.
-    """
-    if requests.empty or not duration_s:
+def in_window(requests: pd.DataFrame, win: Window | None) -> pd.DataFrame:
+    """The kept slots: intended time in the window (sustained-like), else every row."""
+    if win is None or not win.sustained:
         return requests
-    if t0 is None:
-        t0 = schedule_start(requests["t_start"].to_numpy(), rps)
-    start = t0 + float(warmup_s or 0)
-    keep = (requests["t_start"] >= start) & (requests["t_start"] < start + float(duration_s))
-    return requests[keep]
+    t = requests["intended_ts"]
+    return requests[(t >= win.start) & (t < win.end)]
+
+
+def _stats(rows: list[Row], measure: str, values: np.ndarray, finite: np.ndarray) -> None:
+    """Percentiles over ``values`` (may hold inf), mean and min over ``finite``."""
+    if len(finite):
+        rows.append((f"{measure}_mean", float(finite.mean()), "ms", None))
+        rows.append((f"{measure}_min", float(finite.min()), "ms", None))
+    if len(values):
+        s = np.sort(values)
+        for q in PERCENTILES:
+            rows.append((percentile_metric(q, measure), percentile(s, q), "ms", q / 100.0))
 
 
 def request_metrics(
-    requests: pd.DataFrame,
-    warmup_s: float,
-    duration_s: float | None,
-    rps: float | None = None,
-    t0: float | None = None,
-) -> list[tuple[str, float, str, float | None]]:
-    """(metric, value, unit, quantile) rows of one point's measured requests.
+    requests: pd.DataFrame, point: dict[str, Any], win: Window | None
+) -> tuple[list[Row], int, int]:
+    """Rows of the request metrics; also ok answers in the window and sshd refusals.
 
-    Sustained points (with a duration) get the achieved rate over the planned window
-    (``duration_s``), so a generator that fell behind shows a lower rate; bursts have none.
+    ``requests`` is the whole requests.csv (throughput counts answers arriving in the
+    window whatever their slot); the other metrics use the kept slots.
     """
-    kept = window(requests, warmup_s, duration_s, rps, t0)
-    n = len(kept)
-    failed = kept[kept["success"] == 0]
-    rows: list[tuple[str, float, str, float | None]] = [
-        ("requests", float(n), "count", None),
-        ("successes", float(n - len(failed)), "count", None),
-        ("failures", float(len(failed)), "count", None),
-        ("outside_window", float(len(requests) - n), "count", None),
+    kept = in_window(requests, win)
+    outcome = kept["outcome"]
+    ok, failed, missed = outcome == _OK, outcome == _FAILED, outcome == _MISSED
+    n_ok, n_failed, n_missed = int(ok.sum()), int(failed.sum()), int(missed.sum())
+    sent = n_ok + n_failed
+    rows: list[Row] = [
+        ("slots", float(len(kept)), "count", None),
+        ("sent", float(sent), "count", None),
+        ("requests", float(sent), "count", None),
+        ("missed", float(n_missed), "count", None),
+        ("successes", float(n_ok), "count", None),
+        ("failures", float(n_failed), "count", None),
     ]
-    classes = failed["error"].map(classify_error).value_counts()
+    classes = kept.loc[failed, "error_class"].fillna("").replace("", "other").value_counts()
     for cls, count in sorted(classes.items()):
         rows.append((f"failures_{cls}", float(count), "count", None))
-    if n:
-        rows.append(("failure_rate", len(failed) / n, "fraction", None))
-    if duration_s:
-        rows.append(("window_s", float(duration_s), "s", None))
-        rows.append(("achieved_rps", n / float(duration_s), "req/s", None))
-        if len(requests):
-            # Successful answers that *arrived* in the window, per second (the API's output).
-            start = (t0 if t0 is not None else schedule_start(requests["t_start"], rps)) + float(
-                warmup_s or 0
-            )
-            ok = requests[requests["success"] == 1]
-            ends = ok["t_start"] + ok["response_time_ms"] / 1000.0
-            done = int(((ends >= start) & (ends < start + float(duration_s))).sum())
-            rows.append(("throughput_rps", done / float(duration_s), "req/s", None))
-    times = np.sort(kept["response_time_ms"].dropna().to_numpy(dtype=float))
-    if len(times):
-        rows.append(("response_time_mean", float(times.mean()), "ms", None))
-        rows.append(("response_time_min", float(times[0]), "ms", None))
-        for q in PERCENTILES:
-            rows.append((percentile_metric(q), percentile(times, q), "ms", q / 100.0))
-        ok_ms = kept.loc[kept["success"] == 1, "response_time_ms"].to_numpy(dtype=float)
+    if sent:
+        rows.append(("failure_rate", n_failed / sent, "fraction", None))
+    refusals = sum(
+        saturation.sshd_refused(c, e)
+        for c, e in zip(
+            kept.loc[failed, "error_class"].fillna(""),
+            kept.loc[failed, "error"].fillna(""),
+            strict=True,
+        )
+    )
+    if win is not None and win.sustained:
+        ans = requests.loc[requests["outcome"] == _OK, "answered_ts"]
+        ok_in_window = int(((ans >= win.start) & (ans < win.end)).sum())
+    else:
+        ok_in_window = n_ok  # a burst's span ends with its last answer: every ok row
+    if win is not None and win.sustained:
+        rows.append(("achieved_rps", sent / win.length, "req/s", None))
+        rows.append(("throughput_rps", ok_in_window / win.length, "req/s", None))
+    if pattern_of(point) != "burst":
+        target = _num((point.get("schedule") or {}).get("rps"))
+        target = target if target is not None else _num((point.get("params") or {}).get("rps"))
+        if target is not None:
+            rows.append(("target_rps", target, "req/s", None))
+    sent_rows = ok | failed
+    latency = kept.loc[sent_rows, "latency_ms"].to_numpy(dtype=float)
+    latency = latency[~np.isnan(latency)]
+    _stats(rows, "latency", np.concatenate([latency, np.full(n_missed, np.inf)]), latency)
+    service = kept.loc[sent_rows, "service_ms"].to_numpy(dtype=float)
+    service = service[~np.isnan(service)]
+    _stats(rows, "service", service, service)
+    if len(kept):
+        ok_ms = kept.loc[ok, "latency_ms"].to_numpy(dtype=float)
         for ms in UNDER_MS:
-            # Every request (Locust's convention: a fast failure counts as fast) ...
-            rows.append((f"frac_under_{ms}ms", float((times < ms).mean()), "fraction", None))
-            # ... and only those answered successfully within the time, over all requests.
-            rows.append((f"frac_ok_under_{ms}ms", float((ok_ms < ms).sum() / n), "fraction", None))
+            rows.append(
+                (f"frac_ok_under_{ms}ms", float((ok_ms < ms).sum() / len(kept)), "fraction", None)
+            )
+    return rows, ok_in_window, refusals
+
+
+def counter_delta(
+    samples: Sequence[dict[str, Any]], key: str, win: Window, interval_s: float
+) -> float | None:
+    """How much a cumulative counter grew over the window, interpolated at its edges.
+
+    Linear between samples; beyond the first or last sample, extrapolated from the two
+    outermost ones, but by at most ``interval_s`` (else None: the samples do not cover it).
+    """
+    pts = [
+        (float(s["t"]), float(s[key]))
+        for s in samples
+        if s.get(key) is not None and s.get("t") is not None
+    ]
+    if len(pts) < 2:
+        return None
+    pts.sort()
+    t = np.array([p[0] for p in pts])
+    v = np.array([p[1] for p in pts])
+    slack = max(float(interval_s), 0.0) + 1e-6
+    if win.start < t[0] - slack or win.end > t[-1] + slack:
+        return None
+
+    def at(x: float) -> float:
+        if x < t[0]:
+            return float(v[0] + (x - t[0]) * (v[1] - v[0]) / (t[1] - t[0]))
+        if x > t[-1]:
+            return float(v[-1] + (x - t[-1]) * (v[-1] - v[-2]) / (t[-1] - t[-2]))
+        return float(np.interp(x, t, v))
+
+    return at(win.end) - at(win.start)
+
+
+def resource_metrics(point: dict[str, Any], win: Window | None, ok_answers: int) -> list[Row]:
+    """CPU seconds, utilisation, throttling and demand per resource over the window."""
+    res = point.get("resources") or {}
+    samples = res.get("samples") or []
+    if win is None or not samples:
+        return []
+    interval = _num(res.get("interval_s")) or 0.5
+    d = {
+        k: counter_delta(samples, k, win, interval)
+        for k in (
+            *CPU_COUNTERS.values(),
+            "machine_total_s",
+            "generator_busiest_cpu_s",
+            "host_nr_periods",
+            "host_nr_throttled",
+        )
+    }
+    rows: list[Row] = []
+    for name, counter in CPU_COUNTERS.items():
+        cpu = d[counter]
+        if cpu is None:
+            continue
+        rows.append((f"cpu_s_{name}", cpu, "s", None))
+        if ok_answers:
+            rows.append((f"demand_ms_{name}", cpu * 1000.0 / ok_answers, "ms", None))
+    host_cpus = _num(res.get("host_cpus"))
+    host_cpus = (
+        host_cpus if host_cpus is not None else _num((point.get("params") or {}).get("host_cpus"))
+    )
+    if d["host_cpu_s"] is not None and host_cpus:
+        rows.append(("util_host", d["host_cpu_s"] / (win.length * host_cpus), "fraction", None))
+    if d["api_cpu_s"] is not None:
+        rows.append(("util_api", d["api_cpu_s"] / win.length, "fraction", None))
+    if d["generator_busiest_cpu_s"] is not None:
+        rows.append(("util_generator", d["generator_busiest_cpu_s"] / win.length, "fraction", None))
+    if d["machine_busy_s"] is not None and d["machine_total_s"]:
+        rows.append(("util_machine", d["machine_busy_s"] / d["machine_total_s"], "fraction", None))
+    if d["host_nr_throttled"] is not None and d["host_nr_periods"]:
+        rows.append(
+            (
+                "host_throttled_fraction",
+                d["host_nr_throttled"] / d["host_nr_periods"],
+                "fraction",
+                None,
+            )
+        )
     return rows
+
+
+def integrity(point: dict[str, Any], requests: pd.DataFrame) -> str:
+    """point.json's integrity, plus what requests.csv's rows contradict in point.json counts."""
+    problems: list[str] = []
+    own = point.get("integrity")
+    if isinstance(own, str) and own and own != "ok":
+        problems.append(own.removeprefix("broken:").strip() or own)
+    outcome = requests["outcome"]
+    unknown = int((~outcome.isin(records.OUTCOMES)).sum())
+    if unknown:
+        problems.append(f"{unknown} row(s) with an outcome not in {'/'.join(records.OUTCOMES)}")
+    sent_rows = outcome.isin((_OK, _FAILED))
+    unanswered = int((sent_rows & requests["answered_ts"].isna()).sum())
+    if unanswered:
+        problems.append(f"{unanswered} sent row(s) without an answer time")
+    counts = point.get("counts")
+    if isinstance(counts, dict) and counts:
+        have = {
+            _OK: int((outcome == _OK).sum()),
+            _FAILED: int((outcome == _FAILED).sum()),
+            _MISSED: int((outcome == _MISSED).sum()),
+        }
+        have["sent"] = have[_OK] + have[_FAILED]
+        have["slots"] = len(requests)
+        for key in ("slots", "sent", _MISSED, _OK, _FAILED):
+            if key in counts and int(counts[key]) != have[key]:
+                problems.append(
+                    f"point.json counts {counts[key]} {key}, requests.csv has {have[key]}"
+                )
+        c = {k: int(v) for k, v in counts.items() if isinstance(v, int | float)}
+        if {"slots", "sent", _MISSED} <= set(c) and c["slots"] != c["sent"] + c[_MISSED]:
+            problems.append(f"counts: slots {c['slots']} != sent {c['sent']} + missed {c[_MISSED]}")
+        if {"sent", _OK, _FAILED} <= set(c) and c["sent"] != c[_OK] + c[_FAILED]:
+            problems.append(f"counts: sent {c['sent']} != ok {c[_OK]} + failed {c[_FAILED]}")
+    return "broken: " + "; ".join(problems) if problems else "ok"
+
+
+@dataclass
+class PointResult:
+    """Everything computed for one point: metric rows and the per-point columns."""
+
+    rows: list[Row]
+    integrity: str
+    limited_by: list[str]
+
+    @property
+    def values(self) -> dict[str, float]:
+        return {m: v for m, v, _, _ in self.rows}
+
+    @property
+    def columns(self) -> dict[str, str]:
+        return {
+            "integrity": self.integrity,
+            "limited_by": json.dumps(self.limited_by),
+            "saturation": saturation.describe(self.limited_by),
+            "limit_kind": saturation.kind(self.limited_by),
+        }
+
+
+def point_metrics(point: dict[str, Any], requests: pd.DataFrame) -> PointResult:
+    """Every metric of one point, computed once (the tidy rows and summarise_point read it)."""
+    win = window_of(point, requests)
+    rows, ok_answers, refusals = request_metrics(requests, point, win)
+    rows += resource_metrics(point, win, ok_answers)
+    rows.append(("point_ok", 1.0 if point.get("status") == "ok" else 0.0, "bool", None))
+    values = {m: v for m, v, _, _ in rows}
+    limits = saturation.limited_by({**values, "sshd_refusals": refusals}, point)
+    return PointResult(rows, integrity(point, requests), limits)
 
 
 # Provenance text longer than this (a whole sshd_config, `sshd -T` output) is replaced in
@@ -236,6 +450,8 @@ def _cell(val: Any) -> Any:
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     """Nested dicts -> {"a.b.c": scalar}; lists become JSON text so every cell is a scalar."""
     out: dict[str, Any] = {}
+    if prefix[:-1] in _SKIP_NESTED:
+        return out
     if isinstance(obj, dict):
         for key, val in obj.items():
             out.update(flatten(val, f"{prefix}{key}."))
@@ -251,8 +467,8 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
 def point_columns(point: dict[str, Any]) -> dict[str, Any]:
     """One point.json as flat columns: parameters unprefixed, the rest by their json path.
 
-    The runner's own counts (which include the warm-up) keep a ``point.`` prefix so they
-    do not clash with the metrics computed here.
+    Left out: ``counts`` (the metrics recount them over the window), point.json's
+    ``integrity`` (merged into the computed column), ``resources.samples`` (raw series).
     """
     cols: dict[str, Any] = {
         "sweep": point.get("sweep"),
@@ -265,48 +481,65 @@ def point_columns(point: dict[str, Any]) -> dict[str, Any]:
     # Which columns are the design's parameters (the rest is provenance and outcome).
     cols["param_names"] = json.dumps(sorted(params))
     for key, val in point.items():
-        if key in ("id", "sweep", "status", "params"):
+        if key in _SKIP:
             continue
-        if key in ("achieved_rps", "requests", "failures"):
-            cols[f"point.{key}"] = val
-        elif isinstance(val, dict):
+        if isinstance(val, dict):
             cols.update(flatten(val, f"{key}."))
         else:
-            cols[key] = val
+            cols[key] = _cell(json.dumps(val)) if isinstance(val, list) else val
     return cols
+
+
+def load_point(point_dir: Path) -> tuple[dict[str, Any], PointResult]:
+    """point.json and its computed metrics, from a point directory."""
+    point = read_point(point_dir)
+    requests = read_requests(Path(point_dir) / "requests.csv")
+    if requests.empty and point.get("status") == "ok" and (point.get("counts") or {}).get("slots"):
+        log.warning("%s: status ok but requests.csv has no rows", Path(point_dir).name)
+    return point, point_metrics(point, requests)
 
 
 def collect_point(point_dir: Path) -> list[dict[str, Any]]:
     """Tidy rows of one point directory (a failed point gives at least its status rows)."""
-    pj = point_dir / "point.json"
-    try:
-        point = json.loads(pj.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{pj}: not valid JSON ({exc})") from exc
-    if "params" not in point or "id" not in point:
-        raise ValueError(f"{pj}: needs 'id' and 'params' (see ARCHITECTURE.md 3)")
-    params = point["params"]
-    cols = point_columns(point)
-    req_path = point_dir / "requests.csv"
-    if req_path.exists() and req_path.stat().st_size > 0:
-        requests = read_requests(req_path)
-    else:
-        requests = pd.DataFrame({c: pd.Series(dtype=float) for c in REQUEST_COLUMNS})
-        if point.get("status") == "ok":
-            log.warning("%s: status ok but no requests.csv", point_dir.name)
-    sustained = params.get("pattern", "sustained") != "burst"
-    metrics = request_metrics(
-        requests,
-        float(params.get("warmup_s") or 0),
-        _num(params.get("duration_s")) if sustained else None,
-        _num(params.get("rps")) if sustained else None,
-        _num((point.get("loadgen") or {}).get("t0")),
-    )
-    target = _num(point.get("target_rps", params.get("rps")))
-    if target is not None:
-        metrics.append(("target_rps", target, "req/s", None))
-    metrics.append(("point_ok", 1.0 if point.get("status") == "ok" else 0.0, "bool", None))
-    return [{**cols, "metric": m, "value": v, "unit": u, "quantile": q} for m, v, u, q in metrics]
+    point, result = load_point(point_dir)
+    cols = {**point_columns(point), **result.columns}
+    return [
+        {**cols, "metric": m, "value": v, "unit": u, "quantile": q} for m, v, u, q in result.rows
+    ]
+
+
+SUMMARY_METRICS = (
+    "target_rps",
+    "achieved_rps",
+    "latency_p50",
+    "latency_p99",
+    "service_p50",
+    "service_p99",
+    "slots",
+    "sent",
+    "missed",
+    "failures",
+)
+
+
+def summarise_point(point_dir: Path) -> dict[str, Any]:
+    """The runner's console line for one point, from the same computation as the tidy rows.
+
+    Keys: pattern, target_rps, achieved_rps, latency_p50, latency_p99, service_p50,
+    service_p99 (floats; inf when a percentile lands on a missed slot), slots, sent,
+    missed, failures (ints); None when the metric does not exist (a burst's rates);
+    limited_by (list), saturation, integrity.
+    """
+    point, result = load_point(point_dir)
+    values = result.values
+    out: dict[str, Any] = {"pattern": pattern_of(point)}
+    out.update({m: values.get(m) for m in SUMMARY_METRICS})
+    for m in ("slots", "sent", "missed", "failures"):
+        out[m] = None if out[m] is None else int(out[m])
+    out["limited_by"] = result.limited_by
+    out["saturation"] = result.columns["saturation"]
+    out["integrity"] = result.integrity
+    return out
 
 
 def point_dirs(sweep_dir: Path) -> list[Path]:
@@ -323,7 +556,7 @@ def collect(sweep_dir: Path | str, dirs: Iterable[Path] | None = None) -> pd.Dat
         rows.extend(collect_point(d))
     log.info("collected %d point(s) from %s", len(dirs), sweep_dir)
     if not rows:
-        return pd.DataFrame(columns=LEAD_COLUMNS)
+        return pd.DataFrame(columns=[*LEAD_COLUMNS, *POINT_COLUMNS])
     df = pd.DataFrame(rows)
     rest = [c for c in df.columns if c not in LEAD_COLUMNS]
     return df[LEAD_COLUMNS + rest]
@@ -355,7 +588,7 @@ def _isnan(v: Any) -> bool:
 
 
 def write_tidy(df: pd.DataFrame, csv_path: Path, parquet_path: Path | None = None) -> None:
-    """Write the tidy table as CSV (and Parquet when a path is given)."""
+    """Write the tidy table as CSV (and Parquet when a path is given); inf is written "inf"."""
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(csv_path, index=False)
     if parquet_path is not None:
@@ -366,4 +599,4 @@ def read_tidy(csv_path: Path) -> pd.DataFrame:
     """The tidy table back from CSV (what figures, tables and claims read)."""
     if not Path(csv_path).exists():
         raise FileNotFoundError(f"{csv_path}: no tidy table; run the collect step first")
-    return pd.read_csv(csv_path, low_memory=False)
+    return pd.read_csv(csv_path, low_memory=False, keep_default_na=True)

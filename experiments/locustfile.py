@@ -1,18 +1,19 @@
-"""Locust load for one sweep point: call the SSH API's `uptime` or `ls` at a paced rate.
+"""Locust load for one sweep point: call the SSH API's `uptime` or `ls` on a schedule.
 
-Run by sshbench.point (headless, --csv, --csv-full-history, bounded by --run-time).
-Two patterns:
+Run by sshbench.loadgen (headless, --csv, bounded by --run-time). Two patterns:
 
-- sustained: an open-loop global schedule. Slot k is due at t0 + k / rps; each user takes
-  the next free slot, sleeps until it is due and sends one request. With enough users a
-  slow response never delays the next slot; when every user is busy the slot goes out late
-  and the lateness is recorded. In distributed mode worker i of N takes slots i, i+N, ...
-- burst: `burst_size` users wait on one event, released at once; each sends one request.
+- sustained: an open-loop schedule (sshbench.schedule): slot k is due at t0 + k / rps;
+  each user takes the next slot of its process, sleeps until it is due and sends. When
+  every user is busy the slot goes out late, and its latency, measured from the due time,
+  shows the wait (no coordinated omission). Slots never taken by the schedule's end are
+  written as missed. In distributed mode the master picks t0 and tells every worker.
+- burst: `burst_size` users all due at t0; each sends one request.
 
-Every request is appended to `<out>/requests-<process>.csv` (t_start, name,
-response_time_ms, response_length, success, error) by the request event hook, and each
-process writes `<out>/pacing-<process>.json`. The process quits by itself when its schedule
-is done and its last request has answered.
+Every slot is one row of `<out>/requests-<process>.csv` (sshbench.records), written here
+in a `finally`, so a request is recorded whatever happens to it (a refused or reset
+connection, a timeout, a body that is not JSON). Locust's own request event still fires,
+for its CSV. Each process also writes `<out>/pacing-<process>.json` (its counters), and
+quits by itself once its schedule is over and its last request has answered.
 
 The API token comes from the environment (SSHBENCH_API_TOKEN), never from the command line.
 This file imports no SSH library: ssh2-python does not mix with gevent.
@@ -20,9 +21,7 @@ This file imports no SSH library: ssh2-python does not mix with gevent.
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -36,12 +35,16 @@ from locust.exception import StopUser
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
-START_LEAD_S = 0.2  # t0 is this far after all users are spawned, so slot 0 is not late
+from sshbench import records
+from sshbench.schedule import Schedule
+
+START_LEAD_S = 0.5  # t0 is this far after every user is spawned (and t0 has reached workers)
 # Locust rewrites its CSV files every CSV_STATS_INTERVAL_SEC and not at exit, and workers
 # report to the master every WORKER_REPORT_INTERVAL: quit only after both had a last turn,
 # or the last requests are missing from locust_stats.csv.
 QUIT_DELAY_S = CSV_STATS_INTERVAL_SEC + 0.5
 MASTER_QUIT_DELAY_S = WORKER_REPORT_INTERVAL + CSV_STATS_INTERVAL_SEC + 0.5
+DRAIN_MARGIN_S = 5.0  # after the schedule: wait this long past the request timeout, at most
 
 
 @events.init_command_line_parser.add_listener
@@ -55,76 +58,79 @@ def _options(parser) -> None:
     g.add_argument("--sb-duration", type=float, default=10.0, help="schedule length, s")
     g.add_argument("--sb-processes", type=int, default=1, help="processes that run users")
     g.add_argument("--sb-timeout", type=float, default=60.0, help="request timeout, s")
-    g.add_argument("--sb-late-ms", type=float, default=100.0)
     g.add_argument("--sb-out", default=".", help="directory for requests-*.csv, pacing-*.json")
 
 
 class _State:
-    """Per-process pacing state (one Locust process = one gevent loop, no locks needed)."""
+    """What the event hooks share within one Locust process (one gevent loop, no locks)."""
 
     def __init__(self) -> None:
-        self.go = Event()
+        self.go = Event()  # t0 is known: users may take slots
         self.t0 = 0.0
-        self.end = 0.0
-        self.index = 0
-        self.procs = 1
-        self.rps = 1.0
-        self.slots = 0  # slots this process owns
-        self.next = 0  # next local slot
-        self.lateness: list[float] = []
-        self.pending = 0  # slots taken whose request has not answered yet
+        self.process = 0
+        self.schedule: Schedule | None = None  # sustained only
+        self.next_user = 0  # burst: the next user's row index
+        self.pending = 0  # slots taken whose row is not written yet
         self.in_flight = 0
-        self.users = 0
-        self.finished = 0
         self.max_in_flight = 0
         self.sent = 0
-        self.done = Event()
-        self.writer = None
-        self.file = None
+        self.writer: records.Writer | None = None
         self.workers_done = 0
-        self.env = None
+        self.env = None  # the Locust environment (spawning_complete does not pass it)
 
 
 S = _State()
 
 
-def _opts(environment):
-    return environment.parsed_options
+@events.init.add_listener
+def _on_init(environment, **_kw) -> None:
+    o = environment.parsed_options
+    if o is None:
+        return
+    S.env = environment
+    # FastHttpUser reads its timeouts when a user's client is made: set them on the class
+    # now, before any user exists (setting them in on_start has no effect).
+    ApiUser.network_timeout = o.sb_timeout
+    ApiUser.connection_timeout = o.sb_timeout
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        runner.register_message("sb_done", _on_worker_done)
+    elif isinstance(runner, WorkerRunner):
+        runner.register_message("sb_t0", lambda msg, **_: _start(environment, msg.data["t0"]))
 
 
 @events.test_start.add_listener
 def _on_test_start(environment, **_kw) -> None:
-    o = _opts(environment)
     runner = environment.runner
     if isinstance(runner, MasterRunner):
-        runner.register_message("sb_done", _on_worker_done)
         return
-    S.env = environment
-    S.index = runner.worker_index if isinstance(runner, WorkerRunner) else 0
-    S.procs = max(1, o.sb_processes)
-    S.rps = o.sb_rps
+    o = environment.parsed_options
+    S.process = runner.worker_index if isinstance(runner, WorkerRunner) else 0
     if o.sb_pattern == "sustained":
-        total = round(o.sb_rps * o.sb_duration)
-        S.slots = max(0, math.ceil((total - S.index) / S.procs))
-    out = Path(o.sb_out)
-    out.mkdir(parents=True, exist_ok=True)
-    S.file = open(out / f"requests-{S.index}.csv", "w", newline="", buffering=1)  # noqa: SIM115
-    S.writer = csv.writer(S.file)
-    S.writer.writerow(
-        ["t_start", "name", "response_time_ms", "response_length", "success", "error"]
-    )
-    gevent.spawn(_finisher, environment)
+        S.schedule = Schedule(o.sb_rps, o.sb_duration, S.process, max(1, o.sb_processes))
+    S.writer = records.Writer(Path(o.sb_out) / records.part_name(S.process))
 
 
 @events.spawning_complete.add_listener
 def _on_spawned(user_count: int, **_kw) -> None:
-    S.t0 = time.time() + START_LEAD_S
-    if S.env is not None:  # a process that runs users (not the master)
-        S.end = S.t0 + S.env.parsed_options.sb_duration
-        S.users = S.env.runner.user_count  # this process's users (not the total)
-        if S.users == 0:  # more worker processes than users: nothing to do here
-            S.done.set()
+    env = S.env
+    runner = env.runner
+    if isinstance(runner, MasterRunner):
+        t0 = time.time() + START_LEAD_S
+        runner.send_message("sb_t0", {"t0": t0})
+    elif not isinstance(runner, WorkerRunner):
+        _start(env, time.time() + START_LEAD_S)
+
+
+def _start(environment, t0: float) -> None:
+    """t0 is known (set here, or sent by the master): release the users."""
+    if S.writer is None or S.go.is_set():
+        return
+    S.t0 = t0
+    if S.schedule is not None:
+        S.schedule.t0 = t0
     S.go.set()
+    gevent.spawn(_finisher, environment)
 
 
 def _on_worker_done(environment, msg, **_kw) -> None:
@@ -134,73 +140,55 @@ def _on_worker_done(environment, msg, **_kw) -> None:
 
 
 def _finisher(environment) -> None:
-    """Quit (or tell the master) once this process's requests are all answered."""
-    S.done.wait()
-    while S.pending > 0:
+    """After the schedule: wait for the last answers, write the missed slots, then quit (or
+    tell the master)."""
+    o = environment.parsed_options
+    runner = environment.runner
+    users = runner.user_count
+    end = S.schedule.end if S.schedule is not None else S.t0
+    gevent.sleep(max(0.0, end - time.time()))
+    if S.schedule is None:  # burst: every user sends once, all due at t0
+        while S.next_user < users and time.time() < end + 5:
+            gevent.sleep(0.05)
+    deadline = time.time() + o.sb_timeout + DRAIN_MARGIN_S
+    while S.pending > 0 and time.time() < deadline:
         gevent.sleep(0.05)
-    _write_pacing(environment)
-    if isinstance(environment.runner, WorkerRunner):
-        environment.runner.send_message("sb_done", {"index": S.index})
-    else:
-        gevent.spawn_later(QUIT_DELAY_S, environment.runner.quit)
-
-
-def _write_pacing(environment) -> None:
-    o = _opts(environment)
-    late = sorted(S.lateness)
-
-    def pct(q: float) -> float | None:
-        return round(late[min(len(late) - 1, int(q * len(late)))], 3) if late else None
-
+    missed = S.schedule.missed() if S.schedule is not None else []
+    for slot, due in missed:
+        S.writer.write(records.row(slot, S.process, due, None, None, o.sb_command, records.MISSED))
     info = {
-        "process": S.index,
+        "process": S.process,
         "pattern": o.sb_pattern,
-        "slots": S.slots if o.sb_pattern == "sustained" else None,
-        "sent": S.sent,
         "t0": S.t0,
-        "late_threshold_ms": o.sb_late_ms,
-        "late_slots": sum(1 for x in late if x > o.sb_late_ms),
-        "lateness_ms": {"p50": pct(0.5), "p99": pct(0.99), "max": late[-1] if late else None},
+        "users": users,
+        "slots": S.schedule.slots if S.schedule is not None else users,
+        "sent": S.sent,
+        "missed": len(missed),
+        "unanswered": S.pending,  # still waiting at the deadline: rows missing (integrity)
         "max_in_flight": S.max_in_flight,
+        "rows": dict(S.writer.counts),
     }
-    Path(o.sb_out, f"pacing-{S.index}.json").write_text(json.dumps(info, indent=1))
-
-
-@events.request.add_listener
-def _on_request(
-    request_type, name, response_time, response_length, exception, start_time=None, **_kw
-) -> None:
-    if S.writer is None:
-        return
-    error = "" if exception is None else " ".join(str(exception).split())[:300]
-    S.writer.writerow(
-        [
-            f"{start_time:.6f}" if start_time else f"{time.time() - response_time / 1000:.6f}",
-            name,
-            f"{response_time:.3f}",
-            response_length or 0,
-            0 if exception else 1,
-            error,
-        ]
-    )
+    S.writer.close()
+    Path(o.sb_out, f"pacing-{S.process}.json").write_text(json.dumps(info, indent=1))
+    if isinstance(runner, WorkerRunner):
+        runner.send_message("sb_done", {"process": S.process})
+    else:
+        gevent.spawn_later(QUIT_DELAY_S, runner.quit)
 
 
 @events.quitting.add_listener
 def _on_quit(environment, **_kw) -> None:
-    if S.file is not None and not S.file.closed:
-        S.file.flush()
-        S.file.close()
+    if S.writer is not None:
+        S.writer.close()
 
 
 class ApiUser(FastHttpUser):
-    """One virtual client of the SSH API; it takes slots from the shared schedule."""
+    """One virtual client of the SSH API; it takes slots from its process's schedule."""
 
     wait_time = constant(0)
 
     def on_start(self) -> None:
-        o = _opts(self.environment)
-        self.network_timeout = o.sb_timeout
-        self.connection_timeout = o.sb_timeout
+        o = self.environment.parsed_options
         token = os.environ.get("SSHBENCH_API_TOKEN", "")
         self.headers = {"Authorization": f"Bearer {token}"}
         cred = quote(o.sb_cred, safe="")
@@ -209,60 +197,79 @@ class ApiUser(FastHttpUser):
         else:
             self.path = f"/credentials/{cred}/ls?path={quote(o.sb_ls_path, safe='')}"
         self.req_name = o.sb_command
-        self.burst = o.sb_pattern == "burst"
 
     @task
     def paced(self) -> None:
         S.go.wait()
-        if self.burst:
-            S.pending += 1
-            self._call()
-            S.finished += 1
-            if S.finished >= S.users:
-                S.done.set()
-            raise StopUser()
-        if S.next >= S.slots or time.time() >= S.end:
-            # the schedule is bounded in count and in time: slots still unsent at its end
-            # are missed (pacing's `sent` < `slots`), never sent after it
-            S.done.set()
-            raise StopUser()
-        k = S.next
-        S.next += 1
+        if S.schedule is None:  # burst: one request per user, due at t0
+            slot, due = S.next_user, S.t0
+            S.next_user += 1
+        else:
+            taken = S.schedule.take(time.time())
+            if taken is None:
+                raise StopUser()
+            slot, due = taken
         S.pending += 1
-        due = S.t0 + (S.index + k * S.procs) / S.rps
         delay = due - time.time()
         if delay > 0:
             gevent.sleep(delay)
-        S.lateness.append(max(0.0, (time.time() - due) * 1000))
-        self._call()
+        try:
+            self._call(slot, due)
+        finally:
+            S.pending -= 1
+        if S.schedule is None:
+            raise StopUser()
 
-    def _call(self) -> None:
+    def _call(self, slot: int, intended: float) -> None:
+        """Send one request and write its row, whatever happens."""
         S.in_flight += 1
         S.max_in_flight = max(S.max_in_flight, S.in_flight)
         S.sent += 1
+        sent = time.time()
+        outcome, cls, err, length = records.FAILED, "api_connection", "no answer", 0
         try:
             with self.client.get(
                 self.path, headers=self.headers, name=self.req_name, catch_response=True
             ) as resp:
-                if resp.status_code != 200:
-                    resp.failure(f"HTTP {resp.status_code} {_error_code(resp)}".strip())
-                    return
-                try:
-                    body = resp.json()
-                except ValueError:
-                    resp.failure("HTTP 200 with a body that is not JSON")
-                    return
-                if body.get("exit_status") != 0:
-                    resp.failure(f"exit_status {body.get('exit_status')}")
-                else:
+                outcome, cls, err = _judge(resp)
+                length = len(resp.content or b"") if resp.status_code else 0
+                if outcome == records.OK:
                     resp.success()
+                else:
+                    resp.failure(f"{cls}: {err}")
+        except Exception as e:  # a row for anything that escapes
+            outcome, cls, err = records.FAILED, records.connection_class(e), repr(e)
         finally:
+            answered = time.time()
             S.in_flight -= 1
-            S.pending -= 1
+            if outcome == records.OK:
+                cls = err = ""
+            row = [slot, S.process, intended, sent, answered, self.req_name, outcome, cls, err]
+            S.writer.write(records.row(*row, response_length=length))
 
 
-def _error_code(resp) -> str:
+def _judge(resp) -> tuple[str, str, str]:
+    """(outcome, error_class, error text) of one answer, never raising."""
+    if not resp.status_code:  # no HTTP answer: refused, reset or timed out
+        exc = getattr(resp, "error", None)
+        if exc is None:
+            return records.FAILED, "api_connection", "no HTTP answer"
+        return records.FAILED, records.connection_class(exc), repr(exc)
+    body = _json(resp)
+    if resp.status_code != 200:
+        code = body.get("error") if isinstance(body, dict) else None
+        message = body.get("message", "") if isinstance(body, dict) else ""
+        text = f"HTTP {resp.status_code} {code or ''} {message}".strip()
+        return records.FAILED, records.http_class(resp.status_code, code), text
+    if not isinstance(body, dict):
+        return records.FAILED, "bad_response", "HTTP 200 with a body that is not a JSON object"
+    if body.get("exit_status") != 0:
+        return records.FAILED, "nonzero_exit", f"exit_status {body.get('exit_status')}"
+    return records.OK, "", ""
+
+
+def _json(resp) -> object:
     try:
-        return str(resp.json().get("error", ""))
-    except (ValueError, AttributeError):
-        return ""
+        return json.loads(resp.content or b"")
+    except (ValueError, TypeError):
+        return None

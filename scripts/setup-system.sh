@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs, once, when any is missing.
 # Run as root (make does this for you). Idempotent: a second run installs nothing.
+#   scripts/setup-system.sh          what `make reproduce` needs
+#   scripts/setup-system.sh --test   also what only `make test` needs
 set -euo pipefail
 
 packages=(openssh-server openssh-client iproute2 mariadb-server procps python3-venv)
+# Only the tests need these (about 570 MB): a real browser to check the report's layout
+# (tests/test_report_browser.py, headless, driven over its DevTools pipe) and pdflatex with
+# booktabs to compile the LaTeX tables (tests/analysis/test_latex.py).
+test_packages=(chromium texlive-latex-base texlive-latex-recommended)
+
+case "${1:-}" in
+  "") ;;
+  --test) packages+=("${test_packages[@]}") ;;
+  *) echo "setup-system: unknown option '$1' (expected nothing or --test)" >&2; exit 2 ;;
+esac
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,6 +32,6 @@ fi
 echo "setup-system: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# policy-rc.d stops the packages from trying to start their services: the project starts
-# sshd and mariadbd itself, by hand, with its own configs and PID files.
+# No service is started for us (there is no init system here); the project starts sshd and
+# mariadbd itself, by hand, with its own configs and PID files.
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -133,7 +133,15 @@ class SweepLayout:
         """One JSON per capacity search (the runner writes them)."""
         return self.root / "capacity"
 
+    def capacity_search(self, search: str) -> Path:
+        return self.capacity / f"{search}.json"
+
     # files
+    @property
+    def plan(self) -> Path:
+        """The points in run order with their expected costs (sshbench.sweep.plan)."""
+        return self.root / "plan.json"
+
     @property
     def tidy(self) -> Path:
         return self.root / "tidy.csv"

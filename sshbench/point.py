@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from sshbench import api_deploy, loadgen, paths, provenance, sweep, testbed
+from sshbench import api_deploy, loadgen, paths, progress, provenance, records, sweep, testbed
 
 
 class PointFailure(Exception):
@@ -92,25 +92,47 @@ def make_load(
     params: dict[str, Any], settings: dict[str, Any], deployment: dict[str, Any]
 ) -> loadgen.Load:
     lg = settings["loadgen"]
-    sustained = params["pattern"] == "sustained"
+    burst = params["pattern"] == "burst"
     return loadgen.Load(
         url=deployment["url"],
         token=deployment["token"],
         cred=deployment["credentials"][params["host"]],
         command=params["command"],
-        pattern=params["pattern"],
+        pattern="burst" if burst else "sustained",
         rps=params["rps"],
         burst_size=params["burst_size"],
-        schedule_s=(params["warmup_s"] + params["duration_s"]) if sustained else 0.0,
+        schedule_s=0.0 if burst else (params["warmup_s"] + params["duration_s"]),
         warmup_s=params["warmup_s"] or 0.0,
         users=sweep.users_for(params, lg),
         processes=lg["processes"],
         ls_path=settings.get("ls_path", "/"),
         timeout_s=lg["request_timeout_s"],
-        late_ms=lg["late_ms"],
-        limited_cpu_percent=lg["limited_cpu_percent"],
-        limited_late_fraction=lg["limited_late_fraction"],
     )
+
+
+def _host_reader(host: str):
+    """Reads the host's cgroup CPU counters during the load (None: not readable, a real VM)."""
+
+    def read() -> dict[str, float] | None:
+        try:
+            counters = testbed.host_cpu_counters(host)
+        except testbed.TestbedError:
+            return None
+        return counters if counters.get("cpu_s") is not None else None
+
+    return read
+
+
+def prepare_host(params: dict[str, Any], st: dict[str, Any], log) -> dict[str, Any]:
+    """The point's host CPUs and the client's TCP mode in force; what was applied."""
+    applied = {
+        "host_cpus": testbed.set_host_cpus(params["host"], float(params["host_cpus"])),
+        "client_tcp": testbed.set_client_tcp(params["client_tcp"]),
+    }
+    for what, res in applied.items():
+        if res.get("changed"):
+            log(f"testbed: {what} -> {params[what]}")
+    return applied
 
 
 def _measure(
@@ -140,53 +162,79 @@ def _measure(
         )
     except (api_deploy.DeployError, OSError) as e:
         raise PointFailure("api_down", f"deploying the API failed: {e}") from None
+    try:
+        ctx["applied"] = prepare_host(params, st, log)
+    except testbed.TestbedError as e:
+        raise PointFailure("testbed_error", str(e)) from None
     load = make_load(params, settings, dep)
     offset = _api_log_offset()
     log(f"locust: {load.pattern} rps={load.rps} burst={load.burst_size} users={load.users}")
-    facts = loadgen.run(load, pdir, log)
+    ctx["facts"] = facts = loadgen.run(
+        load,
+        pdir,
+        log,
+        api_pid=dep.get("pid"),
+        host=params["host"],
+        host_reader=_host_reader(params["host"]),
+        host_cpus=float(params["host_cpus"]),
+    )
     _copy_api_log(offset, pdir / "api.log")
-    rows = loadgen.read_requests(pdir / "requests.csv")
-    ctx["summary"] = loadgen.summarise(load, facts, rows)
-    sshd_pid = host.get("sshd_pid")
-    if not Path(f"/proc/{sshd_pid}").exists():
-        raise PointFailure("sshd_died", f"sshd of {params['host']} (PID {sshd_pid}) died")
+    if not testbed.sshd_alive(host):
+        raise PointFailure(
+            "sshd_died", f"sshd of {params['host']} (PID {host.get('sshd_pid')}) died"
+        )
     if not api_deploy.healthz(dep["url"]):
         raise PointFailure("api_down", f"the API at {dep['url']} stopped answering /healthz")
     codes = facts["returncodes"]
     if any(c not in (0, 1) for c in codes) or not (pdir / "locust_stats.csv").exists():
         raise PointFailure("locust_error", f"locust exited with {codes}; see locust.log")
-    if rows == [] and (load.pattern == "burst" or (load.rps or 0) * load.schedule_s >= 1):
-        raise PointFailure("locust_error", "locust recorded no request; see locust.log")
+    if not facts["counts"]["sent"] and facts["schedule"]["slots"]:
+        raise PointFailure("locust_error", "locust sent no request; see locust.log")
 
 
-def console_line(rec: dict[str, Any]) -> str:
-    """One line per finished point: id, target and achieved RPS, p50, p99, failures."""
+def console_line(rec: dict[str, Any], summary: dict[str, Any], progress: str = "") -> str:
+    """One line per finished point: rates, latency from the schedule (and service time),
+    failures, what ran out, whether the counts add up."""
 
     def ms(x: float | None) -> str:
-        return "-" if x is None else f"{x:.0f} ms"
+        if x is None or x != x:
+            return "-"
+        return "inf" if x == float("inf") else f"{x:.0f} ms"
 
     def num(x: float | None) -> str:
-        return "-" if x is None else f"{x:g}"
+        return "-" if x is None or x != x else f"{x:.3g}"
 
     p = rec["params"]
-    load = (
-        f"rps {num(rec.get('target_rps'))} -> {num(rec.get('achieved_rps'))}"
-        if p["pattern"] == "sustained"
-        else f"burst {p['burst_size']}"
-    )
+    if p["pattern"] == "burst":
+        load = f"burst {p['burst_size']}"
+    else:
+        load = f"rps {num(summary.get('target_rps'))} -> {num(summary.get('achieved_rps'))}"
     line = (
-        f"point {rec['id']}: {rec['status']}  {load}  p50 {ms(rec.get('p50_ms'))}"
-        f"  p99 {ms(rec.get('p99_ms'))}  failures {rec.get('failures', 0)}/{rec.get('requests', 0)}"
+        f"point {rec['id']}: {rec['status']}  {load}"
+        f"  p50 {ms(summary.get('latency_p50'))}  p99 {ms(summary.get('latency_p99'))}"
+        f" (service p99 {ms(summary.get('service_p99'))})"
+        f"  failures {summary.get('failures', 0)}/{summary.get('sent', 0)}"
     )
-    lg = rec.get("loadgen") or {}
-    if lg.get("limited"):
-        why = ", ".join(lg.get("limited_by", []))
-        if lg.get("users_exhausted"):
-            why += f"; all {lg['users']} users waiting on responses"
-        line += f"  [load generator limited: {why}]"
+    if summary.get("missed"):
+        line += f"  missed {summary['missed']}"
+    if summary.get("saturation"):
+        line += f"  [{summary['saturation']}]"
+    if rec.get("integrity", "ok") != "ok":
+        line += f"  [counts {rec['integrity']}]"
     if rec["status"] != "ok":
         line += f"  [{rec['error_class']}: {rec['error']}]"
-    return line
+    return f"{line}  {progress}".rstrip()
+
+
+def summarise(pdir: Path, log) -> dict[str, Any]:
+    """The console's numbers, computed by the analysis (never here); {} if it cannot."""
+    from analysis.collect import summarise_point  # the analysis owns every metric
+
+    try:
+        return summarise_point(pdir)
+    except Exception as e:  # the point is recorded already; a summary is a courtesy
+        log(f"no summary: {type(e).__name__}: {e}")
+        return {}
 
 
 def run(
@@ -198,7 +246,7 @@ def run(
 ) -> dict[str, Any]:
     """Run one point into results/<sweep>/points/<id>/ and return its point.json record."""
     signal.signal(signal.SIGTERM, _sigterm)
-    pdir = paths.point_dir(sweep_name, point_id)
+    pdir = paths.SweepLayout.of(sweep_name).point(point_id)
     if pdir.exists():  # a crashed or interrupted run's partial directory
         shutil.rmtree(pdir)
     pdir.mkdir(parents=True)
@@ -221,7 +269,7 @@ def run(
     except Exception as e:
         rec.update(status="failed", error_class="internal_error", error=f"{type(e).__name__}: {e}")
         log(traceback.format_exc())
-    summary = ctx.get("summary", {})
+    facts = ctx.get("facts") or {}
     st = ctx.get("status")
     if not st:
         try:
@@ -231,28 +279,43 @@ def run(
     rec["ended_at"] = provenance.utc_now()
     rec.update(
         {
-            "target_rps": summary.get("target_rps", params["rps"]),
-            "achieved_rps": summary.get("achieved_rps"),
-            "throughput_rps": summary.get("throughput_rps"),
-            "requests": summary.get("requests", 0),
-            "failures": summary.get("failures", 0),
-            "p50_ms": summary.get("p50_ms"),
-            "p99_ms": summary.get("p99_ms"),
-            "loadgen": summary.get("loadgen"),
-            "settings": {k: settings[k] for k in ("api", "loadgen", "ls_path") if k in settings},
+            "schedule": facts.get("schedule"),
+            "counts": facts.get("counts"),
+            "integrity": facts.get("integrity", "no load ran"),
+            "loadgen": {
+                **(facts.get("loadgen") or {}),
+                "returncodes": facts.get("returncodes"),
+                "wall_s": facts.get("wall_s"),
+            },
+            "resources": facts.get("resources"),
+            "applied": ctx.get("applied"),
+            "settings": {k: settings[k] for k in sweep.RUN_SETTING_KEYS if k in settings},
             "provenance": provenance.collect(st, ctx.get("deployment")),
         }
     )
     if not (pdir / "requests.csv").exists():
-        (pdir / "requests.csv").write_text(",".join(loadgen.REQUEST_FIELDS) + "\n")
-    tmp = pdir / "point.json.tmp"
-    tmp.write_text(json.dumps(rec, indent=1, default=str) + "\n")
-    tmp.replace(pdir / "point.json")
-    line = console_line(rec)
+        records.write_empty(pdir / "requests.csv")
+    write_record(pdir, rec)
+    line = console_line(rec, summarise(pdir, log), progress_note(sweep_name, point_id))
     log(line)
     log.close()
     print(line, flush=True)
     return rec
+
+
+def write_record(pdir: Path, rec: dict[str, Any]) -> None:
+    """point.json, atomically: a point directory with a point.json is final."""
+    tmp = pdir / "point.json.tmp"
+    tmp.write_text(json.dumps(rec, indent=1, default=str) + "\n")
+    tmp.replace(pdir / "point.json")
+
+
+def progress_note(sweep_name: str, point_id: str) -> str:
+    """`[12/28, ~3 min left]` from the sweep's plan, when there is one."""
+    try:
+        return progress.sweep_progress(sweep_name, point_id)
+    except (OSError, ValueError, KeyError):
+        return ""
 
 
 def teardown(log=print) -> None:

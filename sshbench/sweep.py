@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import random
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ SCHEMA_FILE = paths.WORKFLOW_DIR / "schemas" / "config.schema.yaml"
 # Axis defaults (not in the schema: a group's axes must fall back to `points`, not to these).
 AXIS_DEFAULTS: dict[str, Any] = {
     "patterns": ["sustained"],
+    "host_cpus": [2],  # the study's VMs had 2 vCPUs
+    "client_tcp": ["default"],
     "duration_s": 20,
     "warmup_s": 5,
     "trials": 1,
@@ -31,6 +34,13 @@ AXIS_DEFAULTS: dict[str, Any] = {
 }
 
 _CONN_SHORT = {"per-request": "perreq", "pooled": "pooled"}
+_TCP_SHORT = {"default": "tcpd", "quickack": "tcpq"}
+# Seconds a point costs besides its load (API check, Locust start and drain, point.json),
+# and what a redeployment of the API or an sshd profile switch adds; measured on the
+# 2-core development machine, used only for planning (plan.json, progress, `sweep check`).
+POINT_OVERHEAD_S = 4.0
+REDEPLOY_S = 10.0
+SWITCH_S = 10.0
 
 
 class ConfigError(ValueError):
@@ -79,6 +89,9 @@ def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"config field {where}.rates: required by the sustained pattern")
         if "burst" in merged["patterns"] and "burst_sizes" not in merged:
             raise ConfigError(f"config field {where}.burst_sizes: required by the burst pattern")
+    cap = config["capacity"]
+    if cap["start_rps"] > cap["max_rps"]:
+        raise ConfigError("config field capacity.start_rps: larger than capacity.max_rps")
     loadgen = config["loadgen"]
     if loadgen["min_users"] > loadgen["max_users"]:
         raise ConfigError("config field loadgen.min_users: larger than loadgen.max_users")
@@ -104,17 +117,25 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
+def search_id(p: Mapping[str, Any]) -> str:
+    """Id of a capacity search: cap-taco-c2-uptime-tuned-ssh2-perreq-tcpd-t0."""
+    parts = point_id({**p, "pattern": "sustained", "rps": 0}).split("-")
+    return "-".join(["cap", *parts[1:-2], parts[-1]])
+
+
 def point_id(p: Mapping[str, Any]) -> str:
-    """Readable, deterministic id: r10-taco-uptime-default-ssh2-perreq-sustained-t0."""
+    """Readable, deterministic id: r10-taco-c2-uptime-default-ssh2-perreq-tcpd-sustained-t0."""
     load = f"r{_num(p['rps'])}" if p["pattern"] == "sustained" else f"n{p['burst_size']}"
     return "-".join(
         [
             load,
             p["host"],
+            f"c{_num(p['host_cpus'])}",
             p["command"],
             p["profile"],
             p["library"],
             _CONN_SHORT[p["connections"]],
+            _TCP_SHORT[p["client_tcp"]],
             p["pattern"],
             f"t{p['trial']}",
         ]
@@ -123,9 +144,12 @@ def point_id(p: Mapping[str, Any]) -> str:
 
 def _group_points(axes: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
     for pattern in axes["patterns"]:
-        loads = axes["rates"] if pattern == "sustained" else axes["burst_sizes"]
-        for host, command, profile, library, conn, load, trial in itertools.product(
+        loads = {"sustained": axes.get("rates"), "burst": axes.get("burst_sizes")}.get(pattern)
+        loads = loads or [None]  # a capacity search finds its own rates
+        for host, cpus, tcp, command, profile, library, conn, load, trial in itertools.product(
             axes["hosts"],
+            axes["host_cpus"],
+            axes["client_tcp"],
             axes["commands"],
             axes["profiles"],
             axes["libraries"],
@@ -133,10 +157,12 @@ def _group_points(axes: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
             loads,
             range(axes["trials"]),
         ):
-            sustained = pattern == "sustained"
+            sustained = pattern != "burst"  # a capacity search's steps are sustained
             yield {
-                "rps": load if sustained else None,
+                "rps": load if pattern == "sustained" else None,
                 "host": host,
+                "host_cpus": cpus,
+                "client_tcp": tcp,
                 "command": command,
                 "profile": profile,
                 "library": library,
@@ -158,27 +184,64 @@ def _matches(p: Mapping[str, Any], flt: Mapping[str, Any]) -> bool:
     return True
 
 
-def order_key(p: Mapping[str, Any]) -> tuple:
-    """Run order: group by profile, then deployment, so switches and redeploys are rare."""
-    load = p["rps"] if p["pattern"] == "sustained" else p["burst_size"]
-    return (
-        p["profile"],
-        p["library"],
-        p["connections"],
-        p["host"],
-        p["command"],
-        p["pattern"],
-        load,
-        p["trial"],
-    )
+def deployment(p: Mapping[str, Any]) -> tuple[str, str]:
+    """What the SSH API is deployed as for a point: one deployment per library and mode."""
+    return (p["library"], p["connections"])
+
+
+def run_order(points: Mapping[str, Mapping[str, Any]], seed: int) -> list[str]:
+    """The order the points run in: seeded, interleaved, with as few sshd switches as can be.
+
+    Points are grouped by sshd profile (a switch reloads sshd; NOTES: never under load), in
+    the profiles' sorted order. Within a profile, trial after trial (trial 0 of every
+    configuration, then trial 1, ...), and within a trial the API deployments (library x
+    connection mode) in a seeded random order, each deployment's points (host, CPUs, TCP
+    mode, command, rate) shuffled too. So every trial round visits every library in a new
+    order, and drift over a long sweep cannot line up with a library, a mode or a host.
+    """
+    rng = random.Random(seed)
+    order: list[str] = []
+    by_profile: dict[str, list[str]] = {}
+    for pid, p in sorted(points.items()):
+        by_profile.setdefault(p["profile"], []).append(pid)
+    for profile in sorted(by_profile):
+        trials: dict[int, list[str]] = {}
+        for pid in by_profile[profile]:
+            trials.setdefault(points[pid]["trial"], []).append(pid)
+        for trial in sorted(trials):
+            blocks: dict[tuple[str, str], list[str]] = {}
+            for pid in trials[trial]:
+                blocks.setdefault(deployment(points[pid]), []).append(pid)
+            keys = sorted(blocks)
+            rng.shuffle(keys)
+            for key in keys:
+                ids = blocks[key]
+                rng.shuffle(ids)
+                order.extend(ids)
+    return order
 
 
 def expand(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """All points of a resolved config, as {point id: params}, in run order.
+    """All points of a resolved config, as {point id: params}, in run order (capacity
+    searches are not points: see `searches`).
 
     Two groups may name the same point (same parameters): it runs once. The same id with
     different parameters (say another duration) is a ConfigError.
     """
+    points = {pid: p for pid, p in _expand_all(config).items() if p["pattern"] != "capacity"}
+    if not points:
+        return {}
+    seed = int(config["points"].get("seed", AXIS_DEFAULTS["seed"]))
+    return {pid: points[pid] for pid in run_order(points, seed)}
+
+
+def searches(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The capacity searches of a resolved config, as {search id: params}, sorted by id."""
+    found = {pid: p for pid, p in _expand_all(config).items() if p["pattern"] == "capacity"}
+    return dict(sorted(found.items()))
+
+
+def _expand_all(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     groups = config.get("groups") or {"all": {}}
     points: dict[str, dict[str, Any]] = {}
     for gname, axes in groups.items():
@@ -188,7 +251,7 @@ def expand(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                 continue
             if any(_matches(p, f) for f in config.get("exclude", [])):
                 continue
-            pid = point_id(p)
+            pid = search_id(p) if p["pattern"] == "capacity" else point_id(p)
             if pid in points and points[pid] != p:
                 raise ConfigError(
                     f"config field groups.{gname}: point {pid} is also in another group with "
@@ -197,14 +260,76 @@ def expand(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             points[pid] = p
     if not points:
         raise ConfigError("config field include/exclude: the filters leave no point to run")
-    return dict(sorted(points.items(), key=lambda kv: order_key(kv[1])))
+    return points
 
 
 def priorities(points: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
-    """Snakemake priorities (higher runs first) that follow `order_key`."""
-    ordered = sorted(points, key=lambda pid: order_key(points[pid]))
-    n = len(ordered)
-    return {pid: n - i for i, pid in enumerate(ordered)}
+    """Snakemake priorities (higher runs first) that follow the points' order (`expand`)."""
+    n = len(points)
+    return {pid: n - i for i, pid in enumerate(points)}
+
+
+def load_seconds(p: Mapping[str, Any]) -> float:
+    """Seconds of load of one point (warm-up + measured window; a burst: about one)."""
+    if p["pattern"] == "burst":
+        return 1.0
+    return float((p["warmup_s"] or 0) + (p["duration_s"] or 0))
+
+
+# A capacity search's steps, for planning: it grows by `growth` then bisects; about 6 steps
+# on this machine (the real count is in results/<sweep>/capacity/<search>.json).
+SEARCH_STEPS_ESTIMATE = 6
+
+
+def plan(
+    config: Mapping[str, Any],
+    points: Mapping[str, Mapping[str, Any]],
+    searches: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The sweep's plan (results/<sweep>/plan.json): points in run order, then the capacity
+    searches, each with its load and an estimate of its other costs (a redeploy or a
+    profile switch before it)."""
+    rows = []
+    prev: Mapping[str, Any] | None = None
+    steps = min(SEARCH_STEPS_ESTIMATE, int((config.get("capacity") or {}).get("max_steps", 10)))
+    for i, (pid, p) in enumerate({**points, **(searches or {})}.items()):
+        overhead = POINT_OVERHEAD_S
+        if prev is None or deployment(prev) != deployment(p):
+            overhead += REDEPLOY_S
+        if prev is None or prev["profile"] != p["profile"]:
+            overhead += SWITCH_S
+        n = steps if p["pattern"] == "capacity" else 1
+        rows.append(
+            {
+                "id": pid,
+                "order": i,
+                "load_s": n * load_seconds(p),
+                "overhead_s": overhead + (n - 1) * POINT_OVERHEAD_S,
+            }
+        )
+        prev = p
+    return {
+        "sweep": config["sweep"],
+        "seed": int(config["points"].get("seed", AXIS_DEFAULTS["seed"])),
+        "points": rows,
+    }
+
+
+# Sweep-wide settings every point runs with besides its own parameters. They are part of
+# each point's Snakemake params, so changing one reruns the points; never a timestamp here.
+RUN_SETTING_KEYS = (
+    "inventory",
+    "ls_path",
+    "api",
+    "loadgen",
+    "saturation",
+    "capacity",
+    "sshd_profiles",
+)
+
+
+def run_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: copy.deepcopy(config[k]) for k in RUN_SETTING_KEYS if k in config}
 
 
 def users_for(params: Mapping[str, Any], loadgen: Mapping[str, Any]) -> int:
@@ -215,13 +340,19 @@ def users_for(params: Mapping[str, Any], loadgen: Mapping[str, Any]) -> int:
     return max(loadgen["min_users"], min(loadgen["max_users"], users))
 
 
-def cost(points: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
-    """Load seconds of a sweep (warm-up + measured window per point), for planning."""
-    seconds = sum(
-        (p["warmup_s"] or 0) + (p["duration_s"] or 0) if p["pattern"] == "sustained" else 0
-        for p in points.values()
-    )
-    return {"points": len(points), "load_seconds": seconds}
+def cost(
+    points: Mapping[str, Mapping[str, Any]],
+    searches: Mapping[str, Mapping[str, Any]] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> dict[str, float]:
+    """Load seconds of a sweep and an estimate of its wall clock, for planning."""
+    rows = plan({"sweep": "", "points": {}, **(config or {})}, points, searches)["points"]
+    return {
+        "points": len(points),
+        "searches": len(searches or {}),
+        "load_seconds": sum(r["load_s"] for r in rows),
+        "estimated_seconds": sum(r["load_s"] + r["overhead_s"] for r in rows),
+    }
 
 
 def inventory_hosts(inventory_dir: Path) -> set[str] | None:

@@ -9,20 +9,25 @@ import json
 from sshbench import point, sweep
 
 
-def _settings(config: dict) -> dict:
-    return {k: config[k] for k in ("inventory", "ls_path", "api", "loadgen", "sshd_profiles")}
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     config = sweep.load(args.config)
     points = sweep.expand(config)
-    cost = sweep.cost(points)
-    hours = cost["load_seconds"] / 3600
+    cost = sweep.cost(points, sweep.searches(config), config)
     print(
         f"{args.config}: sweep {config['sweep']!r} is valid: {cost['points']} points, "
-        f"{cost['load_seconds']:.0f} s of load ({hours:.1f} h) plus per-point overhead"
+        f"{cost['searches']} capacity searches, "
+        f"{cost['load_seconds']:.0f} s of load, about {_duration(cost['estimated_seconds'])} "
+        "in all on a 2-core machine (analysis not included)"
     )
     return 0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -37,7 +42,9 @@ def cmd_point(args: argparse.Namespace) -> int:
     points = sweep.expand(config)
     if args.point_id not in points:
         raise ValueError(f"no point {args.point_id!r} in {args.config}: see `sshbench sweep list`")
-    rec = point.run(config["sweep"], args.point_id, points[args.point_id], _settings(config))
+    rec = point.run(
+        config["sweep"], args.point_id, points[args.point_id], sweep.run_settings(config)
+    )
     return 0 if rec["status"] == "ok" else 1
 
 

@@ -1,9 +1,13 @@
 """The testbed: emulated (or real) SSH hosts, provisioned and reconfigured by Ansible.
 
 One Python call per step, used by the workflow and by ``sshbench testbed ...``:
-``up``, ``switch``, ``status``, ``down``. Everything a testbed makes carries
-``paths.OBJECT_PREFIX`` and ``paths.testbed_name()``, and its files live under
-``paths.testbed_dir()``: ``state.json`` (what was asked), ``status.json`` (what is up),
+``up``, ``switch``, ``status``, ``down``; and the calls the runner makes around every point,
+with no Ansible run: ``set_host_cpus``, ``host_cpu_counters``, ``set_client_tcp``,
+``sshd_alive`` (the kernel side of those lives in ``sshbench.testbed_live``).
+
+Everything a testbed makes carries ``paths.OBJECT_PREFIX`` and ``paths.testbed_name()``, and
+its files live under ``paths.testbed_dir()``: ``state.json`` (what was asked: inventory,
+profile, profiles, host_cpus, client_tcp), ``status.json`` (what is up),
 ``client/`` (the test user's key), ``hosts/<host>/`` (sshd config, host keys, PID file, log,
 provenance.json) and ``runs/`` (one ansible-runner directory per playbook run, kept as logs).
 """
@@ -25,27 +29,14 @@ from typing import Any
 import yaml
 
 from sshbench import paths
-from sshbench.ansible_run import PlaybookError, RunResult, run_playbook
+from sshbench import testbed_live as live
+from sshbench.ansible_run import PlaybookError, RunResult, read_events, run_playbook
 
 PROFILES_FILE = paths.ANSIBLE_DIR / "profiles.yml"
-SSHD_SPECS = paths.ANSIBLE_DIR / "roles" / "sshd" / "meta" / "argument_specs.yml"
+SSHD_DEFAULTS = paths.ANSIBLE_DIR / "roles" / "sshd" / "defaults" / "main.yml"
+CLIENT_TCP_SH = paths.ANSIBLE_DIR / "roles" / "testbed_host" / "files" / "client_tcp.sh"
 BENCH_NETWORK = ipaddress.ip_network("198.18.0.0/15")
-
-# sshd role variables that belong to the host, not to a profile.
-_NOT_PROFILE = {
-    "sshd_binary",
-    "sshd_config_path",
-    "sshd_host_key_dir",
-    "sshd_manage_host_keys",
-    "sshd_pid_file",
-    "sshd_log_file",
-    "sshd_privsep_dir",
-    "sshd_listen_address",
-    "sshd_port",
-    "sshd_reload_method",
-    "sshd_service_name",
-    "sshd_profile",
-}
+CLIENT_TCP_MODES = ("default", "quickack")
 _MAX_STARTUPS_RE = re.compile(r"^\d+(:\d+:\d+)?$")
 
 
@@ -102,45 +93,47 @@ def builtin_profiles() -> dict[str, dict[str, Any]]:
     return yaml.safe_load(PROFILES_FILE.read_text())["sshd_profiles"]
 
 
-def profile_keys() -> set[str]:
-    """Role variables a profile may set (from the sshd role's argument specs)."""
-    options = yaml.safe_load(SSHD_SPECS.read_text())["argument_specs"]["main"]["options"]
-    return {k for k in options if k not in _NOT_PROFILE}
+def profile_keys() -> list[str]:
+    """Settings a profile may set: the keys of the sshd role's sshd_profile_defaults (the one
+    list; the role's tasks/check_vars.yml refuses any other key too)."""
+    return list(yaml.safe_load(SSHD_DEFAULTS.read_text())["sshd_profile_defaults"])
 
 
 def _snake(key: str) -> str:
+    """max_startups, sshd_max_startups and MaxStartups all name max_startups."""
     key = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
-    return key if key.startswith("sshd_") else f"sshd_{key}"
+    return key.removeprefix("sshd_")
 
 
 def resolve_profile(profile: str, profiles: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The sshd_* variables of one profile; keys may be max_startups, sshd_max_startups or
-    MaxStartups. Only the form is checked here: `sshd -t` judges the values."""
+    """The sshd role's variables for one profile: ``{"sshd_profile": name,
+    "sshd_profile_settings": {max_startups: ..., ...}}``. Keys may be written max_startups,
+    sshd_max_startups or MaxStartups. Only the form is checked here (so a sweep config fails
+    before anything is provisioned): `sshd -t` judges the values."""
     merged = {**builtin_profiles(), **(profiles or {})}
     if profile not in merged:
         raise TestbedError(f"unknown sshd profile {profile!r}: known are {sorted(merged)}")
-    settings = merged[profile] or {}
-    if not isinstance(settings, dict):
-        raise TestbedError(f"sshd profile {profile!r} must be a mapping, not {settings!r}")
+    given = merged[profile] or {}
+    if not isinstance(given, dict):
+        raise TestbedError(f"sshd profile {profile!r} must be a mapping, not {given!r}")
     allowed = profile_keys()
-    out: dict[str, Any] = {"sshd_profile": profile}
-    for key, value in settings.items():
-        var = _snake(str(key))
-        if var not in allowed:
+    settings: dict[str, Any] = {}
+    for key, value in given.items():
+        name = _snake(str(key))
+        if name not in allowed:
             raise TestbedError(
-                f"sshd profile {profile!r}: unknown setting {key!r}; "
-                f"allowed: {sorted(k.removeprefix('sshd_') for k in allowed)}"
+                f"sshd profile {profile!r}: unknown setting {key!r}; allowed: {sorted(allowed)}"
             )
-        out[var] = value
-    if "sshd_max_startups" in out:
-        value = str(out["sshd_max_startups"])
+        settings[name] = value
+    if "max_startups" in settings:
+        value = str(settings["max_startups"])
         if not _MAX_STARTUPS_RE.match(value):
             raise TestbedError(
-                f"sshd profile {profile!r}: max_startups {out['sshd_max_startups']!r} "
+                f"sshd profile {profile!r}: max_startups {settings['max_startups']!r} "
                 "is not N or start:rate:full (quote it in YAML)"
             )
-        out["sshd_max_startups"] = value
-    return out
+        settings["max_startups"] = value
+    return {"sshd_profile": profile, "sshd_profile_settings": settings}
 
 
 # ---- inventories and state ----------------------------------------------------------------
@@ -214,12 +207,24 @@ def _run_summary(result: RunResult) -> dict[str, Any]:
 # ---- the four steps -----------------------------------------------------------------------
 
 
+def _kept_vars(state: dict[str, Any], inventory: str) -> dict[str, Any]:
+    """What earlier set_host_cpus / set_client_tcp calls set, so `up` and `switch` keep it
+    instead of resetting it to the inventory's values (and a second `up` changes nothing)."""
+    if state.get("inventory") != inventory:
+        return {"testbed_host_cpus_set": {}, "testbed_host_client_tcp": "default"}
+    return {
+        "testbed_host_cpus_set": state.get("host_cpus", {}),
+        "testbed_host_client_tcp": state.get("client_tcp") or "default",
+    }
+
+
 def up(
     inventory: str = "local", profile: str = "default", profiles: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Provision every host of ``inventory`` with ``profile``; idempotent (a second call with
     the same profile changes nothing). ``profiles`` adds or overrides profiles (a sweep's own
-    ``sshd_profiles``); they are remembered for later ``switch`` calls."""
+    ``sshd_profiles``); they are remembered for later ``switch`` calls. Host CPU quotas and
+    the client TCP mode set since the last `up` are kept."""
     name = paths.testbed_name()
     inventory_path(inventory)
     if inventory == "local" and os.geteuid() != 0:
@@ -227,12 +232,21 @@ def up(
             "the local testbed needs root (network namespaces, cgroups, useradd): run as root"
         )
     with _lock():
-        known = {**_read_state().get("profiles", {}), **(profiles or {})}
+        state = _read_state()
+        known = {**state.get("profiles", {}), **(profiles or {})}
         settings = resolve_profile(profile, known)
         if inventory == "local":
             check_subnet_free(name)
-        result = _run("testbed_up.yml", inventory, {**_common_vars(name), **settings}, "up")
-        _write_state(inventory, profile, known)
+        kept = _kept_vars(state, inventory)
+        extravars = {**_common_vars(name), **kept, **settings}
+        result = _run("testbed_up.yml", inventory, extravars, "up")
+        _write_state(
+            inventory=inventory,
+            profile=profile,
+            profiles=known,
+            host_cpus=kept["testbed_host_cpus_set"],
+            client_tcp=kept["testbed_host_client_tcp"],
+        )
     return {**status(), "run": _run_summary(result)}
 
 
@@ -247,34 +261,42 @@ def switch(profile: str, profiles: dict[str, Any] | None = None) -> dict[str, An
             )
         known = {**state.get("profiles", {}), **(profiles or {})}
         settings = resolve_profile(profile, known)
-        extravars = {**_common_vars(paths.testbed_name()), **settings}
+        kept = _kept_vars(state, state["inventory"])
+        extravars = {**_common_vars(paths.testbed_name()), **kept, **settings}
         result = _run("testbed_switch.yml", state["inventory"], extravars, "switch")
-        _write_state(state["inventory"], profile, known)
+        _write_state(profile=profile, profiles=known)
     return {**status(), "run": _run_summary(result)}
 
 
 def status() -> dict[str, Any]:
-    """What is up: hosts, addresses, profile, key and provenance paths (also status.json)."""
+    """What is up: hosts (address, key, sshd PID and liveness, CPU quota in force, cgroup),
+    profile, the client's TCP mode and route, provenance paths (also status.json)."""
     name = paths.testbed_name()
     state = _read_state()
     hosts: dict[str, Any] = {}
     notes: set[str] = set()
     for prov_file in sorted((paths.testbed_dir() / "hosts").glob("*/provenance.json")):
         prov = json.loads(prov_file.read_text())
-        hosts[prov_file.parent.name] = {
+        facts = prov.get("host_facts", {})
+        host = {
             **prov["connection"],
+            "kind": facts.get("kind"),
             "sshd_pid": prov["sshd_pid"],
-            "alive": _alive(prov),
+            "sshd_config": prov["sshd_config"]["path"],
             "profile": prov["profile"],
             "provenance": str(prov_file),
             "sshd_config_sha256": prov["sshd_config"]["sha256"],
+            **_cpus_in_force(prov_file.parent.name, facts),
         }
+        host["alive"] = sshd_alive(host)
+        hosts[prov_file.parent.name] = host
         notes.update(prov.get("notes", []))
     out = {
         "testbed": name,
         "inventory": state.get("inventory"),
         "profile": state.get("profile"),
         "client_address": state.get("client_address"),
+        **_client_tcp_in_force(state, hosts),
         "hosts": hosts,
         "notes": sorted(notes),
     }
@@ -283,22 +305,13 @@ def status() -> dict[str, Any]:
     return out
 
 
-def _alive(prov: dict[str, Any]) -> bool | None:
-    """Whether a local host's sshd runs (None for a real VM: its PIDs are not ours to see)."""
-    if prov.get("host_facts", {}).get("kind") != "netns":
-        return None
-    try:
-        cmdline = Path(f"/proc/{prov['sshd_pid']}/cmdline").read_bytes().replace(b"\0", b" ")
-    except OSError:
-        return False
-    return f"-f {prov['sshd_config']['path']}".encode() in cmdline
-
-
 def down() -> None:
-    """Remove everything the testbed made (also a crashed run's leftovers); safe twice."""
+    """Remove everything the testbed made (also a crashed run's leftovers); safe twice.
+    The client's route attribute goes too (local: with the bridge; cloud: set back to default)."""
     with _lock():
         inventory = _read_state().get("inventory", "local")
-        _run("testbed_down.yml", inventory, _common_vars(paths.testbed_name()), "down")
+        extravars = {**_common_vars(paths.testbed_name()), "testbed_host_client_tcp": "default"}
+        _run("testbed_down.yml", inventory, extravars, "down")
 
 
 @contextlib.contextmanager
@@ -312,16 +325,219 @@ def session(
         down()
 
 
-def _write_state(inventory: str, profile: str, profiles: dict[str, Any] | None) -> None:
+def _write_state(**updates: Any) -> None:
+    """Merge ``updates`` into state.json (what was asked: inventory, profile, profiles,
+    host_cpus, client_tcp), atomically."""
     name = paths.testbed_name()
     state = {
+        **_read_state(),
         "testbed": name,
-        "inventory": inventory,
-        "profile": profile,
         "client_address": _common_vars(name)["testbed_client_address"],
         "subnet": str(subnet(name)),
-        "profiles": profiles or {},
+        **updates,
     }
-    tmp = _state_file().with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(state, indent=2) + "\n")
-    tmp.replace(_state_file())
+    _write_json(_state_file(), state)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Atomically. provenance.json as the testbed_provenance role writes it (to_nice_json), so a
+    later `up` with the same values finds nothing to change."""
+    if path.name == "provenance.json":
+        text = json.dumps(data, indent=4, sort_keys=True, separators=(",", ": "))
+    else:
+        text = json.dumps(data, indent=2)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(text + "\n")
+    tmp.replace(path)
+
+
+# ---- between points: CPU quota, CPU counters, client TCP mode, sshd liveness ------------------
+# The runner calls these before (and during) every point: no Ansible run, a few file reads.
+
+_CGROUPS: dict[str, tuple[int, live.Cgroup | None]] = {}
+
+
+def _provenance_file(host: str) -> Path:
+    return paths.testbed_dir() / "hosts" / host / "provenance.json"
+
+
+def _cgroup(host: str) -> live.Cgroup | None:
+    """The host's groups as the role recorded them (None for a real VM); cached while its
+    provenance.json is unchanged, so a call costs one stat."""
+    prov_file = _provenance_file(host)
+    try:
+        mtime = prov_file.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise TestbedError(
+            f"host {host!r} is not up in testbed {paths.testbed_name()!r} "
+            f"(no {prov_file}): run `sshbench testbed up` first"
+        ) from None
+    hit = _CGROUPS.get(str(prov_file))
+    if hit and hit[0] == mtime:
+        return hit[1]
+    facts = json.loads(prov_file.read_text()).get("host_facts", {})
+    try:
+        cg = live.Cgroup.from_facts(host, facts["cgroup"]) if facts.get("kind") == "netns" else None
+    except live.LiveError as exc:
+        raise TestbedError(str(exc)) from None
+    _CGROUPS[str(prov_file)] = (mtime, cg)
+    return cg
+
+
+def _cpus_in_force(host: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """``cpus`` (the quota in force, read from the kernel; a real VM's vCPUs) and ``cgroup``."""
+    if facts.get("kind") != "netns":
+        return {"cpus": (facts.get("vm") or {}).get("vcpus"), "cgroup": None}
+    try:
+        cg = _cgroup(host)
+        assert cg is not None
+        return {"cpus": live.cores(*live.read_quota(cg)), "cgroup": str(cg.cpu)}
+    except (TestbedError, OSError):
+        return {"cpus": None, "cgroup": None}
+
+
+def set_host_cpus(host: str, cpus: float) -> dict[str, Any]:
+    """Give a local host ``cpus`` cores (its CFS quota, cgroup v1 or v2) from now on.
+    Idempotent; when the quota is already in force it only reads two files. The value is
+    kept in state.json (a later `up` keeps it) and in the host's provenance.json.
+    A real VM's CPUs are its own: asking for its vCPU count is a no-op, anything else an error.
+    Returns ``{"host", "cpus", "cgroup", "changed"}``."""
+    try:
+        cpus = float(cpus)
+    except (TypeError, ValueError):
+        raise TestbedError(f"host_cpus must be a positive number, not {cpus!r}") from None
+    if not cpus > 0 or cpus != cpus or cpus == float("inf"):
+        raise TestbedError(f"host_cpus must be a positive number, not {cpus!r}")
+    cg = _cgroup(host)
+    if cg is None:
+        prov = json.loads(_provenance_file(host).read_text())
+        vcpus = (prov.get("host_facts", {}).get("vm") or {}).get("vcpus")
+        if vcpus is not None and float(vcpus) == cpus:
+            return {"host": host, "cpus": cpus, "cgroup": None, "changed": False}
+        raise TestbedError(
+            f"host {host!r} is a real VM with {vcpus} vCPUs: host_cpus {cpus:g} cannot be "
+            "applied there (a CPU quota is a local-testbed setting)"
+        )
+    try:
+        quota, period, changed = live.set_quota(cg, cpus)
+    except (live.LiveError, OSError) as exc:
+        raise TestbedError(f"host {host!r}: cannot set {cpus:g} CPUs: {exc}") from None
+    if changed:
+        with _lock():
+            _record_cpus(host, cpus, quota, period)
+    in_force = live.cores(quota, period)
+    return {"host": host, "cpus": in_force, "cgroup": str(cg.cpu), "changed": changed}
+
+
+def _record_cpus(host: str, cpus: float, quota: int, period: int) -> None:
+    """Write the quota now in force where `up` would have: state.json and provenance.json."""
+    state = _read_state()
+    _write_state(host_cpus={**state.get("host_cpus", {}), host: cpus})
+    prov_file = _provenance_file(host)
+    prov = json.loads(prov_file.read_text())
+    facts = prov.setdefault("host_facts", {})
+    facts.setdefault("requested", {})["cpu_cores"] = cpus
+    facts.setdefault("cgroup", {}).update(cpu_quota_us=quota, cpu_period_us=period)
+    facts["cpu_cores_applied"] = live.cores(quota, period)
+    _write_json(prov_file, prov)
+
+
+def host_cpu_counters(host: str) -> dict[str, Any]:
+    """The host's cumulative CPU counters, read from its cgroup now: ``cpu_s`` (CPU seconds of
+    sshd and everything it runs), ``nr_periods``, ``nr_throttled`` (CFS periods, and those in
+    which the quota ran out) and ``throttled_s``. A few file reads (see README for the cost).
+    A real VM's counters are not readable from here: every value is None."""
+    cg = _cgroup(host)
+    if cg is None:
+        return {"cpu_s": None, "nr_periods": None, "nr_throttled": None, "throttled_s": None}
+    try:
+        return live.counters(cg)
+    except OSError as exc:
+        raise TestbedError(f"host {host!r}: cannot read its CPU counters: {exc}") from None
+
+
+def set_client_tcp(mode: str) -> dict[str, Any]:
+    """Put the client's TCP towards the hosts in ``mode``: ``quickack`` (the quickack 1
+    attribute on the client's route to the hosts' /24: ACKs are not delayed) or ``default``.
+    Idempotent. Local testbed: runs the role's client_tcp.sh (no Ansible run); another
+    inventory: the testbed_client_tcp.yml playbook on its client VM, skipped when the mode
+    recorded is already ``mode``. Returns ``{"mode", "route", "changed"}``."""
+    if mode not in CLIENT_TCP_MODES:
+        raise TestbedError(f"client TCP mode must be one of {list(CLIENT_TCP_MODES)}, not {mode!r}")
+    state = _read_state()
+    if not state:
+        raise TestbedError(
+            f"testbed {paths.testbed_name()!r} is not up: run `sshbench testbed up` first"
+        )
+    if _client_is_here(state):
+        try:
+            route, changed = live.route_apply(CLIENT_TCP_SH, str(subnet()), mode)
+        except live.LiveError as exc:
+            raise TestbedError(str(exc)) from None
+    elif state.get("client_tcp") == mode and state.get("route"):
+        route, changed = state["route"], False
+    else:
+        extravars = {**_common_vars(paths.testbed_name()), "testbed_host_client_tcp": mode}
+        with _lock():
+            result = _run("testbed_client_tcp.yml", state["inventory"], extravars, "client-tcp")
+        route, changed = _applied_route(result), result.changed > 0
+    if changed or state.get("client_tcp") != mode or state.get("route") != route:
+        with _lock():
+            _write_state(client_tcp=mode, route=route)
+            for prov_file in (paths.testbed_dir() / "hosts").glob("*/provenance.json"):
+                prov = json.loads(prov_file.read_text())
+                prov["client_tcp"] = {"mode": mode, "route": route}
+                _write_json(prov_file, prov)
+    return {"mode": mode, "route": route, "changed": changed}
+
+
+def _client_is_here(state: dict[str, Any]) -> bool:
+    """Whether the client is this machine (local hosts: the root network namespace)."""
+    kinds = {
+        json.loads(f.read_text()).get("host_facts", {}).get("kind")
+        for f in (paths.testbed_dir() / "hosts").glob("*/provenance.json")
+    }
+    return kinds == {"netns"} or (not kinds and state.get("inventory") == "local")
+
+
+def _applied_route(result: RunResult) -> str:
+    """The route the client_tcp task file recorded (testbed_host_client_tcp_applied), from the
+    run's events."""
+    for event in read_events(result.run_dir / "artifacts" / "run"):
+        facts = ((event.get("event_data") or {}).get("res") or {}).get("ansible_facts") or {}
+        if "testbed_host_client_tcp_applied" in facts:
+            return str(facts["testbed_host_client_tcp_applied"]["route"])
+    return ""
+
+
+def _client_tcp_in_force(state: dict[str, Any], hosts: dict[str, Any]) -> dict[str, Any]:
+    """``client_tcp`` and ``route``: read from the routing table for a local testbed, as
+    recorded by the last set for a client VM."""
+    if not hosts:
+        return {"client_tcp": None, "route": None}
+    if all(h.get("kind") == "netns" for h in hosts.values()):
+        route = live.route_show(str(subnet()))
+        return {"client_tcp": live.route_mode(route), "route": route or None}
+    return {"client_tcp": state.get("client_tcp"), "route": state.get("route")}
+
+
+def sshd_alive(host: dict[str, Any] | str) -> bool:
+    """Whether a host's sshd still runs: ``host`` is an entry of ``status()["hosts"]`` (as
+    taken before a point, so a restarted sshd with a new PID counts as dead) or a host name
+    (its current status). Local host: that PID is a process started with ``-f <its
+    sshd_config>`` (the rule of the sshd role's files/sshd_alive.sh). Real VM: its port
+    answers with an SSH banner."""
+    if isinstance(host, str):
+        prov_file = _provenance_file(host)
+        if not prov_file.exists():
+            return False
+        prov = json.loads(prov_file.read_text())
+        host = {
+            **prov["connection"],
+            "kind": prov.get("host_facts", {}).get("kind"),
+            "sshd_pid": prov["sshd_pid"],
+            "sshd_config": prov["sshd_config"]["path"],
+        }
+    if host.get("kind") == "remote":
+        return live.answers_ssh(str(host["address"]), int(host["port"]))
+    return live.pid_runs_sshd(host.get("sshd_pid"), str(host.get("sshd_config", "")))

@@ -1,4 +1,4 @@
-"""``sshbench testbed up|switch|status|down``: the testbed steps as commands."""
+"""``sshbench testbed up|switch|status|down|cpus|client-tcp``: the testbed steps as commands."""
 
 from __future__ import annotations
 
@@ -43,6 +43,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     return _print(testbed.status())
 
 
+def cmd_cpus(args: argparse.Namespace) -> int:
+    return _print(testbed.set_host_cpus(args.host, args.cpus))
+
+
+def cmd_client_tcp(args: argparse.Namespace) -> int:
+    return _print(testbed.set_client_tcp(args.mode))
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     testbed.down()
     return 0
@@ -65,7 +73,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--profiles", help=extra)
     p.set_defaults(func=cmd_switch)
 
-    p = steps.add_parser("status", help="hosts, addresses, profile, keys, provenance (JSON)")
+    p = steps.add_parser("cpus", help="set one host's CPU quota now (no Ansible run)")
+    p.add_argument("host", help="host name (taco, jetstream, ...)")
+    p.add_argument("cpus", type=float, help="cores, any positive number (e.g. 0.25, 1, 2)")
+    p.set_defaults(func=cmd_cpus)
+
+    p = steps.add_parser("client-tcp", help="client TCP mode towards the hosts (route attribute)")
+    p.add_argument("mode", choices=testbed.CLIENT_TCP_MODES, help="quickack: ACK at once")
+    p.set_defaults(func=cmd_client_tcp)
+
+    p = steps.add_parser(
+        "status", help="hosts, addresses, profile, CPUs, client TCP mode, keys, provenance (JSON)"
+    )
     p.set_defaults(func=cmd_status)
 
     p = steps.add_parser("down", help="remove everything the testbed made (safe twice)")

@@ -36,10 +36,12 @@ def cfg(**overrides):
 def test_cross_product_size_and_fields():
     points = sweep.expand(cfg())
     assert len(points) == 2 * 2 * 2 * 2 * 2 * 3
-    p = points["r10-taco-uptime-default-ssh2-perreq-sustained-t0"]
+    p = points["r10-taco-c2-uptime-default-ssh2-perreq-tcpd-sustained-t0"]
     assert p == {
         "rps": 10,
         "host": "taco",
+        "host_cpus": 2,
+        "client_tcp": "default",
         "command": "uptime",
         "profile": "default",
         "library": "ssh2",
@@ -61,12 +63,12 @@ def test_ids_are_deterministic_and_unique():
 
 
 def test_id_format_for_rates_and_bursts():
-    p = {**sweep.expand(cfg())["r50-jetstream-ls-tuned-paramiko-perreq-sustained-t2"]}
-    p.update(rps=2.5, connections="pooled")
-    assert sweep.point_id(p) == "r2.5-jetstream-ls-tuned-paramiko-pooled-sustained-t2"
+    p = {**sweep.expand(cfg())["r50-jetstream-c2-ls-tuned-paramiko-perreq-tcpd-sustained-t2"]}
+    p.update(rps=2.5, connections="pooled", host_cpus=0.25, client_tcp="quickack")
+    assert sweep.point_id(p) == "r2.5-jetstream-c0.25-ls-tuned-paramiko-pooled-tcpq-sustained-t2"
     bursts = sweep.expand(cfg(patterns=["burst"], burst_sizes=[60], trials=1))
-    assert "n60-taco-uptime-tuned-ssh2-perreq-burst-t0" in bursts
-    b = bursts["n60-taco-uptime-tuned-ssh2-perreq-burst-t0"]
+    assert "n60-taco-c2-uptime-tuned-ssh2-perreq-tcpd-burst-t0" in bursts
+    b = bursts["n60-taco-c2-uptime-tuned-ssh2-perreq-tcpd-burst-t0"]
     assert b["rps"] is None and b["burst_size"] == 60 and b["duration_s"] is None
 
 
@@ -78,15 +80,65 @@ def test_changing_one_rate_changes_only_those_points():
     assert all(after[k]["rps"] == 60 for k in set(after) - same)
 
 
-def test_order_groups_profiles_then_deployments():
-    points = list(sweep.expand(cfg()).values())
-    keys = [(p["profile"], p["library"], p["connections"]) for p in points]
-    # each (profile, library, connections) block is contiguous: as few switches as possible
-    blocks = [k for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
-    assert len(blocks) == len(set(keys)) == 4
-    prio = sweep.priorities(sweep.expand(cfg()))
-    ordered = sorted(prio, key=prio.get, reverse=True)
-    assert ordered == list(sweep.expand(cfg()))
+def test_order_is_seeded_interleaved_and_switches_profiles_once():
+    points = sweep.expand(cfg())
+    ps = list(points.values())
+    profiles = [p["profile"] for p in ps]
+    # one block per sshd profile: a reload never happens more often than it must
+    assert [k for i, k in enumerate(profiles) if i == 0 or profiles[i - 1] != k] == [
+        "default",
+        "tuned",
+    ]
+    # within a profile, trial rounds: trial 0 of every configuration before any trial 1
+    for prof in ("default", "tuned"):
+        trials = [p["trial"] for p in ps if p["profile"] == prof]
+        assert trials == sorted(trials)
+    # the libraries' order differs between rounds somewhere (interleaved, not in blocks)
+    rounds = {(p["profile"], p["trial"]): [] for p in ps}  # first library seen in each round
+    for p in ps:
+        r = rounds[(p["profile"], p["trial"])]
+        if p["library"] not in r:
+            r.append(p["library"])
+    assert len({tuple(r) for r in rounds.values()}) > 1
+    # seeded: the same seed gives the same order, another seed another order
+    assert list(sweep.expand(cfg())) == list(points)
+    other = copy.deepcopy(BASE)
+    other["points"]["seed"] = 7
+    assert list(sweep.expand(sweep.resolve(other))) != list(points)
+    prio = sweep.priorities(points)
+    assert sorted(prio, key=prio.get, reverse=True) == list(points)
+
+
+def test_plan_lists_every_point_in_run_order_with_its_costs():
+    c = cfg()
+    points = sweep.expand(c)
+    plan = sweep.plan(c, points)
+    assert [r["id"] for r in plan["points"]] == list(points)
+    assert all(
+        r["load_s"] == 25 and r["overhead_s"] >= sweep.POINT_OVERHEAD_S for r in plan["points"]
+    )
+    cost = sweep.cost(points)
+    assert cost["load_seconds"] == 25 * len(points) < cost["estimated_seconds"]
+
+
+def test_capacity_searches_are_not_points():
+    c = copy.deepcopy(BASE)
+    c["groups"] = {"plain": {}, "cap": {"patterns": ["capacity"], "trials": 1, "rates": [1]}}
+    r = sweep.resolve(c)
+    found = sweep.searches(r)
+    assert "cap-taco-c2-uptime-default-ssh2-perreq-tcpd-t0" in found
+    assert all(p["pattern"] == "capacity" and p["rps"] is None for p in found.values())
+    assert not any(p["pattern"] == "capacity" for p in sweep.expand(r).values())
+
+
+def test_bad_capacity_bounds_name_the_field():
+    c = copy.deepcopy(BASE)
+    c["capacity"] = {"start_rps": 500, "max_rps": 100}
+    with pytest.raises(sweep.ConfigError, match=r"config field capacity\.start_rps"):
+        sweep.resolve(c)
+    c["capacity"] = {"resolution": 0}
+    with pytest.raises(sweep.ConfigError, match=r"config field capacity\.resolution"):
+        sweep.resolve(c)
 
 
 def test_groups_union_dedupe_and_filters():
@@ -100,13 +152,15 @@ def test_groups_union_dedupe_and_filters():
     points = sweep.expand(sweep.resolve(c))
     assert sorted(points) == sorted(
         [
-            "r10-taco-uptime-tuned-ssh2-perreq-sustained-t0",
-            "r50-taco-uptime-tuned-ssh2-perreq-sustained-t0",
-            "r10-taco-ls-tuned-ssh2-perreq-sustained-t0",
+            "r10-taco-c2-uptime-tuned-ssh2-perreq-tcpd-sustained-t0",
+            "r50-taco-c2-uptime-tuned-ssh2-perreq-tcpd-sustained-t0",
+            "r10-taco-c2-ls-tuned-ssh2-perreq-tcpd-sustained-t0",
         ]
     )
     c["include"] = [{"command": "ls"}]
-    assert list(sweep.expand(sweep.resolve(c))) == ["r10-taco-ls-tuned-ssh2-perreq-sustained-t0"]
+    assert list(sweep.expand(sweep.resolve(c))) == [
+        "r10-taco-c2-ls-tuned-ssh2-perreq-tcpd-sustained-t0"
+    ]
 
 
 def test_same_id_with_other_parameters_is_refused():

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sshbench import loadgen, paths, sweep
+from sshbench import paths, records, sweep
 
 pytestmark = pytest.mark.netns
 
@@ -65,28 +65,34 @@ def test_point_directory(ci_sweep: Path, pid: str) -> None:
     assert (d / "locust_exceptions.csv").exists() and (d / "locust.log").exists()
     assert (d / "api.log").exists()
 
-    with open(d / "requests.csv", newline="") as fh:
-        reader = csv.reader(fh)
-        assert next(reader) == loadgen.REQUEST_FIELDS
-        rows = list(reader)
-    assert all(r[4] == "1" and r[1] == params["command"] for r in rows)
-    assert all(float(r[2]) > 0 for r in rows)
+    rows = records.read_rows(d / "requests.csv")
+    assert all(r["outcome"] == "ok" and r["name"] == params["command"] for r in rows)
+    assert all(float(r["service_ms"]) > 0 for r in rows)
+    assert all(float(r["latency_ms"]) >= float(r["service_ms"]) for r in rows)
     with open(d / "locust_stats.csv", newline="") as fh:
         stats = {r["Name"]: r for r in csv.DictReader(fh)}
     assert int(stats[params["command"]]["Request Count"]) == len(rows)
-    assert rec["failures"] == 0
+    assert rec["integrity"] == "ok"
+    c = rec["counts"]
+    assert c["sent"] == c["ok"] == len(rows) and c["failed"] == c["missed"] == 0
+    # the host had the CPUs and the client the TCP mode the point asked for
+    assert rec["applied"]["host_cpus"]["cpus"] == params["host_cpus"]
+    assert rec["applied"]["client_tcp"]["mode"] == params["client_tcp"]
+    samples = rec["resources"]["samples"]
+    assert samples and all("host_cpu_s" in x and "api_cpu_s" in x for x in samples)
+    assert samples[-1]["host_cpu_s"] > samples[0]["host_cpu_s"]
 
+    sched = rec["schedule"]
     if params["pattern"] == "sustained":
         slots = round(params["rps"] * (params["warmup_s"] + params["duration_s"]))
-        assert len(rows) == slots
-        assert rec["requests"] == round(params["rps"] * params["duration_s"])
-        assert rec["target_rps"] == params["rps"]
-        assert rec["achieved_rps"] == pytest.approx(params["rps"], rel=0.15)
-        assert rec["throughput_rps"] == pytest.approx(params["rps"], rel=0.25)
-        assert rec["loadgen"]["sent"] == rec["loadgen"]["slots"] == slots
+        assert len(rows) == slots == c["slots"] == sched["slots"]
+        assert sched["window"] == [
+            pytest.approx(sched["t0"] + params["warmup_s"]),
+            pytest.approx(sched["t0"] + params["warmup_s"] + params["duration_s"]),
+        ]
     else:
-        assert len(rows) == rec["requests"] == params["burst_size"]
-        starts = sorted(float(r[0]) for r in rows)
+        assert len(rows) == params["burst_size"] and sched["window"] is None
+        starts = sorted(float(r["sent_ts"]) for r in rows)
         assert starts[-1] - starts[0] < 0.5
 
 
@@ -95,16 +101,17 @@ def test_console_line_per_point(ci_sweep: Path) -> None:
     for pid in POINTS:
         line = next((x for x in log.splitlines() if x.startswith(f"point {pid}: ok")), None)
         assert line, f"no console line for {pid}"
-        assert " p50 " in line and " p99 " in line and " failures 0/" in line
+        assert " p50 " in line and " p99 " in line and "(service p99 " in line
+        assert " failures 0/" in line and "counts broken" not in line
 
 
-def test_points_ran_in_profile_and_deployment_blocks(ci_sweep: Path) -> None:
+def test_points_ran_in_the_planned_order(ci_sweep: Path) -> None:
     recs = sorted((_record(ci_sweep, pid) for pid in POINTS), key=lambda r: r["started_at"])
-    keys = [
-        (r["params"]["profile"], r["params"]["library"], r["params"]["connections"]) for r in recs
-    ]
-    blocks = [k for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
-    assert len(blocks) == len(set(keys))
+    plan = json.loads((ci_sweep / "plan.json").read_text())
+    assert [r["id"] for r in recs] == [p["id"] for p in plan["points"]] == list(POINTS)
+    profiles = [r["params"]["profile"] for r in recs]
+    switches = sum(a != b for a, b in itertools.pairwise(profiles))
+    assert switches == len(set(profiles)) - 1  # one block per sshd profile
     # never two points at once on the testbed
     for a, b in itertools.pairwise(recs):
         assert a["ended_at"] <= b["started_at"]

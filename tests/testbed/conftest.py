@@ -1,5 +1,6 @@
 """Fixtures for the testbed tests: a real local testbed (namespaces, sshd, Ansible), brought up
-once per module under a test-only name and state directory, and always torn down."""
+once per session under a test-only name and state directory, and always torn down.
+test_testbed.py, which runs last, takes it down on purpose at its end (and checks that)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _free_name(taken: str = "") -> str:
     raise RuntimeError("no free 198.18.x.0/24 for a test testbed")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def testbed_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """SSHBENCH_TESTBED and SSHBENCH_STATE for this module; removes crashed test runs first."""
     if os.geteuid() != 0:
@@ -42,9 +43,9 @@ def testbed_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield name
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def testbed_up(testbed_env: str) -> Iterator[dict[str, Any]]:
-    """The local testbed, up with the default profile; torn down after the module."""
+    """The local testbed, up with the default profile; torn down after the session."""
     try:
         yield testbed.up("local", "default")
     finally:

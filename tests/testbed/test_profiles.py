@@ -14,18 +14,23 @@ from sshbench import cli, paths, testbed
 def test_builtin_profiles_are_the_studys() -> None:
     assert testbed.resolve_profile("default") == {
         "sshd_profile": "default",
-        "sshd_max_startups": "10:30:100",
-        "sshd_max_sessions": 10,
+        "sshd_profile_settings": {"max_startups": "10:30:100", "max_sessions": 10},
     }
-    tuned = testbed.resolve_profile("tuned")
-    assert (tuned["sshd_max_startups"], tuned["sshd_max_sessions"]) == ("1000:30:3000", 3000)
+    tuned = testbed.resolve_profile("tuned")["sshd_profile_settings"]
+    assert (tuned["max_startups"], tuned["max_sessions"]) == ("1000:30:3000", 3000)
 
 
 @pytest.mark.parametrize("key", ["max_startups", "sshd_max_startups", "MaxStartups"])
 def test_profile_keys_in_any_spelling(key: str) -> None:
     resolved = testbed.resolve_profile("x", {"x": {key: "20:30:200", "MaxSessions": 50}})
-    assert resolved["sshd_max_startups"] == "20:30:200"
-    assert resolved["sshd_max_sessions"] == 50
+    assert resolved["sshd_profile_settings"] == {"max_startups": "20:30:200", "max_sessions": 50}
+
+
+def test_profile_keys_are_the_roles_defaults() -> None:
+    """One list of profile settings: the sshd role's sshd_profile_defaults."""
+    assert testbed.profile_keys() == [
+        "max_startups", "max_sessions", "login_grace_time", "max_auth_tries"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -34,6 +39,7 @@ def test_profile_keys_in_any_spelling(key: str) -> None:
         ({}, "unknown sshd profile 'x'"),
         ({"x": {"max_startup": "10"}}, "unknown setting 'max_startup'"),
         ({"x": {"config_path": "/tmp/x"}}, "unknown setting 'config_path'"),
+        ({"x": {"sshd_port": 2222}}, "unknown setting 'sshd_port'"),
         ({"x": {"max_startups": "ten"}}, "is not N or start:rate:full"),
         ({"x": ["max_startups"]}, "must be a mapping"),
     ],

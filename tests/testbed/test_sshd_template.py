@@ -38,7 +38,10 @@ def render(tmp_path: Path, **overrides: Any) -> str:
         sshd_penalties_supported=False,
         sshd_penalty_exempt=["198.18.0.1/32"],
     )
+    settings = overrides.pop("settings", {})
     variables.update(overrides)
+    # What the role's tasks/check_vars.yml sets: the profile merged over the defaults.
+    variables["sshd_settings"] = {**variables["sshd_profile_defaults"], **settings}
     return env.get_template("sshd_config.j2").render(**variables)
 
 
@@ -76,8 +79,8 @@ def test_rendered_config_passes_sshd_t(tmp_path: Path) -> None:
     config = tmp_path / "sshd_config"
     for profile, settings in [("tuned", ("1000:30:3000", 3000)), ("broken", ("100:30:10", 10))]:
         config.write_text(
-            render(tmp_path, sshd_profile=profile, sshd_max_startups=settings[0],
-                   sshd_max_sessions=settings[1])
+            render(tmp_path, sshd_profile=profile,
+                   settings={"max_startups": settings[0], "max_sessions": settings[1]})
         )  # fmt: skip
         Path("/run/sshd").mkdir(exist_ok=True)
         done = subprocess.run(["/usr/sbin/sshd", "-t", "-f", str(config)], capture_output=True)

@@ -87,7 +87,7 @@ def test_limits_and_provenance(testbed_up: dict[str, Any], testbed_env: str) -> 
         assert "maxstartups 10:30:100" in prov["sshd_T"]
         assert prov["sshd_config"]["sha256"] == host["sshd_config_sha256"]
         facts = prov["host_facts"]
-        assert facts["cpu_cores_applied"] == 1.0
+        assert facts["cpu_cores_applied"] == 2.0  # the study's VMs
         assert facts["memory_bytes_applied"] == HOSTS[name] * 1024 * 1024
         # sshd itself sits in the host's cgroups, so its sessions do too.
         cgroups = Path(f"/proc/{host['sshd_pid']}/cgroup").read_text()

@@ -21,6 +21,7 @@ TEMPLATES = paths.PAPER_DIR / "templates"
 rule analysis_collect:
     input:
         points=point_json_files(),
+        searches=capacity_files(),
         code=code_inputs(SCRIPTS / "analysis_collect.py"),
     output:
         csv=LAYOUT.tidy,

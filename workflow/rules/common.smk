@@ -29,22 +29,25 @@ try:
         except sb_testbed.TestbedError as _e:
             raise sb_sweep.ConfigError(f"config field {_field}: {_e}") from None
     POINTS = sb_sweep.expand(SWEEP)
+    SEARCHES = sb_sweep.searches(SWEEP)
 except (sb_sweep.ConfigError, sb_testbed.TestbedError) as _e:
     raise WorkflowError(f"bad sweep config: {_e}") from None
 validate(config, "../schemas/config.schema.yaml")
 
 SWEEP_NAME = SWEEP["sweep"]
 PRIORITY = sb_sweep.priorities(POINTS)
-POINTS_DIR = str(paths.points_dir(SWEEP_NAME))
-LOGS_DIR = str(paths.sweep_logs_dir(SWEEP_NAME))
-TESTBED_FLAG = str(paths.flags_dir(SWEEP_NAME) / "testbed_up.flag")
-ANALYSIS_SWEEP_DIR = str(paths.sweep_dir(SWEEP_NAME))
+LAYOUT_OF_SWEEP = paths.SweepLayout.of(SWEEP_NAME)
+POINTS_DIR = str(LAYOUT_OF_SWEEP.points)
+LOGS_DIR = str(LAYOUT_OF_SWEEP.logs)
+TESTBED_FLAG = str(LAYOUT_OF_SWEEP.flags / "testbed_up.flag")
+CAPACITY_DIR = str(LAYOUT_OF_SWEEP.capacity)
+PLAN_JSON = str(LAYOUT_OF_SWEEP.plan)
+PLAN = sb_sweep.plan(SWEEP, POINTS, SEARCHES)
+ANALYSIS_SWEEP_DIR = str(LAYOUT_OF_SWEEP.root)
 # What every point runs with besides its own parameters (part of each point's params, so
 # changing any of it reruns the points; nothing here is a timestamp or a run id).
-RUN_SETTINGS = {
-    k: SWEEP[k] for k in ("inventory", "ls_path", "api", "loadgen", "sshd_profiles")
-}
-FIRST_PROFILE = next(iter(POINTS.values()))["profile"]
+RUN_SETTINGS = sb_sweep.run_settings(SWEEP)
+FIRST_PROFILE = next(iter({**POINTS, **SEARCHES}.values()))["profile"]
 
 # Points never overlap on a testbed (override with --resources testbed=N only if you have N).
 if "testbed" not in workflow.global_resources:
@@ -54,6 +57,15 @@ if "testbed" not in workflow.global_resources:
 def point_json_files():
     """Every point.json of the sweep (also the analysis rules' input)."""
     return [f"{POINTS_DIR}/{pid}/point.json" for pid in POINTS]
+
+
+def capacity_files():
+    """Every capacity search's record (its steps are point directories of their own)."""
+    return [f"{CAPACITY_DIR}/{sid}.json" for sid in SEARCHES]
+
+
+def search_params(wildcards):
+    return SEARCHES[wildcards.search]
 
 
 def point_params(wildcards):

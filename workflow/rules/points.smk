@@ -2,9 +2,23 @@
 # rate reruns only the points with that rate; point.json is written last, atomically.
 
 
+rule plan:
+    output:
+        PLAN_JSON,
+    params:
+        plan=PLAN,
+    log:
+        f"{LOGS_DIR}/plan.log",
+    message:
+        "Planning the sweep's run order (seeded, interleaved)"
+    script:
+        "../scripts/write_plan.py"
+
+
 rule run_point:
     input:
         testbed=ancient(TESTBED_FLAG),
+        plan=ancient(PLAN_JSON),
     output:
         f"{POINTS_DIR}/{{point}}/point.json",
     params:
@@ -24,3 +38,30 @@ rule run_point:
         "Point {wildcards.point}"
     script:
         "../scripts/run_point.py"
+
+
+# One job per capacity search: it runs its own steps (each an ordinary point directory),
+# choosing each rate from the last; after the plain points (lowest priority).
+rule run_capacity:
+    input:
+        testbed=ancient(TESTBED_FLAG),
+        plan=ancient(PLAN_JSON),
+    output:
+        f"{CAPACITY_DIR}/{{search}}.json",
+    params:
+        sweep=SWEEP_NAME,
+        search=search_params,
+        settings=RUN_SETTINGS,
+    log:
+        f"{LOGS_DIR}/capacity/{{search}}.log",
+    wildcard_constraints:
+        search=r"cap-[a-z0-9_.-]+",
+    resources:
+        testbed=1,
+    priority: 0
+    conda:
+        "../../environment.yml"
+    message:
+        "Capacity search {wildcards.search}"
+    script:
+        "../scripts/run_capacity.py"

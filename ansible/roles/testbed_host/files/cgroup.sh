@@ -1,5 +1,6 @@
 #!/bin/bash
-# CPU and memory limits for one emulated host, through cgroups v1 or v2.
+# CPU and memory limits for one emulated host, through cgroups v1 or v2, and the group that
+# counts the host's CPU time (v1: cpuacct, separate or co-mounted with cpu; v2: cpu.stat).
 #   cgroup.sh apply NAME CPU_CORES MEMORY_MB   create the groups if missing, set the limits;
 #                                              prints one "changed ..." line per change
 #   cgroup.sh show NAME                        JSON: version, group paths, limits in force
@@ -8,9 +9,15 @@
 set -euo pipefail
 action=$1 name=$2
 
+# v1 controllers are found by mount (cpu and cpuacct are separate here, "cpu,cpuacct" on
+# most distributions); v2 is one tree at /sys/fs/cgroup.
+mount_of() {
+  awk -v c="$1" '$3 == "cgroup" { n = split($4, o, ","); for (i = 1; i <= n; i++) if (o[i] == c) { print $2; exit } }' /proc/self/mounts
+}
+
 version() {
   if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo 2
-  elif [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ] && [ -d /sys/fs/cgroup/memory ]; then echo 1
+  elif [ -n "$(mount_of cpu)" ] && [ -n "$(mount_of memory)" ]; then echo 1
   else echo none; fi
 }
 
@@ -35,9 +42,12 @@ put() {
 
 ver=$(version)
 case "$ver" in
-  1) cpu_dir=$(group_dir /sys/fs/cgroup/cpu cpu); mem_dir=$(group_dir /sys/fs/cgroup/memory memory) ;;
-  2) cpu_dir=$(group_dir /sys/fs/cgroup ""); mem_dir=$cpu_dir ;;
-  *) cpu_dir=""; mem_dir="" ;;
+  1)
+    cpu_dir=$(group_dir "$(mount_of cpu)" cpu); mem_dir=$(group_dir "$(mount_of memory)" memory)
+    acct_dir=""; [ -n "$(mount_of cpuacct)" ] && acct_dir=$(group_dir "$(mount_of cpuacct)" cpuacct)
+    ;;
+  2) cpu_dir=$(group_dir /sys/fs/cgroup ""); mem_dir=$cpu_dir acct_dir=$cpu_dir ;;
+  *) cpu_dir="" mem_dir="" acct_dir="" ;;
 esac
 
 # enable_v2 DIR: make the cpu and memory controllers available to DIR's children. Fails in a
@@ -56,14 +66,15 @@ if [ "$action" = apply ]; then
   [ "$ver" = none ] && { echo "no usable cgroup hierarchy: limits not applied" >&2; exit 0; }
   if [ "$ver" = 2 ] && [ ! -d "$cpu_dir" ] && ! enable_v2 "$(dirname "$cpu_dir")"; then
     # Our own group holds processes: fall back to a group at the top of the hierarchy.
-    cpu_dir=/sys/fs/cgroup/$name mem_dir=/sys/fs/cgroup/$name
+    cpu_dir=/sys/fs/cgroup/$name mem_dir=/sys/fs/cgroup/$name acct_dir=/sys/fs/cgroup/$name
     enable_v2 /sys/fs/cgroup || {
       echo "cgroup v2: cannot enable the cpu and memory controllers: limits not applied" >&2
       exit 0
     }
   fi
-  for d in "$cpu_dir" "$mem_dir"; do
-    if [ ! -d "$d" ]; then mkdir -p "$d"; echo "changed created $d"; fi
+  [ "$ver" = 1 ] && [ -z "$acct_dir" ] && echo "no cpuacct hierarchy: the host's CPU time is not counted" >&2
+  for d in "$cpu_dir" "$acct_dir" "$mem_dir"; do
+    if [ -n "$d" ] && [ ! -d "$d" ]; then mkdir -p "$d"; echo "changed created $d"; fi
   done
   mem_bytes=$((mem_mb * 1024 * 1024))
   if [ "$ver" = 1 ]; then
@@ -86,7 +97,10 @@ quota=null period=null mem=null
 if [ "$ver" = 1 ] && [ -d "$cpu_dir" ]; then
   quota=$(cat "$cpu_dir/cpu.cfs_quota_us"); period=$(cat "$cpu_dir/cpu.cfs_period_us")
   [ -d "$mem_dir" ] && mem=$(cat "$mem_dir/memory.limit_in_bytes")
-  procs=("$cpu_dir/cgroup.procs" "$mem_dir/cgroup.procs")
+  # Co-mounted controllers share one group (and one procs file): list each file once.
+  for d in "$cpu_dir" "$acct_dir" "$mem_dir"; do
+    [ -n "$d" ] && [ -d "$d" ] && [[ " ${procs[*]} " != *" $d/cgroup.procs "* ]] && procs+=("$d/cgroup.procs")
+  done
 elif [ "$ver" = 2 ] && [ -d "$cpu_dir" ]; then
   read -r quota period < "$cpu_dir/cpu.max" 2>/dev/null || quota=-1 period=100000
   [ "$quota" = max ] && quota=-1
@@ -94,7 +108,9 @@ elif [ "$ver" = 2 ] && [ -d "$cpu_dir" ]; then
   procs=("$cpu_dir/cgroup.procs")
 fi
 exists=false; [ -n "$cpu_dir" ] && [ -d "$cpu_dir" ] && exists=true
-printf '{"version": "%s", "exists": %s, "cpu_path": "%s", "memory_path": "%s", ' "$ver" "$exists" "$cpu_dir" "$mem_dir"
+[ -n "$acct_dir" ] && [ ! -d "$acct_dir" ] && acct_dir=""
+printf '{"version": "%s", "exists": %s, "cpu_path": "%s", "cpuacct_path": "%s", "memory_path": "%s", ' \
+  "$ver" "$exists" "$cpu_dir" "$acct_dir" "$mem_dir"
 printf '"cpu_quota_us": %s, "cpu_period_us": %s, "memory_limit_bytes": %s, "procs_files": [' "$quota" "$period" "$mem"
 sep=""; for p in "${procs[@]}"; do printf '%s"%s"' "$sep" "$p"; sep=", "; done
 printf ']}\n'

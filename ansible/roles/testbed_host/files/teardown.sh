@@ -4,8 +4,9 @@
 # the testbed's files (its runs/ logs are kept). It finds objects by name (PREFIX-NAME-*), so
 # it also cleans up after a crashed run, and it touches nothing of another testbed. Safe to run
 # twice: prints one "removed ..." line per object it removed, nothing when all is gone.
-# Usage: teardown.sh PREFIX NAME TESTBED_DIR USER USER_HOME
+# Usage: SSHD_ALIVE=/path/to/sshd_alive.sh teardown.sh PREFIX NAME TESTBED_DIR USER USER_HOME
 set -uo pipefail
+: "${SSHD_ALIVE:?SSHD_ALIVE must name roles/sshd/files/sshd_alive.sh}"
 tag="$1-$2-" dir=$3 user=$4 home=$5
 
 # kill_all PID...: TERM, wait up to 3 s, then KILL what is left.
@@ -22,9 +23,8 @@ kill_all() {
 
 for pidfile in "$dir"/hosts/*/sshd.pid; do
   [ -f "$pidfile" ] || continue
-  pid=$(cat "$pidfile")
-  config="$(dirname "$pidfile")/sshd_config"
-  if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-f $config"; then
+  if alive=$("$SSHD_ALIVE" "$pidfile" "$(dirname "$pidfile")/sshd_config"); then
+    pid=${alive#alive }
     kill_all "$pid"; echo "removed sshd $pid"
   fi
 done

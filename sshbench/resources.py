@@ -1,0 +1,120 @@
+"""CPU counters of everything a point runs on, sampled while the point runs.
+
+Raw facts only: cumulative counters with their sample times. The analysis (analysis.collect)
+interpolates them at the measured window's edges and computes CPU seconds, utilisation and
+service demand per answered request; nothing is computed here.
+
+Per sample:
+- machine: busy and total CPU seconds of every core (/proc/stat through psutil);
+- api: CPU seconds of the SSH API's whole process tree (gunicorn master, workers, `ssh`
+  children; children that exited are counted through their parent's children_* times);
+- generator: the same for every Locust process, and the busiest single Locust process
+  (one process uses one core at most: that is its ceiling);
+- host: the host's cgroup counters (CPU seconds, CFS periods and throttled periods), when
+  the testbed can read them (a local namespace host; not a real VM).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+
+HostReader = Callable[[], dict[str, float] | None]
+
+
+def tree_cpu_seconds(pid: int | None) -> float | None:
+    """CPU seconds of a process and its live descendants, plus what their waited-for
+    children used. None if the process is gone."""
+    if not pid:
+        return None
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+def _own_cpu_seconds(pid: int) -> float | None:
+    try:
+        t = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return t.user + t.system
+
+
+class Sampler:
+    """Samples the counters of one point; `samples` is what goes into point.json."""
+
+    def __init__(
+        self,
+        api_pid: int | None,
+        generator_pids: list[int],
+        host: str | None = None,
+        host_reader: HostReader | None = None,
+    ) -> None:
+        self.api_pid = api_pid
+        self.generator_pids = list(generator_pids)
+        self.host = host
+        self.host_reader = host_reader
+        self.samples: list[dict[str, Any]] = []
+        self._last_gen: dict[int, float] = {}  # last CPU seconds seen per Locust process
+        self._gen_base: dict[int, float] = {}
+
+    def sample(self) -> None:
+        t = time.time()
+        cpu = psutil.cpu_times()
+        total = sum(cpu)
+        idle = cpu.idle + getattr(cpu, "iowait", 0.0)
+        row: dict[str, Any] = {
+            "t": round(t, 4),
+            "machine_busy_s": round(total - idle, 3),
+            "machine_total_s": round(total, 3),
+        }
+        api = tree_cpu_seconds(self.api_pid)
+        if api is not None:
+            row["api_cpu_s"] = round(api, 4)
+        gen_total = 0.0
+        for pid in self.generator_pids:
+            used = tree_cpu_seconds(pid)
+            if used is None:  # exited: keep its last reading, so the sum stays monotonic
+                used = self._last_gen.get(pid, 0.0)
+            self._last_gen[pid] = used
+            gen_total += used
+        row["generator_cpu_s"] = round(gen_total, 4)
+        # The busiest process's own counter (one process cannot use more than one core).
+        own = {pid: _own_cpu_seconds(pid) for pid in self.generator_pids}
+        for pid, used in own.items():
+            if used is not None:
+                self._gen_base[pid] = used
+        if self._gen_base:
+            row["generator_busiest_cpu_s"] = round(max(self._gen_base.values()), 4)
+        if self.host_reader is not None:
+            try:
+                counters = self.host_reader()
+            except OSError:
+                counters = None
+            for key, val in (counters or {}).items():
+                row[f"host_{key}"] = val
+        self.samples.append(row)
+
+    def record(self, interval_s: float, host_cpus: float | None) -> dict[str, Any]:
+        """The point.json `resources` block."""
+        return {
+            "interval_s": interval_s,
+            "host": self.host,
+            "host_cpus": host_cpus,
+            "machine_cores": psutil.cpu_count(),
+            "generator_processes": len(self.generator_pids),
+            "samples": self.samples,
+        }

@@ -1,0 +1,14 @@
+"""Snakemake script of rule run_capacity: one capacity search (sshbench.capacity)."""
+
+from pathlib import Path
+
+from sshbench import capacity
+
+snakemake = globals()["snakemake"]
+capacity.search(
+    snakemake.params.sweep,
+    snakemake.wildcards.search,
+    dict(snakemake.params.search),
+    dict(snakemake.params.settings),
+    Path(snakemake.log[0]),
+)
