@@ -244,8 +244,10 @@ def capacity_lines(path: Path) -> list[str]:
     for r in _records(path):
         out.append(
             f"{r['library']} {r['connections']}, host_cpus {r['host_cpus']}, client TCP "
-            f"{r['client_tcp']} ({r['host']}, {r['command']}, {r['profile']}): "
-            f"{r['capacity (RPS)']} RPS, bracket {r['bracket (RPS)']}; {r[versus]}"
+            f"{r['client_tcp']} ({r['host']}, {r['command']}, {r['profile']}"
+            f"{', trial ' + r['trial'] if r.get('trial') else ''}): "
+            + (f"{r['capacity (RPS)']} RPS, " if r["capacity (RPS)"] else "")
+            + f"bracket {r['bracket (RPS)']}; {r[versus]}"
         )
     return out
 
