@@ -14,6 +14,9 @@ from sshbench import paths
 from sshbench.paths import FIGURES, SweepLayout, analysis_targets
 
 LAYOUT = SweepLayout(ANALYSIS_SWEEP_DIR)
+# workflow/Snakefile's onsuccess still names the layout `Layout` (the old analysis.layout
+# import); this keeps it working until the Snakefile says LAYOUT.
+Layout = SweepLayout
 SCRIPTS = paths.WORKFLOW_DIR / "scripts"
 TEMPLATES = paths.PAPER_DIR / "templates"
 
