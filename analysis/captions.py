@@ -26,7 +26,7 @@ CAPTIONS = {
     "10 trials per bar).",
     "fig3_sshd_profiles": "The study's sshd tuning question: successful and failed requests per "
     "load under the default sshd (MaxStartups 10:30:100, MaxSessions 10) and the tuned one "
-    "(1000:30:3000, 3000), failures split by class (see the collector's classify_error).",
+    "(1000:30:3000, 3000), failures split by their error class (requests.csv error_class).",
     "fig4_libraries_and_modes": "Median and 99th-percentile latency per rate for each SSH "
     "library (ssh2-python, Paramiko, the OpenSSH client) and connection mode (a new "
     "connection per request, or a pool of open sessions).",

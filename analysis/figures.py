@@ -274,7 +274,8 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Shown:
     ]
     if not cells:
         return nothing(NO_SUSTAINED)
-    fig, axes = figure_grid(len(cells))
+    ncols = len({m for m, _ in cells})  # a row per statistic, a column per mode
+    fig, axes = figure_grid(len(cells), ncols=ncols if len(cells) % ncols == 0 else 0)
     title(fig, "fig4_libraries_and_modes", notes)
     libs = order(pts["library"].unique(), LIBRARY_ORDER)
     colours = palette(order([*libs, *LIBRARY_ORDER], LIBRARY_ORDER))

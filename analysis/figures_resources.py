@@ -45,13 +45,13 @@ def fig7_cpu_per_request(tidy: pd.DataFrame) -> Shown:
         notes.append(note)
     pts, note = keep_one(pts, "host", None, cover=("library", "connections", "host_cpus"))
     notes += [note, "mean over rates and trials (ok points)"]
-    cells = panels(pts, [("host_cpus", ()), ("connections", MODE_ORDER)])
-    fig, axes = figure_grid(len(cells))
+    cells = panels(pts, [("host_cpus", ())])
+    fig, axes = figure_grid(len(cells), sharey=True)
     title(fig, "fig7_cpu_per_request", notes)
     colours = palette(DEMAND_PARTS)
     for ax, (panel, d) in zip(axes, cells, strict=True):
         by = [c for c in ("library", "connections") if c in d.columns]
-        means = _ordered(d.groupby(by)[metrics].mean().reset_index())
+        means = _ordered(d.groupby(by)[metrics].mean().reset_index(), mode_first=True)
         labels = [" ".join(str(r[c]) for c in by) for _, r in means.iterrows()]
         x = np.arange(len(means))
         bottom = np.zeros(len(means))
@@ -90,20 +90,49 @@ def fig8_capacity(tidy: pd.DataFrame) -> Shown:
     return capacity_figure(capacity_searches(tidy))
 
 
+CONFIG = ["host", "host_cpus", "client_tcp", "command", "profile", "library", "connections"]
+
+
+def per_config(caps: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration searched: capacity = mean over its trials' searches (NaN
+    when no step of any passed), bracket from the lowest low to the highest high, converged
+    only if every trial's search converged."""
+    keys = [c for c in CONFIG if c in caps.columns]
+    rows = []
+    for key, g in caps.groupby(keys, dropna=False, sort=False):
+        cap = pd.to_numeric(g["capacity_rps"], errors="coerce")
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "capacity_rps": float(cap.mean()) if cap.notna().all() else np.nan,
+                "bracket_low_rps": float(pd.to_numeric(g["bracket_low_rps"]).min()),
+                "bracket_high_rps": float(pd.to_numeric(g["bracket_high_rps"]).max()),
+                "converged": bool(g["converged"].astype(bool).all()),
+                "searches": len(g),
+                "bound": g["bound"].iloc[0],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def capacity_figure(caps: pd.DataFrame) -> Shown:
     """Capacity (RPS) with its bracket by library x connection mode, one panel per host CPU
     quota x client TCP mode searched; the study's 90 RPS drawn across. caps: the columns of
-    analysis.capacity.capacities."""
+    analysis.capacity.capacities (one row per search; trials are averaged)."""
     if caps.empty:
         return nothing("this sweep has no capacity search")
-    caps = caps.assign(config=caps["library"].astype(str) + " " + caps["connections"].astype(str))
+    caps = per_config(caps)
     notes = [f"bar: capacity at the bound ({caps['bound'].iloc[0]}); whisker: its bracket"]
-    if not caps["converged"].astype(bool).all():
+    if (caps["searches"] > 1).any():
+        notes.append(f"mean of {int(caps['searches'].max())} searches (trials) where repeated")
+    if not caps["converged"].all():
         notes.append("hatched: search not converged (capacity is a bound, not a value)")
+    if caps["capacity_rps"].isna().any():
+        notes.append("no bar: no step of the search met the bound")
     if caps["host"].nunique() > 1:
         notes.append("hosts: " + ", ".join(order(caps["host"].unique())))
     cells = panels(caps, [("host_cpus", ()), ("client_tcp", TCP_ORDER), ("host", ())])
-    fig, axes = figure_grid(len(cells))
+    fig, axes = figure_grid(len(cells), sharey=True)
     title(fig, "fig8_capacity", notes)
     modes = order(caps["connections"].unique(), MODE_ORDER)
     colours = palette(modes)
@@ -111,11 +140,12 @@ def capacity_figure(caps: pd.DataFrame) -> Shown:
         d = _ordered(d, mode_first=True)
         x = np.arange(len(d))
         for xi, r in zip(x, d.itertuples(index=False), strict=True):
+            cap = r.capacity_rps
             ax.bar(
                 xi,
-                r.capacity_rps,
+                0.0 if np.isnan(cap) else cap,
                 color=colours[r.connections],
-                hatch="" if bool(r.converged) else "//",
+                hatch="" if r.converged else "//",
                 edgecolor="0.2",
                 width=0.6,
                 label=r.connections,
@@ -124,8 +154,8 @@ def capacity_figure(caps: pd.DataFrame) -> Shown:
             if np.isfinite(low) and np.isfinite(high):
                 ax.plot([xi, xi], [low, high], color="0.1", linewidth=1.5)
             ax.annotate(
-                f"{r.capacity_rps:.0f}",
-                (xi, r.capacity_rps),
+                "none passed" if np.isnan(cap) else f"{cap:.0f}",
+                (xi, 0.0 if np.isnan(cap) else cap),
                 xytext=(4, 2),
                 textcoords="offset points",
                 ha="left",

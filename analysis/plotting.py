@@ -90,9 +90,10 @@ def panels(
     return out
 
 
-def figure_grid(n: int, **kw: Any) -> tuple[Figure, list[plt.Axes]]:
-    """A figure of FIGSIZE with n panels (at most MAX_COLUMNS a row); spare axes hidden."""
-    ncols = max(1, min(n, MAX_COLUMNS))
+def figure_grid(n: int, ncols: int = 0, **kw: Any) -> tuple[Figure, list[plt.Axes]]:
+    """A figure of FIGSIZE with n panels (ncols, or at most MAX_COLUMNS, a row); spare axes
+    hidden."""
+    ncols = max(1, min(n, ncols or MAX_COLUMNS))
     nrows = max(1, math.ceil(n / ncols))
     fig, axes = plt.subplots(
         nrows, ncols, figsize=FIGSIZE, dpi=DPI, squeeze=False, layout="constrained", **kw

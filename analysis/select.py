@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.capacity import CAPACITY_COLUMNS, capacities
 from analysis.common import isnan, isnum, order, same
 
 # Design parameters of the contract (docs/ARCHITECTURE.md, CONTRACT-v2); a tidy table may
@@ -218,31 +219,10 @@ def study_config(df: pd.DataFrame, also: Sequence[str] = ()) -> tuple[pd.DataFra
 
 # ---------------------------------------------------------------- capacity searches
 
-# The columns of analysis.capacity.capacities (contract v2, "Capacity search").
-CAPACITY_COLUMNS = (
-    "search",
-    "host",
-    "host_cpus",
-    "client_tcp",
-    "command",
-    "profile",
-    "library",
-    "connections",
-    "capacity_rps",
-    "bracket_low_rps",
-    "bracket_high_rps",
-    "steps",
-    "first_failing_limited_by",
-    "converged",
-    "bound",
-)
-
 
 def capacity_searches(tidy: pd.DataFrame) -> pd.DataFrame:
-    """One row per capacity search of the sweep (empty, with the columns, when it has none)."""
-    has = "pattern" in tidy.columns and bool((tidy["pattern"] == "capacity").any())
-    if not has:
-        return pd.DataFrame(columns=list(CAPACITY_COLUMNS))
-    from analysis.capacity import capacities  # the lead's; only a sweep with searches needs it
-
+    """One row per capacity search of the sweep (analysis.capacity.CAPACITY_COLUMNS; empty,
+    with those columns, when the sweep has none)."""
+    if tidy.empty or "metric" not in tidy.columns:
+        return pd.DataFrame(columns=CAPACITY_COLUMNS)
     return capacities(tidy)

@@ -313,23 +313,24 @@ def capacity_table(caps: pd.DataFrame) -> pd.DataFrame:
     if caps.empty:
         return pd.DataFrame(columns=cols)
     rows = []
-    for r in caps.itertuples(index=False):
-        cap = float(r.capacity_rps)
+    for r in caps.to_dict("records"):
+        cap = float(r["capacity_rps"])
         rows.append(
             {
-                "host": r.host,
-                "command": r.command,
-                "profile": r.profile,
-                "library": r.library,
-                "connections": r.connections,
-                "host_cpus": fmt_level(r.host_cpus),
-                "client_tcp": r.client_tcp,
-                "capacity (RPS)": round(cap, 1),
-                "bracket (RPS)": fmt_ci(r.bracket_low_rps, r.bracket_high_rps),
-                "vs the study's 90 RPS": versus_study(cap, bool(r.converged)),
-                "converged": bool(r.converged),
-                "steps": int(r.steps),
-                "first failing step limited by": r.first_failing_limited_by,
+                "host": r["host"],
+                "command": r["command"],
+                "profile": r["profile"],
+                "library": r["library"],
+                "connections": r["connections"],
+                "host_cpus": fmt_level(r["host_cpus"]),
+                "client_tcp": r["client_tcp"],
+                "trial": fmt_level(r.get("trial", "")),
+                "capacity (RPS)": "" if isnan(cap) else round(cap, 1),
+                "bracket (RPS)": fmt_ci(r["bracket_low_rps"], r["bracket_high_rps"]),
+                "vs the study's 90 RPS": versus_study(cap, bool(r["converged"])),
+                "converged": bool(r["converged"]),
+                "steps": int(r["steps"]),
+                "first failing step limited by": r["first_failing_limited_by"],
             }
         )
     return pd.DataFrame(rows)
@@ -337,6 +338,8 @@ def capacity_table(caps: pd.DataFrame) -> pd.DataFrame:
 
 def versus_study(capacity: float, converged: bool = True) -> str:
     """ "above the study's 90 RPS (x1.3)" / "below ..." for one capacity."""
+    if isnan(capacity):
+        return f"no step met the bound: below the study's {STUDY_RPS} RPS"
     side = "above" if capacity >= STUDY_RPS else "below"
     text = f"{side} the study's {STUDY_RPS} RPS (x{capacity / STUDY_RPS:.2f})"
     return text if converged else text + ", search not converged"

@@ -88,14 +88,16 @@ def v2_tidy() -> pd.DataFrame:
 def capacities_frame() -> pd.DataFrame:
     """A frame with exactly analysis.capacity.capacities' columns (contract v2)."""
     rows = []
-    for lib, mode, cap, conv in (
-        ("ssh2", "per-request", 74.0, True),
-        ("paramiko", "per-request", 68.0, True),
-        ("ssh2", "pooled", 310.0, False),
+    for lib, mode, cap, conv, trial in (
+        ("ssh2", "per-request", 74.0, True, 0),
+        ("ssh2", "per-request", 76.0, True, 1),
+        ("paramiko", "per-request", 68.0, True, 0),
+        ("ssh2", "pooled", 310.0, False, 0),
+        ("openssh", "per-request", float("nan"), False, 0),
     ):
         rows.append(
             {
-                "search": f"cap-taco-c2-uptime-tuned-{lib}-{mode}-tcpd-t0",
+                "search": f"cap-taco-c2-uptime-tuned-{lib}-{mode}-tcpd-t{trial}",
                 "host": "taco",
                 "host_cpus": 2.0,
                 "client_tcp": "default",
@@ -103,9 +105,10 @@ def capacities_frame() -> pd.DataFrame:
                 "profile": "tuned",
                 "library": lib,
                 "connections": mode,
+                "trial": trial,
                 "capacity_rps": cap,
-                "bracket_low_rps": cap,
-                "bracket_high_rps": cap * 1.05,
+                "bracket_low_rps": 0.0 if cap != cap else cap,
+                "bracket_high_rps": 20.0 if cap != cap else cap * 1.05,
                 "steps": 6,
                 "first_failing_limited_by": json.dumps(["host_cpu:taco"]),
                 "converged": conv,

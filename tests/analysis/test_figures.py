@@ -94,8 +94,8 @@ def test_cpu_figure_splits_by_library_and_mode() -> None:
 def test_capacity_figure_from_the_contract_columns(tmp_path: Path) -> None:
     shown = capacity_figure(capacities_frame())
     texts = _texts(shown.fig)
-    assert "74" in texts and "310" in texts and "the study's 90 RPS" in texts
-    assert "not converged" in texts
+    assert "75" in texts and "310" in texts and "the study's 90 RPS" in texts  # 75: 2 trials
+    assert "not converged" in texts and "none passed" in texts
     assert capacity_figure(capacities_frame().iloc[0:0]).why == "this sweep has no capacity search"
     assert BUILDERS["fig8_capacity"](v2_tidy()).why == "this sweep has no capacity search"
 

@@ -67,7 +67,8 @@ def test_capacities_stand_next_to_the_studys_90_rps(tmp_path: Path) -> None:
     csv = tmp_path / "capacity.csv"
     capacity_table(capacities_frame()).to_csv(csv, index=False)
     lines = capacity_lines(csv)
-    assert len(lines) == 3
+    assert len(lines) == 5
     assert lines[0].startswith("ssh2 per-request, host_cpus 2, client TCP default")
     assert "74.0 RPS, bracket [74, 77.7]; below the study's 90 RPS (x0.82)" in lines[0]
-    assert "search not converged" in lines[2]
+    assert "search not converged" in lines[3]
+    assert "): bracket [0, 20]; no step met the bound" in lines[4]
