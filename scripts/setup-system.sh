@@ -3,7 +3,7 @@
 # Run as root (make does this for you). Idempotent: a second run installs nothing.
 set -euo pipefail
 
-packages=(openssh-server openssh-client iproute2 mariadb-server procps python3-venv)
+packages=(openssh-server openssh-client iproute2 mariadb-server procps python3-venv fish)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
