@@ -79,12 +79,15 @@ def _retry(args: list[str], tries: int = 10) -> None:
         time.sleep(0.5)
 
 
-def ensure_user(name: str = TEST_USER) -> Path:
-    """A real local account, unlocked for key logins with UsePAM no."""
+def ensure_user(name: str = TEST_USER, shell: str = "/bin/bash") -> Path:
+    """A real local account with this login shell, unlocked for key logins with UsePAM no."""
     try:
-        pwd.getpwnam(name)
+        pw = pwd.getpwnam(name)
     except KeyError:
-        _retry(["useradd", "-m", "-s", "/bin/bash", name])
+        _retry(["useradd", "-m", "-s", shell, name])
+    else:
+        if pw.pw_shell != shell:
+            _retry(["usermod", "-s", shell, name])
     _retry(["usermod", "-p", "*", name])
     return Path(pwd.getpwnam(name).pw_dir)
 
@@ -112,11 +115,11 @@ def _wait_banner(port: int, proc: subprocess.Popen, log: Path, timeout: float = 
 
 
 @contextmanager
-def running_sshd(workdir: Path, user: str = TEST_USER):
+def running_sshd(workdir: Path, user: str = TEST_USER, shell: str = "/bin/bash"):
     """Start sshd in the foreground (-D) as our child; always stop it by its PID."""
     workdir.mkdir(parents=True, exist_ok=True)
     os.makedirs("/run/sshd", exist_ok=True)
-    home = ensure_user(user)
+    home = ensure_user(user, shell)
     pw = pwd.getpwnam(user)
     for name in ("host_ed25519", "client_ed25519", "other_ed25519"):
         if not (workdir / name).exists():
