@@ -7,9 +7,10 @@ set -euo pipefail
 
 packages=(openssh-server openssh-client iproute2 mariadb-server procps python3-venv)
 # Only the tests need these (about 570 MB): a real browser to check the report's layout
-# (tests/test_report_browser.py, headless, driven over its DevTools pipe) and pdflatex with
-# booktabs to compile the LaTeX tables (tests/analysis/test_latex.py).
-test_packages=(chromium texlive-latex-base texlive-latex-recommended)
+# (tests/test_report_browser.py, headless, driven over its DevTools pipe), pdflatex with
+# booktabs to compile the LaTeX tables (tests/analysis/test_latex.py), and fish, a
+# non-POSIX login shell for the `ls` path tests (tests/sshapi).
+test_packages=(chromium texlive-latex-base texlive-latex-recommended fish)
 
 case "${1:-}" in
   "") ;;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 
@@ -15,7 +16,15 @@ from sshapi import __version__, backends, store
 from sshapi.backends.base import Result
 from sshapi.commands import UPTIME, ls_command
 from sshapi.crypto import Box, data_key
-from sshapi.errors import ApiError, BadRequest, Unauthorized
+from sshapi.deadline import Deadline
+from sshapi.errors import (
+    ApiError,
+    BadRequest,
+    NotFound,
+    TooLarge,
+    TooManyRequests,
+    Unauthorized,
+)
 from sshapi.info import healthz_info
 from sshapi.keys import check_private_key, parse_host_key
 from sshapi.pool import Pool
@@ -23,24 +32,27 @@ from sshapi.settings import Settings, default_key_file
 from sshapi.store import Target
 
 log = logging.getLogger("sshapi")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:_-]{0,254}$")
-_USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
+MAX_BODY = 64 * 1024  # a credential is a few KB; anything larger is refused with 413
+# Whole-string patterns (fullmatch), which also bound every field to its database column.
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:_-]{0,254}")
+_USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")
 
 
 def make_runner(settings: Settings) -> tuple[Callable[[Target, str], Result], Pool | None]:
     """One function that runs a command on a target, per the connection mode."""
     backend = backends.load(settings.library)
 
-    def connect(target: Target):
-        return backend.connect(target, settings)
+    def connect(target: Target, deadline: Deadline):
+        return backend.connect(target, settings, deadline)
 
     if settings.connections == "per-request":
 
         def run(target: Target, command: str) -> Result:
-            conn = connect(target)
+            deadline = Deadline(settings.request_timeout)
+            conn = backend.connect(target, settings, deadline)
             try:
-                return conn.exec(command, settings.command_timeout)
+                return conn.exec(command, deadline.cap(settings.command_timeout))
             finally:
                 conn.close()
 
@@ -54,7 +66,8 @@ def make_runner(settings: Settings) -> tuple[Callable[[Target, str], Result], Po
     atexit.register(pool.close_all)
 
     def run_pooled(target: Target, command: str) -> Result:
-        return pool.run(target, command, settings.command_timeout)
+        deadline = Deadline(settings.request_timeout)
+        return pool.run(target, command, settings.command_timeout, deadline)
 
     return run_pooled, pool
 
@@ -63,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """App factory; gunicorn calls it once per worker (see cli.py)."""
     settings = settings or Settings()
     app = Flask("sshapi")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     engine = store.make_engine(settings.db_url)
     box = Box(data_key(settings.key_file or default_key_file()))
     run, pool = make_runner(settings)
@@ -71,6 +85,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(ApiError)
     def api_error(e: ApiError):
         return jsonify(error=e.code, message=e.message), e.status
+
+    @app.errorhandler(413)
+    def body_too_large(e: HTTPException):
+        return api_error(TooLarge(f"request body is larger than {MAX_BODY} bytes"))
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
@@ -105,7 +123,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.post("/credentials")
     def add_credential():
         fields = _credential_fields(request.get_json(silent=True))
-        store.add_credential(engine, box, g.user_id, fields)
+        store.add_credential(engine, box, g.user_id, fields, settings.max_credentials)
         log.info("user %s added credential %s", g.user_id, fields["name"])
         return jsonify(name=fields["name"]), 201
 
@@ -115,13 +133,25 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.delete("/credentials/<name>")
     def delete_credential(name: str):
+        _known_name(name)
         key = store.delete_credential(engine, g.user_id, name)
         if pool is not None:
             pool.discard(key)
         return "", 204
 
+    running: dict[int, int] = {}  # per API user: SSH requests in progress in this worker
+    running_lock = threading.Lock()
+
     def run_command(name: str, command: str):
+        _known_name(name)
         target = store.get_target(engine, box, g.user_id, name)
+        with running_lock:
+            if running.get(g.user_id, 0) >= settings.max_user_requests:
+                raise TooManyRequests(
+                    f"you already have {settings.max_user_requests} SSH requests running; "
+                    "wait for one to finish"
+                )
+            running[g.user_id] = running.get(g.user_id, 0) + 1
         start = time.perf_counter()
         try:
             result = run(target, command)
@@ -136,6 +166,11 @@ def create_app(settings: Settings | None = None) -> Flask:
                 ms,
             )
             raise
+        finally:
+            with running_lock:
+                running[g.user_id] -= 1
+                if not running[g.user_id]:
+                    del running[g.user_id]
         ms = (time.perf_counter() - start) * 1000
         return jsonify(
             stdout=result.stdout,
@@ -150,7 +185,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/credentials/<name>/ls")
     def ls(name: str):
-        return run_command(name, ls_command(request.args.get("path")))
+        command = ls_command(request.args.get("path"))
+        return run_command(name, command)
 
     log.info(
         "sshapi %s ready: library=%s connections=%s",
@@ -159,6 +195,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.connections,
     )
     return app
+
+
+def _known_name(name: str) -> None:
+    """A name no credential can have is not looked up (the database's collation and column
+    size would otherwise decide what happens)."""
+    if not _NAME_RE.fullmatch(name):
+        raise NotFound(f"no credential named {name[:64]!r}", "credential_not_found")
 
 
 def _credential_fields(body: object) -> dict:
@@ -175,11 +218,14 @@ def _credential_fields(body: object) -> dict:
     port = body["port"]
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise BadRequest("field 'port' must be an integer 1-65535", "bad_credential")
-    if not _NAME_RE.match(body["name"]):
+    if not _NAME_RE.fullmatch(body["name"]):
         raise BadRequest("field 'name' must be 1-64 of A-Z a-z 0-9 . _ -", "bad_credential")
-    if not _HOST_RE.match(body["host"]):
-        raise BadRequest("field 'host' must be a host name or IP address", "bad_credential")
-    if not _USER_RE.match(body["username"]):
+    if not _HOST_RE.fullmatch(body["host"]):
+        raise BadRequest(
+            "field 'host' must be a host name or IP address (at most 255 characters)",
+            "bad_credential",
+        )
+    if not _USER_RE.fullmatch(body["username"]):
         raise BadRequest("field 'username' is not a valid user name", "bad_credential")
     parse_host_key(body["host_key"])
     check_private_key(body["private_key"])

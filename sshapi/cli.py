@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
 
-from sshapi.settings import CONNECTION_MODES, DEFAULT_DB_URL, LIBRARIES, Settings
+from sshapi.settings import CONNECTION_MODES, LIBRARIES, MIB, Settings, default_db_url
+
+_USER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+DB_HELP = "SQLAlchemy URL (default $SSHAPI_DB_URL, else sqlite:///sshapi.db); prefer the " \
+    "variable when the URL holds a password: a command line is visible to every user"  # fmt: skip
 
 
 def _bind(value: str) -> str:
@@ -36,12 +41,12 @@ def parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("add-user", help="create a user; prints its API token on the last line")
     a.add_argument("name")
-    a.add_argument("--db", default=DEFAULT_DB_URL, help="SQLAlchemy URL (default %(default)s)")
+    a.add_argument("--db", default=None, help=DB_HELP)
 
     s = sub.add_parser("serve", help="serve the API under gunicorn (gthread workers)")
     s.add_argument("--library", choices=LIBRARIES, default="ssh2")
     s.add_argument("--connections", choices=CONNECTION_MODES, default="per-request")
-    s.add_argument("--db", default=DEFAULT_DB_URL, help="SQLAlchemy URL (default %(default)s)")
+    s.add_argument("--db", default=None, help=DB_HELP)
     s.add_argument("--bind", type=_bind, default="127.0.0.1:8080", help="HOST:PORT")
     s.add_argument("--workers", type=_positive(int), default=1)
     s.add_argument("--threads", type=_positive(int), default=64)
@@ -50,6 +55,42 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--access-log", type=Path, help="one line per HTTP request (default: none)")
     s.add_argument("--connect-timeout", type=_positive(float), default=10.0, metavar="S")
     s.add_argument("--command-timeout", type=_positive(float), default=30.0, metavar="S")
+    s.add_argument(
+        "--request-timeout",
+        type=_positive(float),
+        metavar="S",
+        help="one deadline per request, across connect, auth, exec, read and close "
+        "(default: connect + command timeout)",
+    )
+    s.add_argument(
+        "--max-output-bytes",
+        type=_positive(int),
+        default=MIB,
+        metavar="N",
+        help="stdout + stderr of one command; more answers 502 output_too_large "
+        "(default %(default)s)",
+    )
+    s.add_argument(
+        "--max-user-requests",
+        type=_positive(int),
+        metavar="N",
+        help="SSH requests one API user may have running per worker; more answer 429 "
+        "(default: half the threads)",
+    )
+    s.add_argument(
+        "--max-credentials",
+        type=_positive(int),
+        default=100,
+        metavar="N",
+        help="credentials one API user may store (default %(default)s)",
+    )
+    s.add_argument(
+        "--allow-network",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="connect only to addresses in these networks (repeatable; default: anywhere)",
+    )
     s.add_argument(
         "--max-connections",
         type=_positive(int),
@@ -77,11 +118,11 @@ def add_user(args: argparse.Namespace) -> int:
     from sshapi import store
     from sshapi.errors import ApiError
 
-    if not args.name or len(args.name) > 64 or not args.name.isprintable():
-        print(f"sshapi add-user: name {args.name!r} must be 1-64 printable characters",
+    if not _USER_NAME_RE.fullmatch(args.name):
+        print(f"sshapi add-user: name {args.name[:80]!r} must be 1-64 of A-Z a-z 0-9 . _ -",
               file=sys.stderr)  # fmt: skip
         return 2
-    engine = store.make_engine(args.db)
+    engine = store.make_engine(args.db or default_db_url())
     try:
         token = store.add_user(engine, args.name)
     except ApiError as e:
@@ -98,12 +139,17 @@ def serve(args: argparse.Namespace) -> int:
     settings = Settings(
         library=args.library,
         connections=args.connections,
-        db_url=args.db,
+        db_url=args.db or default_db_url(),
         key_file=args.key_file,
         connect_timeout=args.connect_timeout,
         command_timeout=args.command_timeout,
+        request_timeout=args.request_timeout,
         max_connections=args.max_connections,
         max_sessions_per_connection=args.max_sessions_per_connection,
+        max_output_bytes=args.max_output_bytes,
+        max_user_requests=args.max_user_requests or max(1, args.threads // 2),
+        max_credentials=args.max_credentials,
+        allowed_networks=tuple(args.allow_network),
     )
     return run_gunicorn(
         settings,

@@ -1,27 +1,49 @@
 """Encryption at rest of private keys (Fernet: AES-128-CBC + HMAC-SHA256).
 
-The data key comes from `SSHAPI_SECRET_KEY` (a Fernet key) or from a key file that is
-created with mode 0600 on first use.
+The data key comes from `SSHAPI_SECRET_KEY` (a Fernet key; set but empty is an error) or
+from a key file that is created with mode 0600 on first use and refused if group or others
+may read it. Children (`ssh`) never see SSHAPI_* variables (openssh_backend.child_env).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
+import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """Read the key file, creating it (0600, parent 0700) if it does not exist yet."""
+    """Read the key file, creating it (0600, parent 0700) if it does not exist yet.
+
+    A new key is written to a temporary file beside it, fsynced, then linked into place:
+    a crash never leaves a half-written key, and two processes starting at once cannot
+    replace each other's key (a rename would), so both end up using the one that won."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "wb") as f:
-            f.write(Fernet.generate_key() + b"\n")
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(prefix=".sshapi-key-", dir=path.parent)  # 0600
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(Fernet.generate_key() + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ValueError(
+            f"key file {path} is open to group or others (mode {mode:04o}); run: chmod 600 {path}"
+        )
     key = path.read_bytes().strip()
     _check_key(key, f"key file {path}")
     return key
@@ -41,9 +63,14 @@ def _check_key(key: bytes, where: str) -> None:
 def data_key(key_file: Path) -> bytes:
     """The data key: `SSHAPI_SECRET_KEY` if set, else the key file."""
     env = os.environ.get("SSHAPI_SECRET_KEY")
-    if env:
-        _check_key(env.encode(), "SSHAPI_SECRET_KEY")
-        return env.encode()
+    if env is not None:
+        if not env.strip():  # a template that lost its value: never fall back silently
+            raise ValueError(
+                "SSHAPI_SECRET_KEY is set but empty; set it to a Fernet key or unset it "
+                "to use the key file"
+            )
+        _check_key(env.strip().encode(), "SSHAPI_SECRET_KEY")
+        return env.strip().encode()
     return load_or_create_key(key_file)
 
 

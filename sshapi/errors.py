@@ -58,3 +58,25 @@ class SSHHostKeyMismatch(SSHFailure):
 class SSHTimeout(SSHFailure):
     status = 504
     code = "ssh_timeout"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class TooLarge(ApiError):
+    status = 413
+    code = "body_too_large"
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    code = "too_many_requests"
+
+
+class OutputTooLarge(SSHFailure):
+    """The command's stdout + stderr passed the output cap; the channel (or `ssh`) was
+    closed without reading the rest."""
+
+    code = "output_too_large"

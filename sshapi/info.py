@@ -37,6 +37,11 @@ def healthz_info(settings: Settings) -> dict:
         "settings": {
             "connect_timeout": settings.connect_timeout,
             "command_timeout": settings.command_timeout,
+            "request_timeout": settings.request_timeout,
+            "max_output_bytes": settings.max_output_bytes,
+            "max_user_requests": settings.max_user_requests,
+            "max_credentials": settings.max_credentials,
+            "allowed_networks": list(settings.allowed_networks),
             "max_connections": settings.max_connections,
             "max_sessions_per_connection": settings.max_sessions_per_connection,
             "max_channels_per_connection": min(

@@ -8,7 +8,8 @@ to spare, so a cold burst opens only as many connections as it needs (and sshd s
 simultaneous handshakes, which its MaxStartups would drop). When the bound is hit,
 an idle connection of another credential is closed to make room, else the request waits
 up to the connect timeout. A connection that breaks is dropped and the call retried once
-on a new one.
+on a new one. Everything a request does here (waiting, connecting, the retry) ends by its
+deadline; a connection that timed out or overflowed the output cap is closed, not reused.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sshapi.backends.base import Connection, Result
-from sshapi.errors import SSHFailure, SSHTimeout
+from sshapi.deadline import Deadline
+from sshapi.errors import OutputTooLarge, SSHFailure, SSHTimeout
 from sshapi.store import Target
 
 
@@ -36,7 +38,7 @@ class _Slot:
 class Pool:
     def __init__(
         self,
-        connect: Callable[[Target], Connection],
+        connect: Callable[[Target, Deadline], Connection],
         max_connections: int,
         max_sessions: int,
         wait_timeout: float,
@@ -54,24 +56,26 @@ class Pool:
         self._broken = 0  # connections found broken and dropped
         self._retries = 0
 
-    def run(self, target: Target, command: str, timeout: float) -> Result:
-        slot, fresh = self._acquire(target)
+    def run(self, target: Target, command: str, timeout: float, deadline: Deadline) -> Result:
+        """Run `command` within `timeout` seconds of exec and by `deadline` overall."""
+        slot, fresh = self._acquire(target, deadline)
         try:
-            return slot.conn.exec(command, timeout)
+            return slot.conn.exec(command, deadline.cap(timeout))
         except SSHFailure as e:
             broken = not slot.conn.alive()
             if broken:
                 self._drop(slot, broken=True)
-            if not broken or fresh or isinstance(e, SSHTimeout):
+            final = isinstance(e, SSHTimeout | OutputTooLarge) or deadline.expired()
+            if not broken or fresh or final:
                 raise
         finally:
             self._release(slot)
         # a reused connection broke under us (e.g. sshd restarted): retry once, fresh
         with self._cond:
             self._retries += 1
-        slot, _ = self._acquire(target, reuse=False)
+        slot, _ = self._acquire(target, deadline, reuse=False)
         try:
-            return slot.conn.exec(command, timeout)
+            return slot.conn.exec(command, deadline.cap(timeout))
         except SSHFailure:
             if not slot.conn.alive():
                 self._drop(slot, broken=True)
@@ -102,8 +106,8 @@ class Pool:
         for slot in slots:
             self._drop(slot)
 
-    def _acquire(self, target: Target, reuse: bool = True) -> tuple[_Slot, bool]:
-        deadline = time.monotonic() + self._wait_timeout
+    def _acquire(self, target: Target, request: Deadline, reuse: bool = True) -> tuple[_Slot, bool]:
+        deadline = min(time.monotonic() + self._wait_timeout, request.at)
         victim: _Slot | None = None
         dead: list[_Slot] = []
         found: _Slot | None = None
@@ -143,7 +147,7 @@ class Pool:
         if found is not None:
             return found, False
         try:
-            conn = self._connect(target)
+            conn = self._connect(target, request)
         except BaseException:
             with self._cond:
                 self._open -= 1

@@ -62,8 +62,8 @@ def run_gunicorn(
         "workers": workers,
         "threads": threads,
         "worker_class": "gthread",
-        # a request may legitimately take connect + command timeout; never kill it earlier
-        "timeout": int(settings.connect_timeout + settings.command_timeout + 30),
+        # a request ends by its deadline (request_timeout); never kill a worker earlier
+        "timeout": int(settings.request_timeout + 30),
         "graceful_timeout": 10,
         "keepalive": 5,
         "backlog": 2048,

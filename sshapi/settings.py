@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,12 @@ from pathlib import Path
 LIBRARIES = ("ssh2", "paramiko", "openssh")
 CONNECTION_MODES = ("per-request", "pooled")
 DEFAULT_DB_URL = "sqlite:///sshapi.db"
+MIB = 1024 * 1024
+
+
+def default_db_url() -> str:
+    """`SSHAPI_DB_URL` if set (so a password never has to be on a command line)."""
+    return os.environ.get("SSHAPI_DB_URL") or DEFAULT_DB_URL
 
 
 def default_key_file() -> Path:
@@ -29,6 +36,14 @@ class Settings:
     command_timeout: float = 30.0  # opening the channel, running the command, reading output
     max_connections: int = 50  # pooled mode: open SSH connections per server process
     max_sessions_per_connection: int = 10  # pooled mode: concurrent channels on one connection
+    # One wall-clock deadline per request, across connect, auth, exec, read and close;
+    # None: connect_timeout + command_timeout. Each phase is also held to its own timeout.
+    request_timeout: float | None = None
+    max_output_bytes: int = MIB  # stdout + stderr of one command; more is output_too_large
+    max_user_requests: int = 32  # SSH requests one API user may have running in one worker
+    max_credentials: int = 100  # credentials one API user may store
+    # Destinations a credential may reach, checked after name resolution; empty: any.
+    allowed_networks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.library not in LIBRARIES:
@@ -37,9 +52,24 @@ class Settings:
             raise ValueError(
                 f"connections {self.connections!r} is not one of {', '.join(CONNECTION_MODES)}"
             )
-        for name in ("connect_timeout", "command_timeout"):
+        if self.request_timeout is None:
+            object.__setattr__(self, "request_timeout", self.connect_timeout + self.command_timeout)
+        for name in ("connect_timeout", "command_timeout", "request_timeout"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)!r}")
-        for name in ("max_connections", "max_sessions_per_connection"):
+        for name in (
+            "max_connections",
+            "max_sessions_per_connection",
+            "max_output_bytes",
+            "max_user_requests",
+            "max_credentials",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        networks = []
+        for net in self.allowed_networks:
+            try:
+                networks.append(str(ipaddress.ip_network(net, strict=False)))
+            except ValueError:
+                raise ValueError(f"allowed network {net!r} is not an address or CIDR") from None
+        object.__setattr__(self, "allowed_networks", tuple(networks))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import (
     ForeignKey,
@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    func,
     select,
 )
 from sqlalchemy.engine import Engine, make_url
@@ -22,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from sshapi.crypto import Box
-from sshapi.errors import Conflict, NotFound
+from sshapi.errors import Conflict, Forbidden, NotFound
 
 
 class Base(DeclarativeBase):
@@ -57,7 +58,7 @@ class Target:
     host: str
     port: int
     username: str
-    private_key: bytes
+    private_key: bytes = field(repr=False)  # decrypted: never in a repr, log or traceback
     host_key: str
 
 
@@ -107,10 +108,23 @@ def user_for_token(engine: Engine, token: str) -> int | None:
         return s.scalar(select(User.id).where(User.token_sha256 == hash_token(token)))
 
 
-def add_credential(engine: Engine, box: Box, user_id: int, fields: dict) -> None:
-    """Save a validated credential; the private key is sealed before it reaches the DB."""
+def add_credential(
+    engine: Engine, box: Box, user_id: int, fields: dict, max_credentials: int | None = None
+) -> None:
+    """Save a validated credential; the private key is sealed before it reaches the DB.
+    A user already holding `max_credentials` gets 403 too_many_credentials."""
     sealed = box.seal(fields["private_key"].encode())
     with Session(engine) as s:
+        if max_credentials is not None:
+            held = s.scalar(
+                select(func.count()).select_from(Credential).where(Credential.user_id == user_id)
+            )
+            if held >= max_credentials:
+                raise Forbidden(
+                    f"you already hold {held} credentials (at most {max_credentials}); "
+                    "DELETE one first",
+                    "too_many_credentials",
+                )
         s.add(
             Credential(
                 user_id=user_id,

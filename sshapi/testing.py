@@ -79,12 +79,15 @@ def _retry(args: list[str], tries: int = 10) -> None:
         time.sleep(0.5)
 
 
-def ensure_user(name: str = TEST_USER) -> Path:
-    """A real local account, unlocked for key logins with UsePAM no."""
+def ensure_user(name: str = TEST_USER, shell: str = "/bin/bash") -> Path:
+    """A real local account with this login shell, unlocked for key logins with UsePAM no."""
     try:
-        pwd.getpwnam(name)
+        pw = pwd.getpwnam(name)
     except KeyError:
-        _retry(["useradd", "-m", "-s", "/bin/bash", name])
+        _retry(["useradd", "-m", "-s", shell, name])
+    else:
+        if pw.pw_shell != shell:
+            _retry(["usermod", "-s", shell, name])
     _retry(["usermod", "-p", "*", name])
     return Path(pwd.getpwnam(name).pw_dir)
 
@@ -112,11 +115,14 @@ def _wait_banner(port: int, proc: subprocess.Popen, log: Path, timeout: float = 
 
 
 @contextmanager
-def running_sshd(workdir: Path, user: str = TEST_USER):
-    """Start sshd in the foreground (-D) as our child; always stop it by its PID."""
+def running_sshd(
+    workdir: Path, user: str = TEST_USER, shell: str = "/bin/bash", extra_config: str = ""
+):
+    """Start sshd in the foreground (-D) as our child; always stop it by its PID.
+    `extra_config`: sshd_config lines added before the Match block."""
     workdir.mkdir(parents=True, exist_ok=True)
     os.makedirs("/run/sshd", exist_ok=True)
-    home = ensure_user(user)
+    home = ensure_user(user, shell)
     pw = pwd.getpwnam(user)
     for name in ("host_ed25519", "client_ed25519", "other_ed25519"):
         if not (workdir / name).exists():
@@ -128,9 +134,12 @@ def running_sshd(workdir: Path, user: str = TEST_USER):
     ssh_dir = home / ".ssh"
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
     auth = ssh_dir / "authorized_keys"
-    auth.write_text(
-        (workdir / "client_ed25519.pub").read_text() + (workdir / "client_rsa.pub").read_text()
-    )
+    # added to, not replaced: other test sessions (other sshd instances, other clones on this
+    # machine) log in as the same user at the same time; the newest 40 keys are kept
+    ours = [(workdir / f"client_{k}.pub").read_text().strip() for k in ("ed25519", "rsa")]
+    old = auth.read_text().splitlines() if auth.exists() else []
+    keep = [ln for ln in old if ln.strip() and ln not in ours][-38:]
+    auth.write_text("\n".join([*keep, *ours]) + "\n")
     for p in (ssh_dir, auth):
         os.chown(p, pw.pw_uid, pw.pw_gid)
     os.chmod(ssh_dir, 0o700)
@@ -158,6 +167,7 @@ AllowUsers {user}
 MaxStartups 100:30:200
 MaxSessions 20
 LogLevel VERBOSE
+{extra_config}
 Match LocalPort {slow_port}
     ForceCommand sleep 3
 """

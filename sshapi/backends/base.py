@@ -1,22 +1,34 @@
 """What every SSH backend provides, and the socket every library-driven backend uses.
 
 A backend module exposes:
-- `connect(target, settings) -> Connection`: TCP connect, handshake, host key check
-  against the stored key, public key authentication; raises an `SSHFailure` subclass;
+- `connect(target, settings, deadline=None) -> Connection`: TCP connect, handshake, host key
+  check against the stored key, public key authentication, all done before `deadline` (a
+  `sshapi.deadline.Deadline`; None: `settings.connect_timeout` from now); raises an
+  `SSHFailure` subclass;
 - `MAX_CHANNELS`: how many commands one connection may run at once;
 - `socket_options() -> dict` and `kex_info() -> dict`: what /healthz reports.
 
 A Connection runs commands (`exec(command, timeout) -> Result`) until `close()`; per-request
 mode opens one, runs one command and closes it; pooled mode (pool.py) keeps them open.
+
+What every backend guarantees (issue 11): `exec` returns or raises within `timeout` seconds
+(`SSHTimeout` once it passes; the connection is then closed, `alive()` is False); it reads at
+most `settings.max_output_bytes` of stdout + stderr together, and past that stops reading,
+closes the channel (or kills `ssh`) and raises `OutputTooLarge`; `close()` is bounded too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Protocol
 
-from sshapi.errors import SSHConnectionRefused, SSHFailure, SSHTimeout
+from sshapi.deadline import Deadline
+from sshapi.errors import OutputTooLarge, SSHConnectionRefused, SSHFailure, SSHTimeout
 
 # Decided once for all backends: Nagle's algorithm off on the client socket. Without it the
 # small packets of the SSH handshake wait for delayed ACKs (NOTES.md: 58 -> 16 ms).
@@ -42,19 +54,105 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
-def open_socket(host: str, port: int, timeout: float) -> socket.socket:
-    """TCP connect; TCP_NODELAY and SO_KEEPALIVE set before the first byte of SSH."""
+# Name lookups run here so a slow resolver cannot hold a request past its deadline (the
+# lookup itself cannot be interrupted; a few threads bound how many may hang at once).
+_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sshapi-resolve")
+
+
+def unreachable(host: str, port: int) -> SSHFailure:
+    """One text for every destination the API will not or cannot reach (unknown name, not
+    in the allowed networks, no route), so error messages do not help map a network."""
+    return SSHFailure(f"cannot connect to {host}:{port}")
+
+
+def resolve(host: str, port: int, deadline: Deadline, allowed: tuple[str, ...] = ()) -> list:
+    """The addresses (getaddrinfo tuples) of host:port the API may connect to: all of them,
+    or only those inside `allowed` networks (checked after resolution, and the caller connects
+    to these addresses, never to the name again)."""
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
-    except ConnectionRefusedError:
-        raise SSHConnectionRefused(f"connection to {host}:{port} refused") from None
-    except TimeoutError:
-        raise SSHTimeout(f"TCP connect to {host}:{port} timed out after {timeout:g} s") from None
-    except OSError as e:
-        raise SSHFailure(f"cannot connect to {host}:{port}: {e.strerror or e}") from None
+        ipaddress.ip_address(host)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)  # a literal: no lookup
+    except ValueError:
+        future = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+        try:
+            infos = future.result(timeout=max(0.0, deadline.left()))
+        except FutureTimeout:
+            raise SSHTimeout(f"looking up {host} did not finish in time") from None
+        except OSError:
+            raise unreachable(host, port) from None
+    except OSError:
+        raise unreachable(host, port) from None
+    if allowed:
+        nets = [ipaddress.ip_network(n) for n in allowed]
+        infos = [i for i in infos if any(ipaddress.ip_address(i[4][0]) in n for n in nets)]
+    if not infos:
+        raise unreachable(host, port)
+    return infos
+
+
+def open_socket(
+    host: str,
+    port: int,
+    timeout: float,
+    deadline: Deadline | None = None,
+    allowed: tuple[str, ...] = (),
+) -> socket.socket:
+    """TCP connect; TCP_NODELAY and SO_KEEPALIVE set before the first byte of SSH."""
+    deadline = deadline or Deadline(timeout)
+    infos = resolve(host, port, deadline, allowed)
+    refused = False
+    for family, kind, proto, _, addr in infos:
+        left = deadline.cap(timeout)
+        if left <= 0:
+            raise SSHTimeout(f"TCP connect to {host}:{port} timed out")
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(left)
+        try:
+            sock.connect(addr)
+            break
+        except ConnectionRefusedError:
+            refused = True
+        except TimeoutError:
+            sock.close()
+            raise SSHTimeout(f"TCP connect to {host}:{port} timed out") from None
+        except OSError:
+            pass
+        sock.close()
+    else:
+        if refused:
+            raise SSHConnectionRefused(f"connection to {host}:{port} refused")
+        raise unreachable(host, port)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, TCP_NODELAY)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, SO_KEEPALIVE)
     return sock
+
+
+def shutdown(sock: socket.socket) -> None:
+    """Wake every call blocked on `sock` (they see EOF) without closing the fd: closing it
+    under a live libssh2 session could let another socket reuse the number (NOTES.md)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class Output:
+    """stdout and stderr of one command, capped together at `limit` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.out: list[bytes] = []
+        self.err: list[bytes] = []
+
+    def add(self, data: bytes, stderr: bool = False) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise OutputTooLarge(
+                f"command output passed {self.limit} bytes (stdout + stderr); the rest was not read"
+            )
+        (self.err if stderr else self.out).append(data)
+
+    def result(self, exit_status: int) -> Result:
+        return Result(decode(b"".join(self.out)), decode(b"".join(self.err)), exit_status)
 
 
 def library_socket_options() -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import selectors
 import shutil
 import signal
 import subprocess
@@ -22,8 +23,10 @@ import time
 import uuid
 from pathlib import Path
 
-from sshapi.backends.base import Result, decode
+from sshapi.backends.base import Output, Result, resolve, unreachable
+from sshapi.deadline import Deadline
 from sshapi.errors import (
+    OutputTooLarge,
     SSHAuthFailed,
     SSHConnectionRefused,
     SSHFailure,
@@ -48,6 +51,10 @@ _ERRORS = (  # (pattern in ssh's stderr, error class) for ssh's own exit status 
         SSHHostKeyMismatch,
     ),
     (re.compile(r"timed out|Operation timed out"), SSHTimeout),
+)
+# where ssh could not reach the destination: answered with the one text of base.unreachable
+_UNREACHABLE = re.compile(
+    r"Could not resolve hostname|No route to host|Network is unreachable|connect to host"
 )
 
 
@@ -132,25 +139,73 @@ def _failure(log: str, target: Target) -> SSHFailure:
     where = f"{target.username}@{target.host}:{target.port}"
     messages = [ln for ln in log.splitlines() if ln.strip() and not ln.startswith("debug")]
     last = messages[-1] if messages else "no message"
+    if any(_UNREACHABLE.search(ln) for ln in messages) and not any(
+        _ERRORS[1][0].search(ln) for ln in messages
+    ):
+        return unreachable(target.host, target.port)
     for pattern, cls in _ERRORS:
         if any(pattern.search(ln) for ln in messages):
             return cls(f"ssh to {where}: {last}")
     return SSHFailure(f"ssh to {where} failed: {last}")
 
 
-def _run(args: list[str], log: Path, timeout: float, target: Target) -> Result:
-    """Run one ssh; exit status 255 is ssh's own failure (uptime and ls never return 255)."""
+def child_env() -> dict[str, str]:
+    """ssh's environment: ours without SSHAPI_* (above all not SSHAPI_SECRET_KEY)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SSHAPI_")}
+
+
+def _pump(proc: subprocess.Popen, out: Output, dl: Deadline) -> None:
+    """Read stdout and stderr as they come until both end; TimeoutError at the deadline,
+    OutputTooLarge past the cap (the caller kills ssh)."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ, False)
+        sel.register(proc.stderr, selectors.EVENT_READ, True)
+        while sel.get_map():
+            if dl.expired():
+                raise TimeoutError
+            for key, _ in sel.select(dl.left()):
+                data = os.read(key.fd, 65536)
+                if data:
+                    out.add(data, stderr=key.data)
+                else:
+                    sel.unregister(key.fileobj)
     try:
-        proc = subprocess.run(args, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        proc.wait(timeout=max(0.0, dl.left()))
     except subprocess.TimeoutExpired:
-        _read_log(log)
-        raise SSHTimeout(
-            f"ssh to {target.host}:{target.port} did not finish within {timeout:g} s"
-        ) from None
+        raise TimeoutError from None
+
+
+def _run(args: list[str], log: Path, dl: Deadline, limit: int, target: Target) -> Result:
+    """Run one ssh; exit status 255 is ssh's own failure (uptime and ls never return 255)."""
+    proc = subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+    )
+    out = Output(limit)
+    err: SSHFailure | None = None
+    try:
+        _pump(proc, out, dl)
+    except OutputTooLarge as e:
+        err = e
+    except TimeoutError:
+        err = SSHTimeout(
+            f"ssh to {target.host}:{target.port} did not finish within {dl.seconds:.3g} s"
+        )
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
     messages = _read_log(log)
+    if err is not None:
+        raise err
     if proc.returncode == 255:
         raise _failure(messages, target)
-    return Result(decode(proc.stdout), decode(proc.stderr), proc.returncode)
+    return out.result(proc.returncode)
 
 
 class OpensshConnection:
@@ -159,18 +214,27 @@ class OpensshConnection:
 
     max_channels = MAX_CHANNELS
 
-    def __init__(self, target: Target, settings: Settings, master: bool) -> None:
+    def __init__(
+        self, target: Target, settings: Settings, master: bool, deadline: Deadline
+    ) -> None:
         self._target, self._settings = target, settings
+        self._deadline = deadline  # per-request: connect happens inside exec, by this time
+        self._broken = False
+        self._dest = target.host
+        if settings.allowed_networks:  # connect to the address checked, not the name again
+            self._dest = resolve(target.host, target.port, deadline, settings.allowed_networks)[0][
+                4
+            ][0]
         self._work = _Workdir(target)
         self._master: subprocess.Popen | None = None
         if master:
             try:
-                self._start_master()
+                self._start_master(Deadline(deadline.cap(settings.connect_timeout)))
             except BaseException:
                 self._work.remove()
                 raise
 
-    def _start_master(self) -> None:
+    def _start_master(self, phase: Deadline) -> None:
         log = self._work.path / "master.log"
         args = _ssh_args(
             self._target,
@@ -185,31 +249,36 @@ class OpensshConnection:
             "-o",
             "ControlPersist=no",
             "--",
-            self._target.host,
+            self._dest,
             verbose=False,
         )
         self._master = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=child_env(),
         )
-        deadline = time.monotonic() + self._settings.connect_timeout + 1
         while not self._work.control.exists():
             if self._master.poll() is not None:
                 self._master = None
                 raise _failure(_read_log(log), self._target)
-            if time.monotonic() > deadline:
+            if phase.expired():
                 self._stop_master()
                 _read_log(log)
                 raise SSHTimeout(
                     f"ssh master to {self._target.host}:{self._target.port} not ready within "
-                    f"{self._settings.connect_timeout:g} s"
+                    f"{phase.seconds:.3g} s"
                 )
             time.sleep(0.005)
 
     def exec(self, command: str, timeout: float) -> Result:
+        if self._broken:
+            raise SSHFailure(f"connection to {self._target.host}:{self._target.port} was closed")
         log = self._work.path / f"{uuid.uuid4().hex}.log"  # one per call: calls run in parallel
         if self._master is None:
             args = _ssh_args(self._target, self._work, self._settings, log)
-            budget = self._settings.connect_timeout + timeout
+            dl = Deadline(min(self._settings.connect_timeout + timeout, self._deadline.left()))
         else:
             args = _ssh_args(
                 self._target,
@@ -221,10 +290,24 @@ class OpensshConnection:
                 "-o",
                 f"ControlPath={self._work.control}",
             )
-            budget = timeout
-        return _run([*args, "--", self._target.host, command], log, budget, self._target)
+            dl = Deadline(timeout)
+        try:
+            return _run(
+                [*args, "--", self._dest, command],
+                log,
+                dl,
+                self._settings.max_output_bytes,
+                self._target,
+            )
+        except (SSHTimeout, OutputTooLarge):
+            # the connection goes too: a pool must not reuse a master the server stalls
+            self._broken = True
+            self._stop_master()
+            raise
 
     def alive(self) -> bool:
+        if self._broken:
+            return False
         if self._master is None:
             return True
         return self._master.poll() is None and self._work.control.exists()
@@ -236,7 +319,7 @@ class OpensshConnection:
         if master.poll() is None:
             master.send_signal(signal.SIGTERM)
             try:
-                master.wait(timeout=5)
+                master.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 master.kill()
                 master.wait()
@@ -246,5 +329,12 @@ class OpensshConnection:
         self._work.remove()
 
 
-def connect(target: Target, settings: Settings) -> OpensshConnection:
-    return OpensshConnection(target, settings, master=settings.connections == "pooled")
+def connect(
+    target: Target, settings: Settings, deadline: Deadline | None = None
+) -> OpensshConnection:
+    return OpensshConnection(
+        target,
+        settings,
+        master=settings.connections == "pooled",
+        deadline=deadline or Deadline(settings.connect_timeout + settings.command_timeout),
+    )

@@ -6,12 +6,18 @@ from __future__ import annotations
 import io
 import logging
 import socket
-import time
 
 import paramiko
 
-from sshapi.backends.base import Result, decode, library_socket_options, open_socket
-from sshapi.errors import SSHAuthFailed, SSHFailure, SSHHostKeyMismatch, SSHTimeout
+from sshapi.backends.base import Output, Result, library_socket_options, open_socket, shutdown
+from sshapi.deadline import Deadline, arm
+from sshapi.errors import (
+    OutputTooLarge,
+    SSHAuthFailed,
+    SSHFailure,
+    SSHHostKeyMismatch,
+    SSHTimeout,
+)
 from sshapi.keys import parse_host_key
 from sshapi.settings import Settings
 from sshapi.store import Target
@@ -69,73 +75,124 @@ def _translate(e: BaseException, phase: str, target: Target) -> SSHFailure:
 class ParamikoConnection:
     max_channels = MAX_CHANNELS
 
-    def __init__(self, target: Target, settings: Settings) -> None:
+    def __init__(self, target: Target, settings: Settings, deadline: Deadline) -> None:
         global last_kex
         self._target = target
+        self._max_output = settings.max_output_bytes
+        self._broken = False
         host_key = parse_host_key(target.host_key)
-        sock = open_socket(target.host, target.port, settings.connect_timeout)
+        # connect + handshake + auth: within connect_timeout and the request's deadline
+        phase = Deadline(deadline.cap(settings.connect_timeout))
+        sock = open_socket(
+            target.host, target.port, settings.connect_timeout, phase, settings.allowed_networks
+        )
         t = _Transport(sock)
-        t.banner_timeout = t.handshake_timeout = t.auth_timeout = settings.connect_timeout
+        t.banner_timeout = t.handshake_timeout = t.auth_timeout = max(phase.left(), 0.001)
         options = t.get_security_options()
-        # only algorithms for the stored key's type (Paramiko 5 has no SHA-1 "ssh-rsa")
+        # only algorithms for the stored key's type (RSA: SHA-2 signatures only)
         options.key_types = [a for a in host_key.algorithms() if a in options.key_types]
         err: SSHFailure | None = None
-        start = time.monotonic()
+        # Paramiko's timeouts are per step (banner, kex, auth): a server that drips bytes
+        # passes each of them; the alarm holds the whole phase to the deadline
+        alarm = arm(phase.at, lambda: shutdown(sock))
         try:
-            t.start_client(timeout=settings.connect_timeout)
+            t.start_client(timeout=max(phase.left(), 0.001))
             if t.get_remote_server_key().asbytes() != host_key.blob:
                 err = SSHHostKeyMismatch(
                     f"host key of {target.host}:{target.port} does not match the stored one"
                 )
             else:
+                t.auth_timeout = max(phase.left(), 0.001)
                 t.auth_publickey(target.username, _load_key(target.private_key))
                 last_kex = t.kex_name
         except SSHFailure as e:
             err = e
         except (paramiko.SSHException, OSError, EOFError) as e:
             err = _translate(e, "SSH handshake/authentication", target)
-            if time.monotonic() - start >= settings.connect_timeout * 0.95:
-                # the transport thread's banner/handshake timeout does not always reach
-                # start_client as a timeout ("No existing session"): judge by the clock
-                err = SSHTimeout(
-                    f"SSH handshake with {target.host}:{target.port} timed out after "
-                    f"{settings.connect_timeout:g} s"
-                )
+        fired = alarm.cancel()
+        if err is not None and (fired or phase.expired()):
+            # the transport thread's banner/handshake timeout does not always reach
+            # start_client as a timeout ("No existing session"): judge by the clock
+            err = SSHTimeout(
+                f"SSH handshake with {target.host}:{target.port} did not finish within "
+                f"{phase.seconds:.3g} s"
+            )
         if err is not None:
             t.close()
             raise err
         self._t = t
 
     def exec(self, command: str, timeout: float) -> Result:
-        deadline = time.monotonic() + timeout
+        dl = Deadline(timeout)
+        out = Output(self._max_output)
         err: SSHFailure | None = None
+        status = -1
+        alarm = arm(dl.at, self._abort)  # exec_command waits for the server without a timeout
         try:
-            chan = self._t.open_session(timeout=timeout)
+            if dl.expired():
+                raise TimeoutError
+            chan = self._t.open_session(timeout=max(dl.left(), 0.001))
             try:
-                chan.settimeout(timeout)
                 chan.exec_command(command)
-                out, errs = [], []
-                while data := chan.recv(65536):
-                    out.append(data)
-                while data := chan.recv_stderr(65536):
-                    errs.append(data)
-                if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
+                _read(chan, out, dl)
+                if not chan.status_event.wait(max(0.0, dl.left())):
                     raise TimeoutError
                 status = chan.recv_exit_status()
             finally:
                 chan.close()
+        except OutputTooLarge as e:
+            err = e
         except (paramiko.SSHException, OSError, EOFError) as e:
             err = _translate(e, f"running {command.split()[0]!r}", self._target)
+        fired = alarm.cancel()
         if err is not None:
+            if fired or dl.expired():
+                err = SSHTimeout(
+                    f"running {command.split()[0]!r} on {self._target.host}:{self._target.port} "
+                    f"did not finish within {timeout:.3g} s"
+                )
+            if isinstance(err, SSHTimeout | OutputTooLarge):
+                self._abort()  # the transport goes too: a pool must not reuse it
             raise err
-        return Result(decode(b"".join(out)), decode(b"".join(errs)), status)
+        return out.result(status)
+
+    def _abort(self) -> None:
+        self._broken = True
+        shutdown(self._t.sock)
 
     def alive(self) -> bool:
-        return self._t.is_active()
+        return not self._broken and self._t.is_active()
 
     def close(self) -> None:
-        self._t.close()
+        self._t.close()  # does not wait for the server: the packetizer is closed first
 
 
-def connect(target: Target, settings: Settings) -> ParamikoConnection:
-    return ParamikoConnection(target, settings)
+def _read(chan: paramiko.Channel, out: Output, dl: Deadline) -> None:
+    """stdout to EOF, stderr as it comes (so a flood on either one meets the cap), then the
+    rest of stderr. Short waits: stderr data does not wake a reader waiting on stdout."""
+    while True:
+        if dl.expired():
+            raise TimeoutError
+        chan.settimeout(min(dl.left(), 0.25))
+        try:
+            data = chan.recv(65536)
+        except TimeoutError:
+            data = None
+        while chan.recv_stderr_ready():
+            out.add(chan.recv_stderr(65536), stderr=True)
+        if data == b"":
+            break
+        if data:
+            out.add(data)
+    while True:
+        chan.settimeout(max(dl.left(), 0.001))
+        data = chan.recv_stderr(65536)
+        if not data:
+            return
+        out.add(data, stderr=True)
+
+
+def connect(
+    target: Target, settings: Settings, deadline: Deadline | None = None
+) -> ParamikoConnection:
+    return ParamikoConnection(target, settings, deadline or Deadline(settings.connect_timeout))

@@ -15,8 +15,10 @@ import time
 from ssh2 import exceptions as x
 from ssh2.session import LIBSSH2_METHOD_HOSTKEY, LIBSSH2_METHOD_KEX, Session
 
-from sshapi.backends.base import Result, decode, library_socket_options, open_socket
+from sshapi.backends.base import Output, Result, library_socket_options, open_socket, shutdown
+from sshapi.deadline import Deadline, arm
 from sshapi.errors import (
+    OutputTooLarge,
     SSHAuthFailed,
     SSHFailure,
     SSHHostKeyMismatch,
@@ -57,21 +59,35 @@ def _translate(e: Exception, phase: str, target: Target) -> SSHFailure:
     return SSHFailure(f"{phase} with {where} failed: {type(e).__name__} {e}".strip())
 
 
+def _ms(dl: Deadline) -> int:
+    """libssh2's timeout for the next blocking call (0 would mean none at all)."""
+    return max(1, int(dl.left() * 1000))
+
+
 class Ssh2Connection:
     max_channels = MAX_CHANNELS
 
-    def __init__(self, target: Target, settings: Settings) -> None:
+    def __init__(self, target: Target, settings: Settings, deadline: Deadline) -> None:
         global last_kex
         self._lock = threading.Lock()
         self._broken = False
         self._target = target
+        self._max_output = settings.max_output_bytes
+        # per-request: close() too must end by the request's deadline
+        self._close_by = deadline.at if settings.connections == "per-request" else None
         host_key = parse_host_key(target.host_key)
-        self._sock = open_socket(target.host, target.port, settings.connect_timeout)
+        phase = Deadline(deadline.cap(settings.connect_timeout))
+        self._sock = open_socket(
+            target.host, target.port, settings.connect_timeout, phase, settings.allowed_networks
+        )
         self._sock.settimeout(None)  # libssh2 wants a blocking socket; it times out itself
         err: Exception | None = None
         session = Session()
+        # libssh2's timeout is per wait: a server dripping bytes never trips it
+        alarm = arm(phase.at, self._abort)
         try:
-            session.set_timeout(int(settings.connect_timeout * 1000))
+            session.set_timeout(_ms(phase))
+            # RSA: SHA-2 signatures only (host_key.algorithms())
             session.method_pref(LIBSSH2_METHOD_HOSTKEY, ",".join(host_key.algorithms()))
             session.handshake(self._sock)
             blob, _ = session.hostkey()
@@ -80,52 +96,77 @@ class Ssh2Connection:
                     f"host key of {target.host}:{target.port} does not match the stored one"
                 )
             else:
+                session.set_timeout(_ms(phase))
                 session.userauth_publickey_frommemory(target.username, target.private_key)
                 last_kex = session.methods(LIBSSH2_METHOD_KEX)
         except x.SSH2Error as e:
             err = _translate(e, "SSH handshake/authentication", target)
+        fired = alarm.cancel()
+        if err is not None and (fired or phase.expired()):
+            err = SSHTimeout(
+                f"SSH handshake with {target.host}:{target.port} did not finish within "
+                f"{phase.seconds:.3g} s"
+            )
         if err is not None:
+            shutdown(self._sock)  # freeing the session then cannot wait on the server
             session = None  # free the session while its socket is still open
             self._sock.close()
             raise err
         self._session = session
+
+    def _abort(self) -> None:
+        self._broken = True
+        shutdown(self._sock)
 
     def exec(self, command: str, timeout: float) -> Result:
         with self._lock:
             return self._exec(command, timeout)
 
     def _exec(self, command: str, timeout: float) -> Result:
-        deadline = time.monotonic() + timeout
+        dl = Deadline(timeout)
+        out = Output(self._max_output)
         err: Exception | None = None
-        out, errs, status = [], [], -1
+        status = -1
         chan = None
+        alarm = arm(dl.at, self._abort)
         try:
-            self._session.set_timeout(int(timeout * 1000))
+            if dl.expired():
+                raise x.Timeout()
+            self._session.set_timeout(_ms(dl))
             chan = self._session.open_session()
             chan.execute(command)
-            while True:  # stdout to EOF, then stderr (small outputs: no window stall)
-                size, data = chan.read()
-                if size <= 0:
-                    break
-                out.append(data)
-                if time.monotonic() > deadline:
-                    raise x.Timeout()
-            while True:
-                size, data = chan.read_stderr()
-                if size <= 0:
-                    break
-                errs.append(data)
+            for read, stderr in ((chan.read, False), (chan.read_stderr, True)):
+                while True:  # stdout to EOF, then stderr (small outputs: no window stall)
+                    self._session.set_timeout(_ms(dl))
+                    size, data = read()
+                    if size <= 0:
+                        break
+                    out.add(data, stderr)
+                    if dl.expired():
+                        raise x.Timeout()
+            self._session.set_timeout(_ms(dl))
             chan.close()
             chan.wait_closed()
             status = chan.get_exit_status()
         except x.SSH2Error as e:
-            self._broken = True
             err = _translate(e, f"running {command.split()[0]!r}", self._target)
-        finally:
-            chan = None
+        except OutputTooLarge as e:
+            err = e.with_traceback(None)  # no traceback may keep the channel alive
+        fired = alarm.cancel()
+        if err is not None:
+            if fired or dl.expired():
+                err = SSHTimeout(
+                    f"running {command.split()[0]!r} on {self._target.host}:{self._target.port} "
+                    f"did not finish within {timeout:.3g} s"
+                )
+            # the connection is done for: shut the socket first, so freeing the channel
+            # (libssh2 sends CLOSE and waits for the server's) returns at once
+            self._abort()
+        read = None
+        chan = None
         if err is not None:
             raise err
-        return Result(decode(b"".join(out)), decode(b"".join(errs)), status)
+        return out.result(status)
 
     def alive(self) -> bool:
         return not self._broken
@@ -133,14 +174,22 @@ class Ssh2Connection:
     def close(self) -> None:
         session, self._session = getattr(self, "_session", None), None
         if session is not None:
-            try:
-                session.set_timeout(1000)
-                session.disconnect()
-            except x.SSH2Error:
-                pass
+            grace = 1.0
+            if self._close_by is not None:
+                grace = min(grace, self._close_by - time.monotonic())
+            if self._broken or grace <= 0:
+                shutdown(self._sock)
+            else:
+                alarm = arm(time.monotonic() + grace, self._abort)
+                try:
+                    session.set_timeout(max(1, int(grace * 1000)))
+                    session.disconnect()
+                except x.SSH2Error:
+                    pass
+                alarm.cancel()
             session = None  # last reference: freed here, before the socket closes
         self._sock.close()
 
 
-def connect(target: Target, settings: Settings) -> Ssh2Connection:
-    return Ssh2Connection(target, settings)
+def connect(target: Target, settings: Settings, deadline: Deadline | None = None) -> Ssh2Connection:
+    return Ssh2Connection(target, settings, deadline or Deadline(settings.connect_timeout))

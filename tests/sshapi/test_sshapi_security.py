@@ -1,10 +1,13 @@
-"""Isolation between users, encryption of keys at rest, and hostile `ls` paths that must
-reach `ls` as exactly one argument and run nothing else on the host."""
+"""Isolation between users, encryption of keys at rest, and hostile `ls` paths: each is
+refused (400, outside the path alphabet) or reaches `ls` as exactly one argument, and
+nothing else ever runs on the host, under bash and under a fish login shell."""
 
 from __future__ import annotations
 
 import logging
 import os
+import pwd
+import re
 import shutil
 import stat
 
@@ -12,8 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sshapi.commands import _PATH_RE
 from sshapi.crypto import Box, load_or_create_key
 from sshapi.settings import CONNECTION_MODES, LIBRARIES
+from sshapi.testing import running_sshd
+
+FISH = "/usr/bin/fish"
 
 
 def test_other_users_credentials_are_invisible(make_client, sshd):
@@ -125,22 +132,31 @@ def hostile_home(sshd):
     shutil.rmtree(home, ignore_errors=True)
 
 
-def _check_one(api, home, name: str) -> None:
+def _check_one(api, home, name: str) -> bool:
+    """A name outside the path alphabet is refused before anything runs; one inside it
+    reaches ls verbatim. Returns whether it was accepted."""
     (home / name).write_text("")
     r = api.get("/credentials/h1/ls", query_string={"path": f"hostile/{name}"})
+    (home / name).unlink()
+    if not _PATH_RE.fullmatch(f"hostile/{name}"):
+        assert r.status_code == 400 and r.json["error"] == "bad_path", (name, r.json)
+        return False
     assert r.status_code == 200, r.json
     assert (r.json["exit_status"], r.json["stderr"]) == (0, ""), (name, r.json)
     assert r.json["stdout"] == f"hostile/{name}\n", name
-    (home / name).unlink()
+    return True
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
-def test_hostile_paths_reach_ls_as_one_argument(make_client, sshd, hostile_home, library):
+def test_hostile_paths_are_refused_or_reach_ls_as_one_argument(
+    make_client, sshd, hostile_home, library
+):
     assert len(HOSTILE) >= 50
     api = make_client(library, "pooled")
     api.post("/credentials", sshd.credential())
-    for name in HOSTILE:
-        _check_one(api, hostile_home, name)
+    accepted = [name for name in HOSTILE if _check_one(api, hostile_home, name)]
+    # both sides are exercised: the alphabet is not "refuse everything"
+    assert 5 <= len(accepted) < len(HOSTILE) - 40, accepted
     # top level too, where a leading "-" would be an option without "--"
     for name in ("-la", "--version", "-R"):
         (sshd.home / name).write_text("")
@@ -149,13 +165,17 @@ def test_hostile_paths_reach_ls_as_one_argument(make_client, sshd, hostile_home,
             assert (r.json["exit_status"], r.json["stdout"]) == (0, f"{name}\n")
         finally:
             (sshd.home / name).unlink()
+    for path in ("a\nb", "a\x00b", "x'y", "~", "$HOME", "a\\b", "\u00e9"):
+        r = api.get("/credentials/h1/ls", query_string={"path": path})
+        assert (r.status_code, r.json["error"]) == (400, "bad_path"), path
     assert not (sshd.home / "canary").exists()
     assert not (hostile_home / "canary").exists()
     assert os.listdir(hostile_home) == []
 
 
 def test_hostile_paths_generated(make_client, sshd, hostile_home):
-    """Hypothesis: any file name made of any characters reaches ls verbatim."""
+    """Hypothesis: any file name is refused or reaches ls verbatim; names drawn from the
+    alphabet itself always reach it."""
     api = make_client("ssh2", "pooled")
     api.post("/credentials", sshd.credential())
     names = st.text(
@@ -163,11 +183,64 @@ def test_hostile_paths_generated(make_client, sshd, hostile_home):
         min_size=1,
         max_size=40,
     ).filter(lambda s: s not in (".", "..") and len(s.encode()) <= 255)
+    safe = st.from_regex(re.compile(r"[A-Za-z0-9 ._+,:=@-]{1,40}"), fullmatch=True).filter(
+        lambda s: s not in (".", "..")
+    )
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
     @given(names)
     def check(name: str) -> None:
         _check_one(api, hostile_home, name)
 
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(safe)
+    def check_safe(name: str) -> None:
+        assert _check_one(api, hostile_home, name)
+
     check()
+    check_safe()
     assert not (sshd.home / "canary").exists()
+
+
+@pytest.fixture(scope="module")
+def fish_sshd(tmp_path_factory):
+    """A second real sshd whose test user's login shell is Debian's fish (not POSIX)."""
+    if not os.path.exists(FISH):
+        pytest.fail("fish is not installed: run scripts/setup-system.sh")
+    with running_sshd(tmp_path_factory.mktemp("sshd-fish"), user="sshapif", shell=FISH) as s:
+        yield s
+
+
+# In the alphabet, and each one a trap for some shell's quoting if it were built by hand
+FISH_NAMES = ["a b", "-la", "x+y,z:w=v@u", "semi colon.txt", "--", "=", "  two  spaces  "]
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_ls_under_a_fish_login_shell(make_client, fish_sshd, library):
+    assert pwd.getpwnam(fish_sshd.user).pw_shell == FISH
+    api = make_client(library, "per-request")
+    assert api.post("/credentials", fish_sshd.credential()).status_code == 201
+    r = api.get("/credentials/h1/uptime")
+    assert r.status_code == 200 and "load average" in r.json["stdout"], r.json
+    d = fish_sshd.home / "fishdir"
+    shutil.rmtree(d, ignore_errors=True)
+    (d / "sub dir").mkdir(parents=True)
+    try:
+        for name in FISH_NAMES:
+            (d / "sub dir" / name).write_text("")
+            r = api.get("/credentials/h1/ls", query_string={"path": f"fishdir/sub dir/{name}"})
+            assert r.status_code == 200, r.json
+            assert (r.json["exit_status"], r.json["stderr"]) == (0, ""), (name, r.json)
+            assert r.json["stdout"] == f"fishdir/sub dir/{name}\n"
+        r = api.get("/credentials/h1/ls", query_string={"path": "/"})  # the runner's default
+        assert r.status_code == 200 and "etc" in r.json["stdout"].split(), r.json
+        # fish's quoting differs from sh's: such paths never reach it
+        for path in ("x'y", "a\\b", "$HOME", "(echo x)"):
+            r = api.get("/credentials/h1/ls", query_string={"path": path})
+            assert (r.status_code, r.json["error"]) == (400, "bad_path"), path
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    # and fish really was the shell that ran the commands: it keeps its state in the home
+    assert (fish_sshd.home / ".local" / "share" / "fish").exists() or (
+        fish_sshd.home / ".config" / "fish"
+    ).exists()

@@ -112,3 +112,36 @@ def test_api_on_mariadb_runs_uptime(mariadb_url, sshd, tmp_path):
     r = client.get("/credentials/m1/uptime", headers=h)
     assert r.status_code == 200 and "load average" in r.json["stdout"]
     assert client.delete("/credentials/m1", headers=h).status_code == 204
+
+
+def test_column_limits_never_become_a_500(mariadb_url, sshd, tmp_path):
+    """Every field at and past its column's limit, and names the collation cannot compare,
+    answer 201 / 400 / 404: validation runs before anything reaches MariaDB."""
+    app = create_app(Settings(library="ssh2", db_url=mariadb_url, key_file=tmp_path / "k.key"))
+    token = store.add_user(app.extensions["sshapi"]["engine"], "m-dave")
+    h = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    longest = sshd.credential(
+        "n" * 64, host="h" * 255, username="u" * 64, host_key=sshd.host_key + " " + "c" * 7000
+    )
+    assert len(longest["host_key"]) <= 8192
+    r = client.post("/credentials", json=longest, headers=h)
+    assert r.status_code == 201, r.json
+    bad = [
+        {"name": "n" * 65},
+        {"name": "🙂"},
+        {"host": "h" * 256},
+        {"username": "ü"},
+        {"host_key": sshd.host_key + " 🙂"},
+        {"host_key": sshd.host_key + " " + "c" * 9000},
+        {"private_key": "🙂"},
+    ]
+    for change in bad:
+        r = client.post("/credentials", json={**sshd.credential("m2"), **change}, headers=h)
+        assert r.status_code == 400, (change, r.json)
+    for name in ("%F0%9F%99%82", "%C3%A9", "n" * 65):
+        for method, suffix in ((client.get, "/uptime"), (client.delete, "")):
+            r = method(f"/credentials/{name}{suffix}", headers=h)
+            assert r.status_code == 404, (name, r.json)
+    r = client.get("/credentials", headers=h)
+    assert [c["name"] for c in r.json["credentials"]] == ["n" * 64]

@@ -1,0 +1,148 @@
+"""The API against hostile SSH servers (hostile_server.py, a real Paramiko server on
+127.0.0.1): for each library x connection mode, the real `sshapi serve` (gunicorn) runs under
+a cgroup memory cap, every hostile behaviour is hit at once from one user, and the API must
+answer each within its deadline, keep its memory bounded, and serve another user against the
+real sshd meanwhile and right after."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from hostile_server import BEHAVIOURS, HostileServer
+from memcap import MemoryCap, remove_stale
+
+from sshapi.settings import CONNECTION_MODES, LIBRARIES
+from sshapi.testing import free_port, stop_process
+
+SSHAPI = [sys.executable, "-m", "sshapi.cli"]
+DEADLINE_S = 3.0
+# Time allowed past the deadline for the HTTP round trip on a loaded 2-core machine; a hang
+# (the bug this suite is about) lasts the hostile server's whole life, 60 s.
+SLACK_S = 2.0
+MEMORY_CAP = 384 * 1024 * 1024  # the cgroup limit: a runaway worker is killed here
+MEMORY_BOUND = 256 * 1024 * 1024  # what the API may use at its peak (about 60-100 MB is usual)
+EXPECTED = {
+    "stream": (502, "output_too_large"),
+    "drip": (504, "ssh_timeout"),
+    "noexec": (504, "ssh_timeout"),
+    "cut": (502, "ssh_error"),
+    "drip_banner": (504, "ssh_timeout"),
+}
+ALL = [(lib, mode) for lib in LIBRARIES for mode in CONNECTION_MODES]
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """One hostile server per behaviour, shared by the module; stopped after."""
+    d = tmp_path_factory.mktemp("hostile")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "host")],
+                   check=True)  # fmt: skip
+    servers = {b: HostileServer(b, d / "host") for b in BEHAVIOURS}
+    try:
+        yield servers
+    finally:
+        for s in servers.values():
+            s.close()
+
+
+def add_user(db: str, name: str) -> str:
+    out = subprocess.run(
+        [*SSHAPI, "add-user", name, "--db", db], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def start_capped(tmp: Path, db: str, library: str, connections: str, cap: MemoryCap):
+    port = free_port()
+    log = tmp / "api.log"
+    argv = [
+        *SSHAPI, "serve", "--library", library, "--connections", connections, "--db", db,
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "16",
+        "--log", str(log), "--key-file", str(tmp / "k.key"),
+        "--connect-timeout", str(DEADLINE_S), "--command-timeout", str(DEADLINE_S),
+        "--request-timeout", str(DEADLINE_S),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cap.wrap(argv), start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return proc, url, log
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_process(proc, timeout=15)
+            raise RuntimeError(f"sshapi serve did not come up: {log.read_text()[-2000:]}")
+        time.sleep(0.1)
+
+
+def timed_get(url: str, token: str, path: str) -> tuple[int, str, float]:
+    """(status, error code or stdout, seconds) of one request; the client waits 60 s."""
+    t0 = time.monotonic()
+    r = requests.get(f"{url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    elapsed = time.monotonic() - t0
+    body = r.json()
+    return r.status_code, body.get("error") or body.get("stdout", ""), elapsed
+
+
+@pytest.mark.parametrize("library, connections", ALL)
+def test_hostile_servers_cannot_stall_or_exhaust_the_api(
+    tmp_path, sshd, hostile, library, connections
+):
+    remove_stale()
+    db = f"sqlite:///{tmp_path}/api.db"
+    mallory, alice = add_user(db, "mallory"), add_user(db, "alice")
+    cap = MemoryCap(MEMORY_CAP)
+    proc, url, log = start_capped(tmp_path, db, library, connections, cap)
+    try:
+        for b, server in hostile.items():
+            body = sshd.credential(b, port=server.port, host_key=server.known_hosts_line())
+            r = requests.post(f"{url}/credentials", json=body, timeout=10,
+                              headers={"Authorization": f"Bearer {mallory}"})  # fmt: skip
+            assert r.status_code == 201, r.text
+        r = requests.post(f"{url}/credentials", json=sshd.credential("real"), timeout=10,
+                          headers={"Authorization": f"Bearer {alice}"})  # fmt: skip
+        assert r.status_code == 201, r.text
+
+        with ThreadPoolExecutor(len(BEHAVIOURS)) as pool:
+            futures = {
+                b: pool.submit(timed_get, url, mallory, f"/credentials/{b}/uptime")
+                for b in BEHAVIOURS
+            }
+            time.sleep(0.5)  # every hostile request is in flight now
+            during = timed_get(url, alice, "/credentials/real/uptime")
+            answers = {b: f.result(timeout=120) for b, f in futures.items()}
+        after = timed_get(url, alice, "/credentials/real/uptime")
+        peak = cap.peak()
+        oom = cap.oom_kills()
+        alive = proc.poll() is None
+    finally:
+        stop_process(proc, timeout=15)
+        cap.remove()
+
+    report = {
+        "library": library,
+        "connections": connections,
+        "answers": {b: [s, c, round(t, 2)] for b, (s, c, t) in answers.items()},
+        "other_user_during_s": round(during[2], 2),
+        "other_user_after_s": round(after[2], 2),
+        "memory_peak_mib": round(peak / 2**20, 1),
+    }
+    print("hostile:", json.dumps(report))
+    for b, (status, code, elapsed) in answers.items():
+        assert (status, code) == EXPECTED[b], (b, report)
+        assert elapsed < DEADLINE_S + SLACK_S, (b, report)
+    for status, stdout, _ in (during, after):
+        assert status == 200 and "load average" in stdout, report
+    assert alive and oom == 0, f"the API died or was OOM-killed: {report}"
+    assert peak < MEMORY_BOUND, report
+    assert hostile["noexec"].exec_requests > 0 and hostile["stream"].bytes_sent > 2**20
+    assert "Traceback" not in log.read_text()
