@@ -97,6 +97,9 @@ class Ssh2Connection:
                 )
             else:
                 session.set_timeout(_ms(phase))
+                # libssh2 always sends a public-key query before the signed request, and
+                # sshd pads every auth request to its per-user minimum time D (5-9.2 ms): an
+                # ssh2 login waits 2*D where Paramiko's waits D (README, latency floor).
                 session.userauth_publickey_frommemory(target.username, target.private_key)
                 last_kex = session.methods(LIBSSH2_METHOD_KEX)
         except x.SSH2Error as e:
