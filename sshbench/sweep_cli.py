@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sshbench import point, sweep
+from sshbench import paths, point, sweep
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -30,10 +30,32 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _only_group(config: dict, group: str | None) -> dict:
+    """The config reduced to one of its groups (None: the whole sweep)."""
+    if group is None:
+        return config
+    groups = config.get("groups") or {}
+    if group not in groups:
+        raise ValueError(
+            f"no group {group!r} in sweep {config['sweep']!r}: it has {sorted(groups)}"
+        )
+    return {**config, "groups": {group: groups[group]}}
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    points = sweep.expand(sweep.load(args.config))
+    config = _only_group(sweep.load(args.config), args.group)
+    layout = paths.SweepLayout.of(config["sweep"])
+    points, searches = sweep.expand(config), sweep.searches(config)
     for pid, params in points.items():
-        print(json.dumps({"id": pid, **params}) if args.json else pid)
+        if args.targets:
+            print(layout.point(pid) / "point.json")
+        else:
+            print(json.dumps({"id": pid, **params}) if args.json else pid)
+    for sid, params in searches.items():
+        if args.targets:
+            print(layout.capacity_search(sid))
+        else:
+            print(json.dumps({"id": sid, **params}) if args.json else sid)
     return 0
 
 
@@ -63,6 +85,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("list", help="print every point id of a sweep, in run order")
     p.add_argument("config")
     p.add_argument("--json", action="store_true", help="one JSON object per point")
+    p.add_argument("--group", help="only this group of the sweep (e.g. loadtest)")
+    p.add_argument(
+        "--targets",
+        action="store_true",
+        help="Snakemake targets (point.json and capacity files) instead of ids",
+    )
     p.set_defaults(func=cmd_list)
     p = cmds.add_parser("point", help="run one point (testbed, API, Locust) into results/")
     p.add_argument("config")

@@ -264,3 +264,19 @@ def test_load_reports_unreadable_files(tmp_path):
     (tmp_path / "x.yaml").write_text("- a list\n")
     with pytest.raises(sweep.ConfigError, match="mapping"):
         sweep.load(tmp_path / "x.yaml")
+
+
+def test_sweep_list_one_group_as_snakemake_targets(capsys, tmp_path, monkeypatch):
+    from sshbench import cli
+
+    monkeypatch.setenv("SSHBENCH_RESULTS", str(tmp_path))
+    quick = str(paths.EXPERIMENTS_DIR / "quick.yaml")
+    assert cli.main(["sweep", "list", quick, "--group", "capacity", "--targets"]) == 0
+    out = capsys.readouterr().out.split()
+    assert out == [str(tmp_path / "quick" / "capacity" / f"{sid}.json")
+                   for sid in sweep.searches(sweep.load(quick))]  # fmt: skip
+    assert cli.main(["sweep", "list", quick, "--group", "loadtest", "--targets"]) == 0
+    out = capsys.readouterr().out.split()
+    assert len(out) == 9 and all(p.endswith("/point.json") for p in out)
+    assert cli.main(["sweep", "list", quick, "--group", "nope"]) == 1
+    assert "no group 'nope' in sweep 'quick'" in capsys.readouterr().err
