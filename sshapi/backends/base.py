@@ -65,6 +65,13 @@ def unreachable(host: str, port: int) -> SSHFailure:
     return SSHFailure(f"cannot connect to {host}:{port}")
 
 
+def exec_timeout(command: str, host: str, port: int, timeout: float) -> SSHTimeout:
+    """The error of a command that ran past its deadline (every library backend)."""
+    return SSHTimeout(
+        f"running {command.split()[0]!r} on {host}:{port} did not finish within {timeout:.3g} s"
+    )
+
+
 def resolve(host: str, port: int, deadline: Deadline, allowed: tuple[str, ...] = ()) -> list:
     """The addresses (getaddrinfo tuples) of host:port the API may connect to: all of them,
     or only those inside `allowed` networks (checked after resolution, and the caller connects

@@ -9,7 +9,14 @@ import socket
 
 import paramiko
 
-from sshapi.backends.base import Output, Result, library_socket_options, open_socket, shutdown
+from sshapi.backends.base import (
+    Output,
+    Result,
+    exec_timeout,
+    library_socket_options,
+    open_socket,
+    shutdown,
+)
 from sshapi.deadline import Deadline, arm
 from sshapi.errors import (
     OutputTooLarge,
@@ -147,10 +154,7 @@ class ParamikoConnection:
         fired = alarm.cancel()
         if err is not None:
             if fired or dl.expired():
-                err = SSHTimeout(
-                    f"running {command.split()[0]!r} on {self._target.host}:{self._target.port} "
-                    f"did not finish within {timeout:.3g} s"
-                )
+                err = exec_timeout(command, self._target.host, self._target.port, timeout)
             if isinstance(err, SSHTimeout | OutputTooLarge):
                 self._abort()  # the transport goes too: a pool must not reuse it
             raise err

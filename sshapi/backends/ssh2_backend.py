@@ -15,7 +15,14 @@ import time
 from ssh2 import exceptions as x
 from ssh2.session import LIBSSH2_METHOD_HOSTKEY, LIBSSH2_METHOD_KEX, Session
 
-from sshapi.backends.base import Output, Result, library_socket_options, open_socket, shutdown
+from sshapi.backends.base import (
+    Output,
+    Result,
+    exec_timeout,
+    library_socket_options,
+    open_socket,
+    shutdown,
+)
 from sshapi.deadline import Deadline, arm
 from sshapi.errors import (
     OutputTooLarge,
@@ -158,10 +165,7 @@ class Ssh2Connection:
         fired = alarm.cancel()
         if err is not None:
             if fired or dl.expired():
-                err = SSHTimeout(
-                    f"running {command.split()[0]!r} on {self._target.host}:{self._target.port} "
-                    f"did not finish within {timeout:.3g} s"
-                )
+                err = exec_timeout(command, self._target.host, self._target.port, timeout)
             # the connection is done for: shut the socket first, so freeing the channel
             # (libssh2 sends CLOSE and waits for the server's) returns at once
             self._abort()
