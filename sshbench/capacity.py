@@ -46,11 +46,16 @@ def step_id(search: str, step: int, rps: float) -> str:
     return f"{search}-s{step}-r{rps:g}"
 
 
-def next_rate(passed: list[float], failed: list[float], cfg: dict[str, float]) -> float | None:
-    """The next step's rate, or None when the search is done."""
+def bracket(passed: list[float], failed: list[float]) -> tuple[float | None, float | None]:
+    """(highest passing rate, lowest failing rate above it); None where there is none."""
     low = max(passed) if passed else None
     above = [r for r in failed if low is None or r > low]
-    high = min(above) if above else None
+    return low, (min(above) if above else None)
+
+
+def next_rate(passed: list[float], failed: list[float], cfg: dict[str, float]) -> float | None:
+    """The next step's rate, or None when the search is done."""
+    low, high = bracket(passed, failed)
     if high is None:  # nothing failed yet: grow, until max_rps has passed
         if low is not None and low >= cfg["max_rps"]:
             return None
@@ -105,16 +110,15 @@ def search(
         (passed if ok else failed).append(rate)
         steps.append({"step": n, "id": pid, "rps": rate, **rec["capacity_step"]})
         rate = next_rate(passed, failed, cfg)
-    low = max(passed) if passed else None
-    above = [r for r in failed if low is None or r > low]
+    low, high = bracket(passed, failed)
     result = {
         "search": search,
         "params": params,
         "bound": bound,
         "search_config": cfg,
         "capacity_rps": low,
-        "bracket": [low or 0.0, min(above) if above else None],  # None: nothing failed
-        "converged": rate is None and low is not None and bool(above),
+        "bracket": [low or 0.0, high],  # high None: nothing failed above the capacity
+        "converged": rate is None and low is not None and high is not None,
         "steps": steps,
     }
     out = paths.SweepLayout.of(sweep_name).capacity_search(search)
@@ -122,7 +126,6 @@ def search(
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=1, default=str) + "\n")
     tmp.replace(out)
-    high = result["bracket"][1]
     print(
         f"capacity {search}: {low if low is not None else 'none'} RPS at the bound "
         f"(bracket {result['bracket'][0]:g} to {'-' if high is None else f'{high:g}'}, "

@@ -123,7 +123,7 @@ def _host_reader(host: str):
     return read
 
 
-def prepare_host(params: dict[str, Any], st: dict[str, Any], log) -> dict[str, Any]:
+def prepare_host(params: dict[str, Any], log) -> dict[str, Any]:
     """The point's host CPUs and the client's TCP mode in force; what was applied."""
     applied = {
         "host_cpus": testbed.set_host_cpus(params["host"], float(params["host_cpus"])),
@@ -163,7 +163,7 @@ def _measure(
     except (api_deploy.DeployError, OSError) as e:
         raise PointFailure("api_down", f"deploying the API failed: {e}") from None
     try:
-        ctx["applied"] = prepare_host(params, st, log)
+        ctx["applied"] = prepare_host(params, log)
     except testbed.TestbedError as e:
         raise PointFailure("testbed_error", str(e)) from None
     load = make_load(params, settings, dep)
