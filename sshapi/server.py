@@ -61,7 +61,8 @@ def run_gunicorn(
         "bind": bind,
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread",
+        # gthread, with lingering closes moved off its event loop (see worker.py)
+        "worker_class": "sshapi.worker.Worker",
         # a request ends by its deadline (request_timeout); never kill a worker earlier
         "timeout": int(settings.request_timeout + 30),
         "graceful_timeout": 10,

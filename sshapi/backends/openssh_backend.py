@@ -139,8 +139,9 @@ def _failure(log: str, target: Target) -> SSHFailure:
     where = f"{target.username}@{target.host}:{target.port}"
     messages = [ln for ln in log.splitlines() if ln.strip() and not ln.startswith("debug")]
     last = messages[-1] if messages else "no message"
+    refused_or_slow = re.compile(r"Connection refused|timed out")  # keep their own codes
     if any(_UNREACHABLE.search(ln) for ln in messages) and not any(
-        _ERRORS[1][0].search(ln) for ln in messages
+        refused_or_slow.search(ln) for ln in messages
     ):
         return unreachable(target.host, target.port)
     for pattern, cls in _ERRORS:

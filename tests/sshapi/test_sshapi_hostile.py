@@ -111,6 +111,11 @@ def test_hostile_servers_cannot_stall_or_exhaust_the_api(
         r = requests.post(f"{url}/credentials", json=sshd.credential("real"), timeout=10,
                           headers={"Authorization": f"Bearer {alice}"})  # fmt: skip
         assert r.status_code == 201, r.text
+        # an oversized body through the real server: 413 in JSON, nothing stored
+        big = sshd.credential("big", private_key="x" * 100_000)
+        r = requests.post(f"{url}/credentials", json=big, timeout=10,
+                          headers={"Authorization": f"Bearer {mallory}"})  # fmt: skip
+        assert (r.status_code, r.json()["error"]) == (413, "body_too_large"), r.text
 
         with ThreadPoolExecutor(len(BEHAVIOURS)) as pool:
             futures = {
@@ -146,3 +151,40 @@ def test_hostile_servers_cannot_stall_or_exhaust_the_api(
     assert peak < MEMORY_BOUND, report
     assert hostile["noexec"].exec_requests > 0 and hostile["stream"].bytes_sent > 2**20
     assert "Traceback" not in log.read_text()
+
+
+def test_clients_that_hold_refused_connections_open_stall_no_one(tmp_path):
+    """A client that sends an oversized body (413) and then keeps its socket open makes
+    gunicorn linger on the close for up to 2 s; that must not stop the worker from serving
+    others (sshapi.worker). Five such clients in a row used to stall it for ~10 s."""
+    import socket
+
+    remove_stale()
+    db = f"sqlite:///{tmp_path}/api.db"
+    token = add_user(db, "mallory")
+    cap = MemoryCap(MEMORY_CAP)
+    proc, url, _ = start_capped(tmp_path, db, "ssh2", "per-request", cap)
+    port = int(url.rsplit(":", 1)[1])
+    held = []
+    try:
+        body = b'{"x": "' + b"y" * 70_000 + b'"}'
+        t0 = time.monotonic()
+        for _ in range(5):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(
+                b"POST /credentials HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            assert s.recv(65536).startswith(b"HTTP/1.1 413"), "no 413 answer"
+            held.append(s)  # never closed by the client until the end of the test
+        r = requests.get(f"{url}/healthz", timeout=30)
+        waited = time.monotonic() - t0
+    finally:
+        for s in held:
+            s.close()
+        stop_process(proc, timeout=15)
+        cap.remove()
+    assert r.status_code == 200
+    # each lingering close used to hold the worker's event loop 2 s: ~10 s for the six
+    assert waited < 5.0, f"5 refused posts + /healthz took {waited:.1f} s behind lingering closes"
