@@ -53,7 +53,7 @@ STUDY = {
 }
 # The rate of the study's headline claim (99 % < 2 s at 90 RPS); capacities are set beside it.
 STUDY_RPS = 90
-LIBRARY_ORDER = ["ssh2", "paramiko", "openssh"]
+LIBRARY_ORDER = ["ssh2", "paramiko", "openssh", "asyncssh", "ssh-python"]
 MODE_ORDER = ["per-request", "pooled"]
 PROFILE_ORDER = ["default", "tuned"]
 TCP_ORDER = ["default", "quickack"]

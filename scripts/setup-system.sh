@@ -9,8 +9,10 @@ packages=(openssh-server openssh-client iproute2 mariadb-server procps python3-v
 # Only the tests need these (about 570 MB): a real browser to check the report's layout
 # (tests/test_report_browser.py, headless, driven over its DevTools pipe), pdflatex with
 # booktabs to compile the LaTeX tables (tests/analysis/test_latex.py), and fish, a
-# non-POSIX login shell for the `ls` path tests (tests/sshapi).
-test_packages=(chromium texlive-latex-base texlive-latex-recommended fish)
+# non-POSIX login shell for the `ls` path tests (tests/sshapi), and a JRE with Debian's JSch
+# for the Java client of benchmarks/bench_libraries.py (run with `java File.java`: no JDK).
+test_packages=(chromium texlive-latex-base texlive-latex-recommended fish default-jre-headless
+  libjsch-java)
 
 case "${1:-}" in
   "") ;;

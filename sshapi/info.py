@@ -51,6 +51,8 @@ def healthz_info(settings: Settings) -> dict:
         "versions": {
             "ssh2-python": _pkg("ssh2-python"),
             "paramiko": _pkg("paramiko"),
+            "asyncssh": _pkg("asyncssh"),
+            "ssh-python": _pkg("ssh-python"),
             "openssh-client": openssh_client_version(),
             "flask": _pkg("flask"),
             "gunicorn": _pkg("gunicorn"),

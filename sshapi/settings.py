@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-LIBRARIES = ("ssh2", "paramiko", "openssh")
+LIBRARIES = ("ssh2", "paramiko", "openssh", "asyncssh", "ssh-python")
 CONNECTION_MODES = ("per-request", "pooled")
 DEFAULT_DB_URL = "sqlite:///sshapi.db"
 MIB = 1024 * 1024

@@ -35,6 +35,8 @@ class Sshd:
     other_private_key: str  # a valid client key that is NOT in authorized_keys
     rsa_host_key: str  # the server's RSA host key line (it has ed25519 and RSA host keys)
     rsa_private_key: str  # an authorized RSA client key in PEM format
+    ecdsa_host_key: str  # the server's ECDSA (nistp256) host key line
+    ecdsa_private_key: str  # an authorized ECDSA client key in PEM format (old JSch reads it)
     pid: int
     log: Path
 
@@ -130,15 +132,19 @@ def running_sshd(
     if not (workdir / "host_rsa").exists():
         _keygen(workdir / "host_rsa", "-t", "rsa", "-b", "2048")
         _keygen(workdir / "client_rsa", "-t", "rsa", "-b", "2048", "-m", "PEM")
+    if not (workdir / "host_ecdsa").exists():
+        # Debian's JSch 0.1.55 knows neither ed25519 nor SHA-2 RSA signatures: ECDSA it is
+        _keygen(workdir / "host_ecdsa", "-t", "ecdsa", "-b", "256")
+        _keygen(workdir / "client_ecdsa", "-t", "ecdsa", "-b", "256", "-m", "PEM")
     # StrictModes: ~/.ssh owned by the user, 700; authorized_keys 600
     ssh_dir = home / ".ssh"
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
     auth = ssh_dir / "authorized_keys"
     # added to, not replaced: other test sessions (other sshd instances, other clones on this
     # machine) log in as the same user at the same time; the newest 40 keys are kept
-    ours = [(workdir / f"client_{k}.pub").read_text().strip() for k in ("ed25519", "rsa")]
+    ours = [(workdir / f"client_{k}.pub").read_text().strip() for k in ("ed25519", "rsa", "ecdsa")]
     old = auth.read_text().splitlines() if auth.exists() else []
-    keep = [ln for ln in old if ln.strip() and ln not in ours][-38:]
+    keep = [ln for ln in old if ln.strip() and ln not in ours][-37:]
     auth.write_text("\n".join([*keep, *ours]) + "\n")
     for p in (ssh_dir, auth):
         os.chown(p, pw.pw_uid, pw.pw_gid)
@@ -156,6 +162,7 @@ Port {slow_port}
 ListenAddress 127.0.0.1
 HostKey {workdir / "host_ed25519"}
 HostKey {workdir / "host_rsa"}
+HostKey {workdir / "host_ecdsa"}
 PidFile {pidfile}
 UsePAM no
 PasswordAuthentication no
@@ -193,6 +200,8 @@ Match LocalPort {slow_port}
             other_private_key=(workdir / "other_ed25519").read_text(),
             rsa_host_key=line("host_rsa"),
             rsa_private_key=(workdir / "client_rsa").read_text(),
+            ecdsa_host_key=line("host_ecdsa"),
+            ecdsa_private_key=(workdir / "client_ecdsa").read_text(),
             pid=proc.pid,
             log=log,
         )

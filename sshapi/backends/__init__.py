@@ -13,6 +13,12 @@ def load(name: str) -> ModuleType:
         from sshapi.backends import paramiko_backend as mod
     elif name == "openssh":
         from sshapi.backends import openssh_backend as mod
+    elif name == "asyncssh":
+        from sshapi.backends import asyncssh_backend as mod
+    elif name == "ssh-python":
+        from sshapi.backends import sshpython_backend as mod
     else:
-        raise ValueError(f"unknown SSH library {name!r}: use ssh2, paramiko or openssh")
+        from sshapi.settings import LIBRARIES
+
+        raise ValueError(f"unknown SSH library {name!r}: use one of {', '.join(LIBRARIES)}")
     return mod

@@ -38,7 +38,10 @@ def test_healthz_records_versions_socket_options_and_kex(make_client, sshd, libr
     info = api.http.get("/healthz").json
     assert info["status"] == "ok"
     assert (info["library"], info["connections"]) == (library, "per-request")
-    assert set(info["versions"]) >= {"ssh2-python", "paramiko", "openssh-client"}
+    assert set(info["versions"]) >= {
+        "ssh2-python", "paramiko", "openssh-client", "asyncssh", "ssh-python"
+    }  # fmt: skip
+    assert info["versions"]["asyncssh"][0].isdigit() and info["versions"]["ssh-python"][0].isdigit()
     assert info["versions"]["openssh-client"].startswith("OpenSSH_")
     assert "TCP_NODELAY" in info["socket_options"]
     kex = info["kex"]["last_negotiated"]
@@ -60,7 +63,18 @@ def test_rsa_host_key_and_pem_rsa_client_key(make_client, sshd, library):
     assert kind != rsa_kind
 
 
-@pytest.mark.parametrize("library", ["ssh2", "paramiko"])
+def _socket_of(conn, library: str):
+    """The client socket a library-driven backend's connection runs on."""
+    if library == "ssh2":
+        return conn._sock
+    if library == "paramiko":
+        return conn._t.sock
+    if library == "asyncssh":
+        return conn._conn.get_extra_info("socket")
+    return conn._waker  # ssh-python: a dup of libssh's fd, the same socket
+
+
+@pytest.mark.parametrize("library", ["ssh2", "paramiko", "asyncssh", "ssh-python"])
 def test_socket_options_reported_are_the_ones_in_force(sshd, library):
     import socket
 
@@ -75,7 +89,7 @@ def test_socket_options_reported_are_the_ones_in_force(sshd, library):
                     f"{hk.key_type} {hk.base64}")  # fmt: skip
     conn = backend.connect(target, Settings(library=library))
     try:
-        sock = conn._sock if library == "ssh2" else conn._t.sock
+        sock = _socket_of(conn, library)
         reported = backend.socket_options()
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == reported["TCP_NODELAY"]
         assert bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)) == bool(

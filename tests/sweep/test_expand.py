@@ -252,7 +252,13 @@ def test_paper_sweep_has_the_studys_axes():
     rates = {p["rps"] for p in points if p["pattern"] == "sustained"}
     assert {10, 50, 60, 90, 100, 500} <= rates
     assert {p["host"] for p in points} == {"taco", "jetstream"}
-    assert {p["library"] for p in points} == {"ssh2", "paramiko", "openssh"}
+    assert {p["library"] for p in points} == {
+        "ssh2",
+        "paramiko",
+        "openssh",
+        "asyncssh",
+        "ssh-python",
+    }
     assert {p["profile"] for p in points} == {"default", "tuned"}
     avg = [p for p in points if p["rps"] == 500 and p["command"] == "ls"]
     assert {p["trial"] for p in avg} == set(range(10))
