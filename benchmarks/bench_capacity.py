@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--seconds {args.seconds}: use 2-60")
     work = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
     os.environ.update(
-        SSHBENCH_TESTBED="bcap", SSHBENCH_RESULTS=str(work / "results"),
+        SSHBENCH_TESTBED="hcap", SSHBENCH_RESULTS=str(work / "results"),
         SSHBENCH_STATE=str(work / "state"),
     )  # fmt: skip
     from analysis.collect import collect
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             "sweep": "bench_capacity",
             "points": {
                 "hosts": ["taco"], "profiles": ["tuned"], "libraries": ["ssh2"],
-                "connections": ["per-request"], "commands": ["uptime"],
+                "connections": ["per-request"], "commands": ["uptime"], "rates": [10],
                 "duration_s": args.seconds, "warmup_s": 2,
             },
             "capacity": {"start_rps": 40, "growth": 1.5, "resolution": 0.05, "max_steps": 8},
