@@ -47,6 +47,7 @@ from analysis.select import (
     PERCENTILES,
     PROFILE_ORDER,
     STUDY,
+    TCP_ORDER,
     keep_one,
     latency_metric,
     ok_points,
@@ -247,16 +248,16 @@ def fig3_sshd_profiles(tidy: pd.DataFrame) -> Shown:
 
 
 def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Shown:
-    """Median and p99 latency per rate: libraries side by side, per connection mode."""
+    """Median and p99 latency per rate: libraries side by side, a column per connection mode
+    and client TCP mode (the per-request floor both ways: default and quickack)."""
     pts = ok_points(per_point(tidy, ["latency_p50", "latency_p99"]))
     notes = []
-    compared = ("library", "connections", "rps")
+    compared = ("library", "connections", "client_tcp", "rps")
     for col, pref in (
         ("pattern", "sustained"),
         ("profile", "tuned"),
         ("command", "uptime"),
         ("host_cpus", STUDY["host_cpus"]),
-        ("client_tcp", STUDY["client_tcp"]),
     ):
         pts, note = keep_one(pts, col, pref, cover=compared)
         notes.append(note)
@@ -265,13 +266,20 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Shown:
         return nothing(NO_SUSTAINED)
     notes += [note, "mean over trials, Student t 95 % CI", *saturation_notes(pts)]
     stats = [("latency_p50", "median latency (ms)"), ("latency_p99", "p99 latency (ms)")]
-    modes = order(pts["connections"].dropna().unique(), MODE_ORDER) if "connections" in pts else []
-    cells = [(m, s) for s in stats for m in (modes or [None])]
-    cells = [
-        (m, s)
-        for m, s in cells
-        if not (pts if m is None else pts[pts["connections"] == m])[s[0]].dropna().empty
+    for col in ("connections", "client_tcp"):  # a sweep from before an axis: its one level
+        if col not in pts.columns:
+            pts = pts.assign(**{col: STUDY[col]})
+    modes = [
+        (conn, tcp)
+        for conn in order(pts["connections"].dropna().unique(), MODE_ORDER)
+        for tcp in order(pts["client_tcp"].dropna().unique(), TCP_ORDER)
+        if ((pts["connections"] == conn) & (pts["client_tcp"] == tcp)).any()
     ]
+
+    def in_mode(mode: tuple[str, str]) -> pd.DataFrame:
+        return pts[(pts["connections"] == mode[0]) & (pts["client_tcp"] == mode[1])]
+
+    cells = [(m, s) for s in stats for m in modes if not in_mode(m)[s[0]].dropna().empty]
     if not cells:
         return nothing(NO_SUSTAINED)
     ncols = len({m for m, _ in cells})  # a row per statistic, a column per mode
@@ -280,8 +288,7 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Shown:
     libs = order(pts["library"].unique(), LIBRARY_ORDER)
     colours = palette(order([*libs, *LIBRARY_ORDER], LIBRARY_ORDER))
     for ax, (mode, (metric, ylabel)) in zip(axes, cells, strict=True):
-        d = pts if mode is None else pts[pts["connections"] == mode]
-        d = d.dropna(subset=[metric])
+        d = in_mode(mode).dropna(subset=[metric])
         d = d.assign(rate=d["rps"].map(rate_label), **{metric: finite(d[metric])})
         present = [lib for lib in libs if lib in set(d["library"])]
         sns.pointplot(
@@ -297,7 +304,7 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Shown:
             capsize=0.1,
             ax=ax,
         )
-        ax.set_title(f"connections={mode}" if mode else "", fontsize=9)
+        ax.set_title(f"connections={mode[0]}, client TCP={mode[1]}", fontsize=9)
         ax.set_xlabel("target request rate (RPS)")
         ax.set_ylabel(ylabel)
         maybe_log(ax, d[metric])

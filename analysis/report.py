@@ -340,6 +340,7 @@ def build_context(layout: SweepLayout, embed: bool) -> dict[str, Any]:
             "percentiles": _records(layout.table("percentiles", "csv")),
             "mean_response": _records(layout.table("mean_response", "csv")),
             "sshd_profiles": _records(layout.table("sshd_profiles", "csv")),
+            "libraries": _records(layout.table("libraries", "csv")),
             "capacity": _records(layout.table("capacity", "csv")),
         },
         "not_measured": NOT_MEASURED_TEXT,

@@ -34,6 +34,7 @@ CONTRACT_PARAMS = (
     "duration_s",
     "warmup_s",
     "burst_size",
+    "logins",
     "search",
 )
 REPETITION_PARAMS = ("trial", "seed", "step")

@@ -18,6 +18,7 @@ import pandas as pd
 from analysis.claims import evaluate, load_claims
 from analysis.common import NOT_MEASURED, fmt_level, isnan
 from analysis.select import (
+    LIBRARY_ORDER,
     PERCENTILES,
     STUDY,
     STUDY_RPS,
@@ -49,6 +50,9 @@ CAPTIONS = {
     "95\\,\\% confidence intervals over trials.",
     "sshd_profiles": "Requests and failures under each sshd profile (summed over trials), "
     "failure rate with Wilson 95\\,\\% interval.",
+    "libraries": "The SSH libraries side by side at each rate where more than one was "
+    "measured: latency percentiles (ms, mean over trials), the API's and the host's CPU per "
+    "answer (ms), and public-key authentication alone (auth points, median ms).",
     "capacity": "Capacity (RPS) each configuration sustains within the bound, with the "
     "bracket the search closed in on, next to the study's 90 RPS.",
 }
@@ -277,6 +281,8 @@ def sshd_profiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
     classes = sorted(m for m in names if str(m).startswith("failures_"))
     pts = per_point(tidy, ["requests", "failures", *classes])
     pts = pts[integrity_ok(pts)] if not pts.empty else pts
+    if "pattern" in pts.columns:  # HTTP load only: an auth point's rows are logins
+        pts = pts[pts["pattern"].isin(["sustained", "burst"])]
     for col in ("library", "connections", "host_cpus", "client_tcp"):
         pts, _ = keep_one(pts, col, STUDY.get(col))
     keys = _present(pts, ["profile", "pattern", "rps", "burst_size"])
@@ -304,6 +310,51 @@ def sshd_profiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
         if name in out.columns:
             out[name] = out[name].fillna(0).astype(int)
     return out
+
+
+LIBRARY_METRICS = {
+    "p50 (ms)": latency_metric(50),
+    "p99 (ms)": latency_metric(99),
+    "service p50 (ms)": service_metric(50),
+    "API CPU/answer (ms)": "demand_ms_api",
+    "host CPU/answer (ms)": "demand_ms_host",
+}
+AUTH_COLUMN = "auth alone p50 (ms)"
+
+
+def libraries_table(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Per library, connection mode and client TCP mode, at each rate (sustained) where more
+    than one library ran: the LIBRARY_METRICS, mean over trials; beside them each library's
+    authentication alone (auth points, mean of the trials' medians) under that TCP mode."""
+    keys = ["library", "connections", "client_tcp", "rps"]
+    pts = ok_points(per_point(tidy, list(LIBRARY_METRICS.values())))
+    if pts.empty or not set(keys) <= set(pts.columns) or "pattern" not in pts.columns:
+        return pd.DataFrame(columns=[*keys, *LIBRARY_METRICS, AUTH_COLUMN])
+    auth = pts[pts["pattern"] == "auth"]
+    auth_p50 = auth.groupby(["library", "client_tcp"])[latency_metric(50)].mean()
+    load = pts[pts["pattern"] == "sustained"]
+    for col in ("host", "command", "host_cpus", "profile"):
+        load, _ = keep_one(load, col, STUDY.get(col), cover=["library"])
+    compared = load.groupby("rps")["library"].transform("nunique") > 1
+    rows = []
+    for key, g in load[compared].groupby(keys, sort=True):
+        row = {**dict(zip(keys, key, strict=True)), "trials": len(g)}
+        for name, metric in LIBRARY_METRICS.items():
+            row[name] = round(float(g[metric].mean()), 1) if g[metric].notna().any() else ""
+        a = auth_p50.get((key[0], key[2]))
+        row[AUTH_COLUMN] = "" if a is None else round(float(a), 1)
+        row["saturation"] = _saturation(g)
+        rows.append(row)
+    shown = {(r["library"], r["client_tcp"]) for r in rows}
+    for (lib, tcp), a in auth_p50.items():  # a library timed alone, not under load
+        if (lib, tcp) not in shown:
+            rows.append({"library": lib, "client_tcp": tcp, AUTH_COLUMN: round(float(a), 1)})
+    out = pd.DataFrame(rows, columns=[*keys, "trials", *LIBRARY_METRICS, AUTH_COLUMN, "saturation"])
+    order_of = {lib: i for i, lib in enumerate(LIBRARY_ORDER)}
+    out["_o"] = out["library"].map(order_of).fillna(len(order_of))
+    return out.sort_values(["rps", "connections", "client_tcp", "_o"], na_position="last").drop(
+        columns="_o"
+    )
 
 
 def capacity_table(caps: pd.DataFrame) -> pd.DataFrame:
@@ -364,6 +415,7 @@ def write_tables(tidy: pd.DataFrame, claims_file: Path, layout: SweepLayout) -> 
         "percentiles": percentiles_table(tidy),
         "mean_response": mean_response_table(tidy),
         "sshd_profiles": sshd_profiles_table(tidy),
+        "libraries": libraries_table(tidy),
         "capacity": capacity_table(capacity_searches(tidy)),
     }
     written = {"claims_csv": layout.claims}

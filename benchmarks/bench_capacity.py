@@ -124,9 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         SSHBENCH_STATE=str(work / "state"),
     )  # fmt: skip
     from analysis.collect import collect
-    from sshapi.keys import parse_host_key
-    from sshapi.store import Target
-    from sshbench import capacity, point, sweep, testbed
+    from sshbench import authtime, capacity, point, sweep, testbed
 
     config = sweep.resolve(
         {
@@ -149,12 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         st = testbed.up(inventory="local", profile="tuned")
         testbed.set_host_cpus("taco", 2)
         testbed.set_client_tcp("default")
-        h = st["hosts"]["taco"]
-        hk = parse_host_key(h["host_key"])
-        key = Path(h["private_key"]).read_bytes()
-        target = Target(
-            "taco", h["address"], h["port"], h["user"], key, f"{hk.key_type} {hk.base64}"
-        )
+        target = authtime.target_of("taco", st["hosts"]["taco"])
         for lib in args.libraries:
             bare[lib] = measure_bare(lib, target, args.seconds)
         for lib in args.libraries:

@@ -11,9 +11,10 @@ calls/s (calls / wall time of the K threads). Each Python client is the API's ow
 module called directly (no HTTP, no Flask): the library plus the API's thin guard code (host
 key pin, deadline alarm, output cap). The key exchange each client negotiated is printed.
 
-Authentication alone (`auth`): sequential logins with each library called bare, timed from
-the end of the key exchange to the end of public-key authentication (JSch: from its log, the
-server's NEWKEYS to "Authentication succeeded"). This is the timing parallel-ssh's published
+Authentication alone (`auth`): sequential logins through each backend, timed from the end of
+the key exchange and host-key check to the end of public-key authentication (the backend's
+`auth_span`, as the sweep's auth points time it, sshbench/authtime.py; JSch: from its log,
+the server's NEWKEYS to "Authentication succeeded"). This is the timing parallel-ssh's published
 "ssh2-python authenticates ~1.7x faster than Paramiko" speaks of; the `ssh` client's is not
 separable and is left out.
 
@@ -28,13 +29,10 @@ nothing fetched at run time.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import io
 import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,12 +49,13 @@ from sshapi.keys import parse_host_key
 from sshapi.settings import LIBRARIES, Settings
 from sshapi.store import Target
 from sshapi.testing import Sshd, running_sshd
+from sshbench import authtime, sweep
 
 JSCH_JAR = Path("/usr/share/java/jsch.jar")
 JAVA_SOURCE = Path(__file__).resolve().parent / "JschBench.java"
 CLIENTS = (*LIBRARIES, "jsch")
 MODES = ("connect", "reused")
-AUTH_LIBRARIES = ("ssh2", "paramiko", "asyncssh", "ssh-python", "jsch")
+AUTH_LIBRARIES = (*sweep.AUTH_LIBRARIES, "jsch")
 JAVA_TIMEOUT_S = 300
 
 
@@ -202,109 +201,14 @@ def run_jsch(mode: str, threads: int, calls: int, sshd: Sshd, work: Path) -> dic
 # ----------------------------------------------------------------- bare authentication
 
 
-def _sock(sshd: Sshd) -> socket.socket:
-    sock = socket.create_connection((sshd.host, sshd.port), timeout=10)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def _auth_ssh2(sshd: Sshd) -> float:
-    from ssh2.session import LIBSSH2_METHOD_HOSTKEY, Session
-
-    sock = _sock(sshd)
-    session = Session()
-    session.set_timeout(10000)
-    session.method_pref(LIBSSH2_METHOD_HOSTKEY, "ssh-ed25519")
-    session.handshake(sock)
-    t0 = time.perf_counter()
-    session.userauth_publickey_frommemory(sshd.user, sshd.private_key.encode())
-    took = time.perf_counter() - t0
-    session.disconnect()
-    session = None  # freed before its socket closes (NOTES.md: fd reuse)
-    sock.close()
-    return took
-
-
-def _auth_paramiko(sshd: Sshd) -> float:
-    import paramiko
-
-    t = paramiko.Transport(_sock(sshd))
-    t.get_security_options().key_types = ["ssh-ed25519"]
-    t.start_client(timeout=10)
-    key = paramiko.Ed25519Key.from_private_key(io.StringIO(sshd.private_key))
-    t0 = time.perf_counter()
-    t.auth_publickey(sshd.user, key)
-    took = time.perf_counter() - t0
-    t.close()
-    return took
-
-
-def _auth_sshpython(sshd: Sshd) -> float:
-    from ssh import options
-    from ssh.key import import_privkey_base64
-    from ssh.session import Session
-
-    sock = _sock(sshd)
-    session = Session()
-    session.options_set(options.HOST, sshd.host)
-    session.options_parse_config(os.devnull)  # no ssh_config files (needs HOST first)
-    session.options_set_port(sshd.port)
-    session.options_set(options.USER, sshd.user)
-    session.options_set(options.HOSTKEYS, "ssh-ed25519")
-    session.set_socket(sock.detach())  # libssh owns and closes the fd
-    session.connect()
-    key = import_privkey_base64(sshd.private_key.encode())
-    t0 = time.perf_counter()
-    session.userauth_publickey(key)
-    took = time.perf_counter() - t0
-    session = None
-    return took
-
-
-def _auth_asyncssh(sshd: Sshd) -> float:
-    import asyncssh
-
-    marks: dict[str, float] = {}
-
-    class Client(asyncssh.SSHClient):
-        def begin_auth(self, username: str) -> bool:
-            marks["t0"] = time.perf_counter()
-            return True
-
-        def auth_completed(self) -> None:
-            marks["t1"] = time.perf_counter()
-
-    async def once() -> None:
-        hk = parse_host_key(sshd.host_key)
-        pinned = asyncssh.import_public_key(f"{hk.key_type} {hk.base64}")
-        conn, _ = await asyncssh.create_connection(
-            Client, sshd.host, sshd.port, config=None, username=sshd.user,
-            client_keys=[asyncssh.import_private_key(sshd.private_key)], agent_path=None,
-            known_hosts=([pinned], [], []), server_host_key_algs=["ssh-ed25519"],
-            preferred_auth="publickey", gss_host=None, x509_trusted_certs=None,
-        )  # fmt: skip
-        conn.close()
-        await conn.wait_closed()
-
-    asyncio.run(once())
-    return marks["t1"] - marks["t0"]
-
-
-AUTH = {
-    "ssh2": _auth_ssh2,
-    "paramiko": _auth_paramiko,
-    "asyncssh": _auth_asyncssh,
-    "ssh-python": _auth_sshpython,
-}
-
-
 def auth_times(library: str, sshd: Sshd, n: int, work: Path) -> list[float]:
     """ms of public-key authentication, n sequential logins (one warm-up first)."""
     if library == "jsch":
         return run_jsch("connect", 1, n, sshd, work)["auth_ms"]
-    fn = AUTH[library]
-    fn(sshd)
-    return [fn(sshd) * 1000 for _ in range(n)]
+    target, settings = _target(sshd), Settings(library=library)
+    authtime.login(library, target, settings)
+    spans = [authtime.login(library, target, settings) for _ in range(n)]
+    return [(t1 - t0) * 1000 for t0, t1 in spans]
 
 
 # ----------------------------------------------------------------- the run

@@ -70,6 +70,7 @@ TABLES: tuple[str, ...] = (
     "percentiles",
     "mean_response",
     "sshd_profiles",
+    "libraries",
     "capacity",
 )
 

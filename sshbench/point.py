@@ -151,6 +151,9 @@ def _measure(
         raise PointFailure(
             "testbed_error", f"host {params['host']!r} is not in the testbed: {sorted(st['hosts'])}"
         )
+    if params["pattern"] == "auth":  # the library alone: no API, no Locust
+        _measure_auth(params, host, pdir, ctx, log)
+        return
     try:
         ctx["deployment"] = dep = api_deploy.ensure(
             params["library"],
@@ -179,10 +182,7 @@ def _measure(
         host_cpus=float(params["host_cpus"]),
     )
     _copy_api_log(offset, pdir / "api.log")
-    if not testbed.sshd_alive(host):
-        raise PointFailure(
-            "sshd_died", f"sshd of {params['host']} (PID {host.get('sshd_pid')}) died"
-        )
+    _check_sshd(params["host"], host)
     if not api_deploy.healthz(dep["url"]):
         raise PointFailure("api_down", f"the API at {dep['url']} stopped answering /healthz")
     codes = facts["returncodes"]
@@ -190,6 +190,30 @@ def _measure(
         raise PointFailure("locust_error", f"locust exited with {codes}; see locust.log")
     if not facts["counts"]["sent"] and facts["schedule"]["slots"]:
         raise PointFailure("locust_error", "locust sent no request; see locust.log")
+
+
+def _measure_auth(
+    params: dict[str, Any], host: dict[str, Any], pdir: Path, ctx: dict[str, Any], log
+) -> None:
+    """An auth point: sequential logins with the point's library (sshbench.authtime)."""
+    from sshapi.errors import SSHFailure
+    from sshbench import authtime  # the SSH libraries and the API's store: auth points only
+
+    try:
+        ctx["applied"] = prepare_host(params, log)
+        target = authtime.target_of(params["host"], host)
+    except (testbed.TestbedError, OSError) as e:
+        raise PointFailure("testbed_error", str(e)) from None
+    try:
+        ctx["facts"] = authtime.run(params["library"], target, int(params["logins"]), pdir, log)
+    except SSHFailure as e:  # the warm-up login failed: no row was due yet
+        raise PointFailure(e.code, f"warm-up login: {e}") from None
+    _check_sshd(params["host"], host)
+
+
+def _check_sshd(name: str, host: dict[str, Any]) -> None:
+    if not testbed.sshd_alive(host):
+        raise PointFailure("sshd_died", f"sshd of {name} (PID {host.get('sshd_pid')}) died")
 
 
 def console_line(rec: dict[str, Any], summary: dict[str, Any], progress: str = "") -> str:
@@ -207,6 +231,8 @@ def console_line(rec: dict[str, Any], summary: dict[str, Any], progress: str = "
     p = rec["params"]
     if p["pattern"] == "burst":
         load = f"burst {p['burst_size']}"
+    elif p["pattern"] == "auth":
+        load = f"auth {p['logins']} logins"
     else:
         load = f"rps {num(summary.get('target_rps'))} -> {num(summary.get('achieved_rps'))}"
     line = (

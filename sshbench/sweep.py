@@ -34,6 +34,8 @@ AXIS_DEFAULTS: dict[str, Any] = {
     "seed": 1,
 }
 
+# Libraries whose authentication alone can be timed (sshbench.authtime; not the `ssh` client).
+AUTH_LIBRARIES = ("ssh2", "paramiko", "asyncssh", "ssh-python")
 _CONN_SHORT = {"per-request": "perreq", "pooled": "pooled"}
 _TCP_SHORT = {"default": "tcpd", "quickack": "tcpq"}
 # Seconds a point costs besides its load (API check, Locust start and drain, point.json),
@@ -90,6 +92,15 @@ def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"config field {where}.rates: required by the sustained pattern")
         if "burst" in merged["patterns"] and "burst_sizes" not in merged:
             raise ConfigError(f"config field {where}.burst_sizes: required by the burst pattern")
+        if "auth" in merged["patterns"]:
+            if "logins" not in merged:
+                raise ConfigError(f"config field {where}.logins: required by the auth pattern")
+            untimed = [lib for lib in merged["libraries"] if lib not in AUTH_LIBRARIES]
+            if untimed:
+                raise ConfigError(
+                    f"config field {where}.libraries: the auth pattern times authentication "
+                    f"alone, which {', '.join(untimed)} cannot report; use {AUTH_LIBRARIES}"
+                )
     cap = config["capacity"]
     if cap["start_rps"] > cap["max_rps"]:
         raise ConfigError("config field capacity.start_rps: larger than capacity.max_rps")
@@ -126,7 +137,10 @@ def search_id(p: Mapping[str, Any]) -> str:
 
 def point_id(p: Mapping[str, Any]) -> str:
     """Readable, deterministic id: r10-taco-c2-uptime-default-ssh2-perreq-tcpd-sustained-t0."""
-    load = f"r{_num(p['rps'])}" if p["pattern"] == "sustained" else f"n{p['burst_size']}"
+    if p["pattern"] == "auth":
+        load = f"a{p['logins']}"
+    else:
+        load = f"r{_num(p['rps'])}" if p["pattern"] == "sustained" else f"n{p['burst_size']}"
     return "-".join(
         [
             load,
@@ -145,7 +159,11 @@ def point_id(p: Mapping[str, Any]) -> str:
 
 def _group_points(axes: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
     for pattern in axes["patterns"]:
-        loads = {"sustained": axes.get("rates"), "burst": axes.get("burst_sizes")}.get(pattern)
+        loads = {
+            "sustained": axes.get("rates"),
+            "burst": axes.get("burst_sizes"),
+            "auth": axes.get("logins"),
+        }.get(pattern)
         loads = loads or [None]  # a capacity search finds its own rates
         for host, cpus, tcp, command, profile, library, conn, load, trial in itertools.product(
             axes["hosts"],
@@ -158,7 +176,7 @@ def _group_points(axes: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
             loads,
             range(axes["trials"]),
         ):
-            sustained = pattern != "burst"  # a capacity search's steps are sustained
+            sustained = pattern in ("sustained", "capacity")  # a search's steps are sustained
             yield {
                 "rps": load if pattern == "sustained" else None,
                 "host": host,
@@ -173,7 +191,8 @@ def _group_points(axes: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
                 "warmup_s": axes["warmup_s"] if sustained else 0,
                 "trial": trial,
                 "seed": axes["seed"],
-                "burst_size": None if sustained else load,
+                "burst_size": load if pattern == "burst" else None,
+                "logins": load if pattern == "auth" else None,
             }
 
 
@@ -274,9 +293,13 @@ def load_seconds(p: Mapping[str, Any]) -> float:
     """Seconds of load of one point (warm-up + measured window; a burst: about one)."""
     if p["pattern"] == "burst":
         return 1.0
+    if p["pattern"] == "auth":
+        return AUTH_LOGIN_S * p["logins"]
     return float((p["warmup_s"] or 0) + (p["duration_s"] or 0))
 
 
+# Seconds of one login of an auth point (connect, key exchange, auth, close), for planning.
+AUTH_LOGIN_S = 0.1
 # A capacity search's steps, for planning: it grows by `growth` then bisects; about 6 steps
 # on this machine (the real count is in results/<sweep>/capacity/<search>.json).
 SEARCH_STEPS_ESTIMATE = 6
@@ -292,11 +315,13 @@ def plan(
     profile switch before it)."""
     rows = []
     prev: Mapping[str, Any] | None = None
+    deployed: tuple[str, str] | None = None  # the API deployment in place (auth points use none)
     steps = min(SEARCH_STEPS_ESTIMATE, int((config.get("capacity") or {}).get("max_steps", 10)))
     for i, (pid, p) in enumerate({**points, **(searches or {})}.items()):
         overhead = POINT_OVERHEAD_S
-        if prev is None or deployment(prev) != deployment(p):
+        if p["pattern"] != "auth" and deployed != deployment(p):
             overhead += REDEPLOY_S
+            deployed = deployment(p)
         if prev is None or prev["profile"] != p["profile"]:
             overhead += SWITCH_S
         n = steps if p["pattern"] == "capacity" else 1

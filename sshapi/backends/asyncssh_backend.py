@@ -133,9 +133,20 @@ def _translate(e: BaseException, phase: str, target: Target) -> SSHFailure:
 
 
 class _Client(asyncssh.SSHClient):
-    """Remembers the negotiated key exchange, which asyncssh only logs (at debug level 2)."""
+    """Remembers the negotiated key exchange, which asyncssh only logs (at debug level 2),
+    and when authentication began and ended (asyncssh's own hooks for both)."""
 
     kex: str | None = None
+    auth_started: float | None = None
+    auth_span: tuple[float, float] | None = None
+
+    def begin_auth(self, username: str) -> bool:
+        self.auth_started = time.time()
+        return True  # authentication is needed (asyncssh's meaning of True)
+
+    def auth_completed(self) -> None:
+        if self.auth_started is not None:
+            self.auth_span = (self.auth_started, time.time())
 
     def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
         choose = conn._choose_alg  # the one place asyncssh picks each algorithm
@@ -151,6 +162,7 @@ class _Client(asyncssh.SSHClient):
 
 class AsyncsshConnection:
     max_channels = MAX_CHANNELS
+    auth_span: tuple[float, float] | None = None
 
     def __init__(self, target: Target, settings: Settings, deadline: Deadline) -> None:
         global last_kex
@@ -213,6 +225,7 @@ class AsyncsshConnection:
                 ) from None
             raise _translate(e, "SSH handshake/authentication", target) from None
         last_kex = client.kex
+        self.auth_span = client.auth_span
 
     def exec(self, command: str, timeout: float) -> Result:
         dl = Deadline(timeout)

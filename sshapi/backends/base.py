@@ -9,7 +9,10 @@ A backend module exposes:
 - `socket_options() -> dict` and `kex_info() -> dict`: what /healthz reports.
 
 A Connection runs commands (`exec(command, timeout) -> Result`) until `close()`; per-request
-mode opens one, runs one command and closes it; pooled mode (pool.py) keeps them open.
+mode opens one, runs one command and closes it; pooled mode (pool.py) keeps them open. Its
+`auth_span` is the wall-clock (time.time()) start and end of public-key authentication alone,
+after the key exchange and the host-key check (the sweep's `auth` pattern times it); None
+where it cannot be told apart (the `ssh` client).
 
 What every backend guarantees (issue 11): `exec` returns or raises within `timeout` seconds
 (`SSHTimeout` once it passes; the connection is then closed, `alive()` is False); it reads at
@@ -46,6 +49,7 @@ class Result:
 
 class Connection(Protocol):
     max_channels: int  # how many exec() calls may run on it at once
+    auth_span: tuple[float, float] | None  # authentication alone, unix seconds
 
     def exec(self, command: str, timeout: float) -> Result: ...
 

@@ -214,6 +214,7 @@ class OpensshConnection:
     Pooled: a ControlMaster process holds the connection; `exec` goes through its socket."""
 
     max_channels = MAX_CHANNELS
+    auth_span: tuple[float, float] | None = None  # inside `ssh`: not separable
 
     def __init__(
         self, target: Target, settings: Settings, master: bool, deadline: Deadline

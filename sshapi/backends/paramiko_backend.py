@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import socket
+import time
 
 import paramiko
 
@@ -81,6 +82,7 @@ def _translate(e: BaseException, phase: str, target: Target) -> SSHFailure:
 
 class ParamikoConnection:
     max_channels = MAX_CHANNELS
+    auth_span: tuple[float, float] | None = None
 
     def __init__(self, target: Target, settings: Settings, deadline: Deadline) -> None:
         global last_kex
@@ -110,7 +112,10 @@ class ParamikoConnection:
                 )
             else:
                 t.auth_timeout = max(phase.left(), 0.001)
-                t.auth_publickey(target.username, _load_key(target.private_key))
+                key = _load_key(target.private_key)
+                t0 = time.time()
+                t.auth_publickey(target.username, key)
+                self.auth_span = (t0, time.time())
                 last_kex = t.kex_name
         except SSHFailure as e:
             err = e

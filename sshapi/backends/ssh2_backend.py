@@ -73,6 +73,7 @@ def _ms(dl: Deadline) -> int:
 
 class Ssh2Connection:
     max_channels = MAX_CHANNELS
+    auth_span: tuple[float, float] | None = None
 
     def __init__(self, target: Target, settings: Settings, deadline: Deadline) -> None:
         global last_kex
@@ -107,7 +108,9 @@ class Ssh2Connection:
                 # libssh2 always sends a public-key query before the signed request, and
                 # sshd pads every auth request to its per-user minimum time D (5-9.2 ms): an
                 # ssh2 login waits 2*D where Paramiko's waits D (README, latency floor).
+                t0 = time.time()
                 session.userauth_publickey_frommemory(target.username, target.private_key)
+                self.auth_span = (t0, time.time())
                 last_kex = session.methods(LIBSSH2_METHOD_KEX)
         except x.SSH2Error as e:
             err = _translate(e, "SSH handshake/authentication", target)

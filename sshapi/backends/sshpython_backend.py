@@ -69,6 +69,7 @@ def _text(value: bytes | str | None) -> str | None:
 
 class SshPythonConnection:
     max_channels = MAX_CHANNELS
+    auth_span: tuple[float, float] | None = None
 
     def __init__(self, target: Target, settings: Settings, deadline: Deadline) -> None:
         global last_kex
@@ -108,7 +109,11 @@ class SshPythonConnection:
             else:
                 # libssh sends the signed request at once (no "would this key do?" query
                 # first, unlike libssh2): one wait for sshd's per-user minimum time D
-                session.userauth_publickey(import_privkey_base64(target.private_key))
+                key = import_privkey_base64(target.private_key)
+                t0 = time.time()
+                session.userauth_publickey(key)
+                self.auth_span = (t0, time.time())
+                key = None
                 last_kex = _text(session.get_kex_algo())
             server_key = None
         except x.BaseSSHError as e:

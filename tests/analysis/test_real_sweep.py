@@ -158,6 +158,29 @@ def test_claims_on_the_real_sweep(ci_tidy: pd.DataFrame) -> None:
         assert r.verdict == NOT_TESTABLE and "outside the study's setup" in r.note
 
 
+def test_auth_points_time_each_login_and_answer_the_library_claim(
+    ci_sweep: Path, ci_tidy: pd.DataFrame
+) -> None:
+    """The auth group (2 libraries x 2 trials x 10 logins): a row per login, a p50 per
+    point, and parallel-ssh's 1.7x claim computed from them (2 trials: inconclusive)."""
+    auth = ci_tidy[ci_tidy["pattern"] == "auth"].drop_duplicates("point_id")
+    assert sorted(auth["library"]) == ["paramiko", "paramiko", "ssh2", "ssh2"]
+    p50 = {}
+    for pid, lib in zip(auth["point_id"], auth["library"], strict=True):
+        rows = pd.read_csv(ci_sweep / "points" / pid / "requests.csv")
+        assert len(rows) == 10 and set(rows["name"]) == {"auth"}, pid
+        assert set(rows["outcome"]) == {"ok"}, pid
+        assert _metric(ci_tidy, pid, "slots") == 10
+        assert 0 < _metric(ci_tidy, pid, "latency_p50") < 1000, pid
+        assert not ((ci_tidy["point_id"] == pid) & (ci_tidy["metric"] == "target_rps")).any()
+        p50.setdefault(lib, []).append(_metric(ci_tidy, pid, "latency_p50"))
+    (c,) = [c for c in load_claims(paths.PAPER_DIR / "claims.yaml") if c.id.startswith("ssh2_auth")]
+    (r,) = evaluate_claim(c, ci_tidy)
+    assert r.value == pytest.approx(np.mean(p50["paramiko"]) / np.mean(p50["ssh2"]))
+    assert r.n_trials == 2 and r.verdict == INCONCLUSIVE, r.note
+    assert "library=paramiko / library=ssh2" in r.note
+
+
 def _shown(layout: SweepLayout, stem: str) -> bool:
     return json.loads(layout.figure(stem, "json").read_text())["shown"]
 

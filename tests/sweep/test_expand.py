@@ -26,7 +26,13 @@ BASE = {
 def cfg(**overrides):
     c = copy.deepcopy(BASE)
     for key, val in overrides.items():
-        if key in c["points"] or key in ("patterns", "burst_sizes", "duration_s", "warmup_s"):
+        if key in c["points"] or key in (
+            "patterns",
+            "burst_sizes",
+            "logins",
+            "duration_s",
+            "warmup_s",
+        ):
             c["points"][key] = val
         else:
             c[key] = val
@@ -52,6 +58,7 @@ def test_cross_product_size_and_fields():
         "trial": 0,
         "seed": 1,
         "burst_size": None,
+        "logins": None,
     }
 
 
@@ -70,6 +77,9 @@ def test_id_format_for_rates_and_bursts():
     assert "n60-taco-c2-uptime-tuned-ssh2-perreq-tcpd-burst-t0" in bursts
     b = bursts["n60-taco-c2-uptime-tuned-ssh2-perreq-tcpd-burst-t0"]
     assert b["rps"] is None and b["burst_size"] == 60 and b["duration_s"] is None
+    auth = sweep.expand(cfg(patterns=["auth"], logins=[30], trials=1))
+    a = auth["a30-taco-c2-uptime-tuned-ssh2-perreq-tcpd-auth-t0"]
+    assert a["logins"] == 30 and a["rps"] is None and a["burst_size"] is None
 
 
 def test_changing_one_rate_changes_only_those_points():
@@ -208,6 +218,12 @@ def test_patterns_need_their_axis():
     c = copy.deepcopy(BASE)
     c["points"]["patterns"] = ["burst"]
     with pytest.raises(sweep.ConfigError, match=r"points\.burst_sizes: required by the burst"):
+        sweep.resolve(c)
+    c["points"]["patterns"] = ["auth"]
+    with pytest.raises(sweep.ConfigError, match=r"points\.logins: required by the auth"):
+        sweep.resolve(c)
+    c["points"].update(logins=[10], libraries=["ssh2", "openssh"])
+    with pytest.raises(sweep.ConfigError, match=r"points\.libraries: .* which openssh cannot"):
         sweep.resolve(c)
 
 
