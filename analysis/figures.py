@@ -48,6 +48,7 @@ from analysis.select import (
     PROFILE_ORDER,
     STUDY,
     TCP_ORDER,
+    http_load,
     keep_one,
     latency_metric,
     ok_points,
@@ -193,7 +194,7 @@ def fig3_sshd_profiles(tidy: pd.DataFrame) -> Shown:
     """Successes and failures (by class) per load under each sshd profile the sweep ran."""
     metric_names = tidy["metric"].unique() if "metric" in tidy.columns else []
     fail_metrics = sorted(m for m in metric_names if str(m).startswith("failures_"))
-    pts = per_point(tidy, ["successes", "failures", *fail_metrics])
+    pts = http_load(per_point(tidy, ["successes", "failures", *fail_metrics]))
     if not pts.empty and "integrity" in pts.columns:
         pts = pts[pts["integrity"].fillna("ok") == "ok"]
     notes = []
@@ -328,7 +329,7 @@ def _outcome(point: dict) -> str:
 
 def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Shown:
     """Achieved vs target RPS of every point; saturated, generator-limited, failed marked."""
-    pts = per_point(tidy, ["target_rps", "achieved_rps", "throughput_rps"])
+    pts = http_load(per_point(tidy, ["target_rps", "achieved_rps", "throughput_rps"]))
     d = pts.dropna(subset=["target_rps", "achieved_rps"]) if not pts.empty else pts
     if d.empty:
         return nothing("no point with a target and an achieved rate (bursts have none)")

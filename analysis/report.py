@@ -200,8 +200,8 @@ def latency_vs_service(tidy: pd.DataFrame) -> str:
     pts = ok_points(per_point(tidy, metrics))
     if pts.empty:
         return ""
-    if "pattern" in pts.columns:
-        pts = pts[pts["pattern"] != "burst"]
+    if "pattern" in pts.columns:  # scheduled HTTP load only (an auth row's two are one)
+        pts = pts[~pts["pattern"].isin(["burst", "auth"])]
     pts = pts.dropna(subset=metrics)
     pts = pts[np.isfinite(pts[metrics].to_numpy(dtype=float)).all(axis=1)]
     if pts.empty:

@@ -174,6 +174,14 @@ def per_point(tidy: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     return out
 
 
+def http_load(pts: pd.DataFrame) -> pd.DataFrame:
+    """Points that sent HTTP requests through the API: every pattern but `auth` (whose rows
+    are logins with the library alone, sshbench/authtime.py)."""
+    if pts.empty or "pattern" not in pts.columns:
+        return pts
+    return pts[pts["pattern"] != "auth"]
+
+
 def ok_points(pts: pd.DataFrame) -> pd.DataFrame:
     """Points that finished (status ok) with a whole record (integrity ok)."""
     if pts.empty:

@@ -23,6 +23,7 @@ from analysis.select import (
     STUDY,
     STUDY_RPS,
     capacity_searches,
+    http_load,
     integrity_ok,
     keep_one,
     latency_metric,
@@ -281,8 +282,7 @@ def sshd_profiles_table(tidy: pd.DataFrame) -> pd.DataFrame:
     classes = sorted(m for m in names if str(m).startswith("failures_"))
     pts = per_point(tidy, ["requests", "failures", *classes])
     pts = pts[integrity_ok(pts)] if not pts.empty else pts
-    if "pattern" in pts.columns:  # HTTP load only: an auth point's rows are logins
-        pts = pts[pts["pattern"].isin(["sustained", "burst"])]
+    pts = http_load(pts)
     for col in ("library", "connections", "host_cpus", "client_tcp"):
         pts, _ = keep_one(pts, col, STUDY.get(col))
     keys = _present(pts, ["profile", "pattern", "rps", "burst_size"])

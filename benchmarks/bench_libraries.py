@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -49,7 +48,7 @@ from sshapi.keys import parse_host_key
 from sshapi.settings import LIBRARIES, Settings
 from sshapi.store import Target
 from sshapi.testing import Sshd, running_sshd
-from sshbench import authtime, sweep
+from sshbench import authtime, resources, sweep
 
 JSCH_JAR = Path("/usr/share/java/jsch.jar")
 JAVA_SOURCE = Path(__file__).resolve().parent / "JschBench.java"
@@ -93,13 +92,6 @@ def _summary(client: str, mode: str, threads: int, lat_ms: list[float], cpu_ms: 
         "calls_per_s": n / wall_s if wall_s > 0 else float("nan"),
         "kex": kex,
     }
-
-
-def _cpu_s() -> float:
-    """This process's CPU (every thread) plus that of reaped children (`ssh`)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _version(client: str) -> str:
@@ -161,12 +153,12 @@ def run_python(client: str, mode: str, threads: int, calls: int, sshd: Sshd) -> 
     for t in pool:
         t.start()
     ready.wait()
-    cpu0, wall0 = _cpu_s(), time.perf_counter()
+    cpu0, wall0 = resources.self_cpu_seconds(), time.perf_counter()
     go.set()
     for t in pool:
         t.join(timeout=600)
     wall = time.perf_counter() - wall0
-    cpu_ms = (_cpu_s() - cpu0) * 1000
+    cpu_ms = (resources.self_cpu_seconds() - cpu0) * 1000
     return _summary(client, mode, threads, lat, cpu_ms, wall, failures[0], kex, _version(client))
 
 

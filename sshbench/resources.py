@@ -16,6 +16,7 @@ Per sample:
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,14 @@ from typing import Any
 import psutil
 
 HostReader = Callable[[], dict[str, float] | None]
+
+
+def self_cpu_seconds() -> float:
+    """This process's CPU seconds (every thread) plus its reaped children's (a benchmark
+    calling a library in threads, or the `ssh` client as a child)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def tree_cpu_seconds(pid: int | None) -> float | None:

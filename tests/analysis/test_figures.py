@@ -64,7 +64,11 @@ def test_figures_leave_out_panels_the_sweep_never_asked_for() -> None:
     texts = _texts(fig4)
     assert "openssh" not in texts and "not measured" not in texts
     # pooled ran ssh2 only: its panels exist, but no paramiko pooled point is drawn
-    assert sorted(_titles(fig4)) == sorted(["connections=per-request", "connections=pooled"] * 2)
+    modes = [
+        "connections=per-request, client TCP=default",
+        "connections=pooled, client TCP=default",
+    ]
+    assert sorted(_titles(fig4)) == sorted(modes * 2)
 
 
 def test_saturation_wording_is_the_tidy_column(tmp_path: Path) -> None:
