@@ -35,7 +35,14 @@ from typing import Any, TypeVar
 
 import asyncssh
 
-from sshapi.backends.base import Output, Result, library_socket_options, open_socket
+from sshapi.backends.base import (
+    Output,
+    Result,
+    exec_timeout,
+    handshake_timeout,
+    library_socket_options,
+    open_socket,
+)
 from sshapi.deadline import Deadline
 from sshapi.errors import (
     OutputTooLarge,
@@ -219,10 +226,7 @@ class AsyncsshConnection:
             # from this thread while the loop may still watch its fd
             LOOP.get().call_soon_threadsafe(abort)
             if isinstance(e, TimeoutError) or phase.expired():
-                raise SSHTimeout(
-                    f"SSH handshake with {target.host}:{target.port} did not finish within "
-                    f"{phase.seconds:.3g} s"
-                ) from None
+                raise handshake_timeout(target.host, target.port, phase.seconds) from None
             raise _translate(e, "SSH handshake/authentication", target) from None
         last_kex = client.kex
         self.auth_span = client.auth_span
@@ -241,10 +245,7 @@ class AsyncsshConnection:
         except (asyncssh.Error, OSError, TimeoutError) as e:
             if isinstance(e, TimeoutError) or dl.expired():
                 self._abort()
-                raise SSHTimeout(
-                    f"running {command.split()[0]!r} on {self._target.host}:{self._target.port} "
-                    f"did not finish within {timeout:.3g} s"
-                ) from None
+                raise exec_timeout(command, self._target.host, self._target.port, timeout) from None
             raise _translate(e, f"running {command.split()[0]!r}", self._target) from None
         return out.result(status)
 

@@ -69,6 +69,11 @@ def unreachable(host: str, port: int) -> SSHFailure:
     return SSHFailure(f"cannot connect to {host}:{port}")
 
 
+def handshake_timeout(host: str, port: int, seconds: float) -> SSHTimeout:
+    """The error of a connect + handshake + authentication that ran past its deadline."""
+    return SSHTimeout(f"SSH handshake with {host}:{port} did not finish within {seconds:.3g} s")
+
+
 def exec_timeout(command: str, host: str, port: int, timeout: float) -> SSHTimeout:
     """The error of a command that ran past its deadline (every library backend)."""
     return SSHTimeout(

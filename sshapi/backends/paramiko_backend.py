@@ -14,6 +14,7 @@ from sshapi.backends.base import (
     Output,
     Result,
     exec_timeout,
+    handshake_timeout,
     library_socket_options,
     open_socket,
     shutdown,
@@ -125,10 +126,7 @@ class ParamikoConnection:
         if err is not None and (fired or phase.expired()):
             # the transport thread's banner/handshake timeout does not always reach
             # start_client as a timeout ("No existing session"): judge by the clock
-            err = SSHTimeout(
-                f"SSH handshake with {target.host}:{target.port} did not finish within "
-                f"{phase.seconds:.3g} s"
-            )
+            err = handshake_timeout(target.host, target.port, phase.seconds)
         if err is not None:
             t.close()
             raise err

@@ -19,6 +19,7 @@ from sshapi.backends.base import (
     Output,
     Result,
     exec_timeout,
+    handshake_timeout,
     library_socket_options,
     open_socket,
     shutdown,
@@ -116,10 +117,7 @@ class Ssh2Connection:
             err = _translate(e, "SSH handshake/authentication", target)
         fired = alarm.cancel()
         if err is not None and (fired or phase.expired()):
-            err = SSHTimeout(
-                f"SSH handshake with {target.host}:{target.port} did not finish within "
-                f"{phase.seconds:.3g} s"
-            )
+            err = handshake_timeout(target.host, target.port, phase.seconds)
         if err is not None:
             shutdown(self._sock)  # freeing the session then cannot wait on the server
             session = None  # free the session while its socket is still open

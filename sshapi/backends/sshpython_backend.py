@@ -26,14 +26,21 @@ from ssh import options
 from ssh.key import import_privkey_base64
 from ssh.session import Session
 
-from sshapi.backends.base import Output, Result, library_socket_options, open_socket, shutdown
+from sshapi.backends.base import (
+    Output,
+    Result,
+    exec_timeout,
+    handshake_timeout,
+    library_socket_options,
+    open_socket,
+    shutdown,
+)
 from sshapi.deadline import Deadline, arm
 from sshapi.errors import (
     OutputTooLarge,
     SSHAuthFailed,
     SSHFailure,
     SSHHostKeyMismatch,
-    SSHTimeout,
 )
 from sshapi.keys import parse_host_key
 from sshapi.settings import Settings
@@ -120,10 +127,7 @@ class SshPythonConnection:
             err = _translate(e, "SSH handshake/authentication", target)
         fired = alarm.cancel()
         if err is not None and (fired or phase.expired()):
-            err = SSHTimeout(
-                f"SSH handshake with {target.host}:{target.port} did not finish within "
-                f"{phase.seconds:.3g} s"
-            )
+            err = handshake_timeout(target.host, target.port, phase.seconds)
         if err is not None:
             shutdown(self._waker)  # freeing the session then cannot wait on the server
             session = None  # freed here: libssh closes its fd
@@ -165,10 +169,7 @@ class SshPythonConnection:
         fired = alarm.cancel()
         if err is not None:
             if fired or dl.expired() or isinstance(err, TimeoutError):
-                err = SSHTimeout(
-                    f"running {command.split()[0]!r} on {self._target.host}:{self._target.port} "
-                    f"did not finish within {timeout:.3g} s"
-                )
+                err = exec_timeout(command, self._target.host, self._target.port, timeout)
             # the connection is done for: shut it first, so freeing the channel returns at once
             self._abort()
         chan = None
