@@ -10,6 +10,7 @@ that host's CPU as what ran out, never the load generator.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,10 @@ def test_utilisation_law_holds_against_the_raw_counters(searched):
     """U = X * D for the host's sshd and the API: each unsaturated step's throughput times
     its service demand (tidy table) equals the CPU rate that a least-squares fit through
     the step's own raw counter samples inside its window gives (an estimator independent
-    of the collector's interpolation), within 10 %."""
+    of the collector's interpolation), within 10 %, or within two ticks of the kernel's CPU
+    clock over the window where the rate is too low for 10 % to be above the counters'
+    resolution (process CPU times count in 1/CLK_TCK s, 10 ms: an API using 0.03 cores
+    moves its counter by a tick or two per 0.5 s sample)."""
     sweep_dir, _ = searched
     tidy = collect(sweep_dir)
     calm = tidy[(tidy["limited_by"] == "[]") & (tidy["status"] == "ok")]
@@ -105,6 +109,12 @@ def test_utilisation_law_holds_against_the_raw_counters(searched):
         for res in ("host", "api"):
             slope = np.polyfit(t, np.array([x[f"{res}_cpu_s"] for x in inside]), 1)[0]
             predicted = row["throughput_rps"] * row[f"demand_ms_{res}"] / 1000
-            assert predicted == pytest.approx(slope, rel=0.10), (pid, res, predicted, slope)
+            ticks = 2 / os.sysconf("SC_CLK_TCK") / (end - start)  # cores
+            assert predicted == pytest.approx(slope, rel=0.10, abs=ticks), (
+                pid,
+                res,
+                predicted,
+                slope,
+            )
             checked += 1
     assert checked >= 4

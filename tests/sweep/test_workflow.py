@@ -41,8 +41,8 @@ def _env_of(ci_sweep: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("pid", [p for p in POINTS if p != REFUSED])
-def test_point_directory(ci_sweep: Path, pid: str) -> None:
+def _finished_point(ci_sweep: Path, pid: str) -> dict:
+    """A point's record, checked for what every point has: status, params, provenance."""
     d = ci_sweep / "points" / pid
     assert (d / "point.json").exists(), (ci_sweep.parent / "snakemake.log").read_text()[-3000:]
     rec = _record(ci_sweep, pid)
@@ -60,6 +60,35 @@ def test_point_directory(ci_sweep: Path, pid: str) -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", prov["sshd_config_sha256"][params["host"]])
     assert prov["machine"]["cpu_count"] >= 1 and prov["machine"]["kernel"]
     assert prov["testbed"]["profile"] == params["profile"]
+    # the host had the CPUs and the client the TCP mode the point asked for
+    assert rec["applied"]["host_cpus"]["cpus"] == params["host_cpus"]
+    assert rec["applied"]["client_tcp"]["mode"] == params["client_tcp"]
+    assert rec["integrity"] == "ok"
+    return rec
+
+
+AUTH = [p for p in POINTS if POINTS[p]["pattern"] == "auth"]
+
+
+@pytest.mark.parametrize("pid", AUTH)
+def test_auth_point_directory(ci_sweep: Path, pid: str) -> None:
+    """An auth point: no API, no Locust; a row per login, the counts adding up."""
+    rec = _finished_point(ci_sweep, pid)
+    d = ci_sweep / "points" / pid
+    assert rec["provenance"]["api"] is None and not (d / "locust.log").exists()
+    rows = records.read_rows(d / "requests.csv")
+    assert len(rows) == POINTS[pid]["logins"] == rec["counts"]["slots"] == rec["counts"]["ok"]
+    assert [int(r["slot"]) for r in rows] == list(range(len(rows)))
+    assert all(r["outcome"] == "ok" and r["name"] == "auth" for r in rows)
+    assert all(0 < float(r["latency_ms"]) == float(r["service_ms"]) for r in rows)
+
+
+@pytest.mark.parametrize("pid", [p for p in POINTS if p != REFUSED and p not in AUTH])
+def test_point_directory(ci_sweep: Path, pid: str) -> None:
+    rec = _finished_point(ci_sweep, pid)
+    d = ci_sweep / "points" / pid
+    params = POINTS[pid]
+    prov = rec["provenance"]
     assert prov["api"]["settings"]["library"] == params["library"]
     assert prov["api"]["settings"]["connections"] == params["connections"]
     for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv"):
@@ -74,12 +103,8 @@ def test_point_directory(ci_sweep: Path, pid: str) -> None:
     with open(d / "locust_stats.csv", newline="") as fh:
         stats = {r["Name"]: r for r in csv.DictReader(fh)}
     assert int(stats[params["command"]]["Request Count"]) == len(rows)
-    assert rec["integrity"] == "ok"
     c = rec["counts"]
     assert c["sent"] == c["ok"] == len(rows) and c["failed"] == c["missed"] == 0
-    # the host had the CPUs and the client the TCP mode the point asked for
-    assert rec["applied"]["host_cpus"]["cpus"] == params["host_cpus"]
-    assert rec["applied"]["client_tcp"]["mode"] == params["client_tcp"]
     samples = rec["resources"]["samples"]
     assert samples and all("host_cpu_s" in x and "api_cpu_s" in x for x in samples)
     assert samples[-1]["host_cpu_s"] > samples[0]["host_cpu_s"]
