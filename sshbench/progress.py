@@ -2,8 +2,10 @@
 the summary at the end, and how to continue after Ctrl-C or an error.
 
 The workflow writes the sweep's plan to ``sweep_dir(sweep) / PLAN_FILE`` before any point
-runs: ``{"sweep", "seed", "points": [{"id", "order", "load_s", "overhead_s"}, ...]}`` with the
-points in run order. A point is done when its ``point.json`` exists (written last, atomically).
+runs: ``{"sweep", "seed", "points": [{"id", "kind", "order", "load_s", "overhead_s"}, ...]}``
+with the points, then the capacity searches (kind "search"), in run order. A point is done
+when its ``point.json`` exists, a search when its ``capacity/<id>.json`` does (each written
+last, atomically).
 Everything here only reads; a missing or unreadable plan gives no progress text, never an
 error, because a point must not fail over its console line.
 """
@@ -99,11 +101,16 @@ def read_plan(sweep: str) -> dict[str, Any] | None:
     return plan
 
 
+def record_file(sweep: str, row: Mapping[str, Any]) -> Path:
+    """The file whose existence says a plan row is done: point.json, or a search's record."""
+    if row.get("kind") == "search":
+        return paths.SweepLayout.of(sweep).capacity_search(row["id"])
+    return paths.point_dir(sweep, row["id"]) / POINT_FILE
+
+
 def done_ids(sweep: str, plan: Mapping[str, Any]) -> set[str]:
-    """Points of the plan whose point.json exists."""
-    return {
-        p["id"] for p in _points(plan) if (paths.point_dir(sweep, p["id"]) / POINT_FILE).exists()
-    }
+    """Points and searches of the plan whose record exists."""
+    return {p["id"] for p in _points(plan) if record_file(sweep, p).exists()}
 
 
 def sweep_progress(sweep: str, now_id: str) -> str:
@@ -147,18 +154,24 @@ def finished_text(sweep: str, report: str | Path) -> str:
     parts = []
     plan = read_plan(sweep)
     if plan is not None:
+        rows = _points(plan)
+        points = [r for r in rows if r.get("kind") != "search"]
+        searches = [r for r in rows if r.get("kind") == "search"]
         counts: dict[str, int] = {}
-        for pid in done_ids(sweep, plan):
+        for row in points:
+            if not record_file(sweep, row).exists():
+                continue
             try:
-                rec = json.loads((paths.point_dir(sweep, pid) / POINT_FILE).read_text())
-                status = str(rec["status"])
+                status = str(json.loads(record_file(sweep, row).read_text())["status"])
             except (OSError, ValueError, KeyError, TypeError):
                 status = "unreadable"
             counts[status] = counts.get(status, 0) + 1
-        done = sum(counts.values())
-        text = f"{done} of {len(plan['points'])} points done"
+        text = f"{sum(counts.values())} of {len(points)} points done"
         if counts:
             text += " (" + ", ".join(f"{n} {st}" for st, n in sorted(counts.items())) + ")"
+        if searches:
+            found = sum(record_file(sweep, r).exists() for r in searches)
+            text += f", {found} of {len(searches)} capacity searches"
         parts.append(text)
     if Path(report).exists():
         parts.append(f"report: {_shown(Path(report))}")

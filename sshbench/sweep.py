@@ -328,6 +328,7 @@ def plan(
         rows.append(
             {
                 "id": pid,
+                "kind": "search" if p["pattern"] == "capacity" else "point",
                 "order": i,
                 "load_s": n * load_seconds(p),
                 "overhead_s": overhead + (n - 1) * POINT_OVERHEAD_S,

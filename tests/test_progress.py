@@ -142,3 +142,24 @@ def test_finished_text_without_a_plan(results: Path) -> None:
 def test_console_log_is_under_the_sweeps_logs(results: Path) -> None:
     log = progress.console_log(paths.EXPERIMENTS_DIR / "ci.yaml")
     assert log == paths.sweep_logs_dir("ci") / "snakemake.log"
+
+
+def test_a_capacity_search_is_done_when_its_record_exists(results: Path) -> None:
+    plan = _plan(2, load_s=10.0, overhead_s=0.0)
+    plan["points"].append({"id": "cap-x", "kind": "search", "order": 2, "load_s": 60.0})
+    paths.sweep_dir("t").mkdir(parents=True)
+    progress.plan_file("t").write_text(json.dumps(plan))
+    _finish("t", "p0")
+    _finish("t", "p1")
+    assert progress.sweep_progress("t", "p1") == "[2/3, ~1 min left]"
+    report = results / "none.html"
+    assert progress.finished_text("t", report) == (
+        "sweep t: 2 of 2 points done (2 ok), 0 of 1 capacity searches"
+    )
+    record = paths.SweepLayout.of("t").capacity_search("cap-x")
+    record.parent.mkdir(parents=True)
+    record.write_text("{}")
+    assert progress.sweep_progress("t", "p1") == "[3/3, done]"
+    assert progress.finished_text("t", report).endswith(
+        "2 of 2 points done (2 ok), 1 of 1 capacity searches"
+    )
