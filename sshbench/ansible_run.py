@@ -40,7 +40,8 @@ class RunResult:
 
 
 def runner_env() -> dict[str, str]:
-    """Environment for ansible-playbook: the venv's bin first on PATH, our ansible.cfg."""
+    """Environment for ansible-playbook: the venv's bin first on PATH, our ansible.cfg, the
+    emulated cloud's directory."""
     venv_bin = str(Path(sys.executable).parent)
     return {
         "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", "/usr/bin:/bin")]),
@@ -48,6 +49,8 @@ def runner_env() -> dict[str, str]:
         "ANSIBLE_ROLES_PATH": str(paths.ANSIBLE_DIR / "roles"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
+        # Where the emulated cloud's vms.json is (read by inventories/vms-local).
+        "SSHBENCH_VMS_DIR": str(paths.vms_dir().resolve()),
     }
 
 
