@@ -140,6 +140,17 @@ def read_events(artifacts: Path) -> list[dict[str, Any]]:
     return [json.loads(f.read_text()) for f in files]
 
 
+def fact(result: RunResult, name: str) -> Any:
+    """The last value a run set for the fact ``name`` (set_fact), from its events; None if
+    no task set it."""
+    value = None
+    for event in read_events(result.run_dir / "artifacts" / "run"):
+        facts = ((event.get("event_data") or {}).get("res") or {}).get("ansible_facts") or {}
+        if name in facts:
+            value = facts[name]
+    return value
+
+
 def failure_summary(result: RunResult, events: list[dict[str, Any]]) -> str:
     """One line: the first failed task, its host and the reason."""
     for event in events:

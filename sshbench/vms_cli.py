@@ -36,6 +36,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     steps.add_parser("status", help="what vms.json holds (JSON; null: not up)").set_defaults(
         func=cmd_status
     )
-    steps.add_parser("down", help="remove every VM and the admin account (safe twice)").set_defaults(
-        func=cmd_down
-    )
+    steps.add_parser(
+        "down", help="remove every VM and its admin account (safe twice)"
+    ).set_defaults(func=cmd_down)
