@@ -22,6 +22,7 @@ This file imports no SSH library: ssh2-python does not mix with gevent.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -118,6 +119,7 @@ def _on_spawned(user_count: int, **_kw) -> None:
     if isinstance(runner, MasterRunner):
         t0 = time.time() + START_LEAD_S
         runner.send_message("sb_t0", {"t0": t0})
+        gevent.spawn(_watch_workers, env)
     elif not isinstance(runner, WorkerRunner):
         _start(env, time.time() + START_LEAD_S)
 
@@ -131,6 +133,26 @@ def _start(environment, t0: float) -> None:
         S.schedule.t0 = t0
     S.go.set()
     gevent.spawn(_finisher, environment)
+
+
+def _watch_workers(environment) -> None:
+    """Master: a worker lost before it reported (killed, its machine gone) ends the run now,
+    rather than at --run-time: its slots can never be sent, and Locust would hand its users
+    to the others. The runner sees the missing rows (pacing) and names the worker."""
+    runner = environment.runner
+    expected = environment.parsed_options.sb_processes
+    while True:
+        gevent.sleep(1.0)
+        if S.workers_done >= expected:
+            return
+        if runner.worker_count < expected - S.workers_done:
+            logging.error(
+                "sshbench: %d of %d Locust workers lost before the end of the point; stopping",
+                expected - S.workers_done - runner.worker_count,
+                expected,
+            )
+            gevent.spawn_later(MASTER_QUIT_DELAY_S, runner.quit)
+            return
 
 
 def _on_worker_done(environment, msg, **_kw) -> None:
@@ -158,6 +180,7 @@ def _finisher(environment) -> None:
         S.writer.write(records.row(slot, S.process, due, None, None, o.sb_command, records.MISSED))
     info = {
         "process": S.process,
+        "pid": os.getpid(),
         "pattern": o.sb_pattern,
         "t0": S.t0,
         "users": users,

@@ -140,15 +140,22 @@ def read_events(artifacts: Path) -> list[dict[str, Any]]:
     return [json.loads(f.read_text()) for f in files]
 
 
-def fact(result: RunResult, name: str) -> Any:
-    """The last value a run set for the fact ``name`` (set_fact), from its events; None if
-    no task set it."""
-    value = None
+def facts_by_host(result: RunResult, name: str) -> dict[str, Any]:
+    """The last value each host of a run set for the fact ``name`` (set_fact), from its
+    events."""
+    values: dict[str, Any] = {}
     for event in read_events(result.run_dir / "artifacts" / "run"):
-        facts = ((event.get("event_data") or {}).get("res") or {}).get("ansible_facts") or {}
+        data = event.get("event_data") or {}
+        facts = (data.get("res") or {}).get("ansible_facts") or {}
         if name in facts:
-            value = facts[name]
-    return value
+            values[str(data.get("host"))] = facts[name]
+    return values
+
+
+def fact(result: RunResult, name: str) -> Any:
+    """The value a run set last for the fact ``name`` (None if no task set it)."""
+    values = list(facts_by_host(result, name).values())
+    return values[-1] if values else None
 
 
 def failure_summary(result: RunResult, events: list[dict[str, Any]]) -> str:
