@@ -78,6 +78,7 @@ class _State:
         self.writer: records.Writer | None = None
         self.workers_done = 0
         self.env = None  # the Locust environment (spawning_complete does not pass it)
+        self.out = "."  # where this process writes its rows and counters
 
 
 S = _State()
@@ -89,6 +90,9 @@ def _on_init(environment, **_kw) -> None:
     if o is None:
         return
     S.env = environment
+    # This process's own --sb-out, kept now: a master sends its options to its workers, and a
+    # worker on another machine must write where it was told to, not where the master does.
+    S.out = o.sb_out
     # FastHttpUser reads its timeouts when a user's client is made: set them on the class
     # now, before any user exists (setting them in on_start has no effect).
     ApiUser.network_timeout = o.sb_timeout
@@ -109,7 +113,7 @@ def _on_test_start(environment, **_kw) -> None:
     S.process = runner.worker_index if isinstance(runner, WorkerRunner) else 0
     if o.sb_pattern == "sustained":
         S.schedule = Schedule(o.sb_rps, o.sb_duration, S.process, max(1, o.sb_processes))
-    S.writer = records.Writer(Path(o.sb_out) / records.part_name(S.process))
+    S.writer = records.Writer(Path(S.out) / records.part_name(S.process))
 
 
 @events.spawning_complete.add_listener
@@ -192,7 +196,7 @@ def _finisher(environment) -> None:
         "rows": dict(S.writer.counts),
     }
     S.writer.close()
-    Path(o.sb_out, f"pacing-{S.process}.json").write_text(json.dumps(info, indent=1))
+    Path(S.out, f"pacing-{S.process}.json").write_text(json.dumps(info, indent=1))
     if isinstance(runner, WorkerRunner):
         runner.send_message("sb_done", {"process": S.process})
     else:

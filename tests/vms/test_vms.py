@@ -46,8 +46,9 @@ def _leftovers(cloud: dict[str, Any], originals: dict[str, str]) -> list[str]:
             found.append(f"{host}: sshd_config not the VM's own")
         if (etc / "sshd_config.sshbench-orig").exists():
             found.append(f"{host}: sshd_config.sshbench-orig")
-        if (Path(vm["dir"]) / "sshapi").exists():
-            found.append(f"{host}: API runtime directory")
+        for what in ("sshapi", "loadgen"):
+            if (Path(vm["dir"]) / what).exists():
+                found.append(f"{host}: {what} directory")
         pids = subprocess.run(
             ["ip", "netns", "pids", vm["namespace"]], capture_output=True, text=True
         ).stdout.split()
@@ -136,11 +137,14 @@ def test_profile_switch_over_ssh(vms_testbed):
     assert {h["profile"] for h in st["hosts"].values()} == {"default"}
 
 
-def _one_point(duration_s: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
+def _points(
+    duration_s: int, trials: int = 1, **loadgen: Any
+) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
     config = sweep.resolve(
         {
             "sweep": "vmfail",
             "inventory": INVENTORY,
+            "loadgen": loadgen,
             "points": {
                 "hosts": ["taco"],
                 "profiles": ["default"],
@@ -150,34 +154,71 @@ def _one_point(duration_s: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
                 "rates": [5],
                 "duration_s": duration_s,
                 "warmup_s": 1,
+                "trials": trials,
             },
         }
     )
-    (point_id, params), *_ = sweep.expand(config).items()
-    return point_id, params, sweep.run_settings(config)
+    return sorted(sweep.expand(config).items()), sweep.run_settings(config)
+
+
+def _when_sending(part: Path, action) -> threading.Thread:
+    """Run ``action`` once ``part`` (a process's rows) has a few rows: mid-point."""
+
+    def wait() -> None:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if part.exists() and len(part.read_text().splitlines()) >= 4:
+                action()
+                return
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_killed_remote_worker_fails_that_point_and_the_next_runs(vms_testbed, cloud):
+    (first, second), settings = _points(duration_s=8, trials=2, hosts=["load"], processes=1)
+    remote = Path(cloud["hosts"]["load"]["dir"]) / "loadgen" / first[0]
+    killed: dict[str, int] = {}
+
+    def kill_worker() -> None:
+        killed["pid"] = int((remote / "worker-load-0.pid").read_text())
+        os.kill(killed["pid"], signal.SIGKILL)  # the worker this test's point started
+
+    thread = _when_sending(remote / "requests-0.csv", kill_worker)
+    rec = point.run("vmfail", first[0], first[1], settings)
+    thread.join(5)
+    assert killed, "the worker never started sending"
+    assert rec["status"] == "failed" and rec["error_class"] == "worker_lost", rec["error"]
+    assert "load-0" in rec["error"] and "\n" not in rec["error"]
+    assert rec["loadgen"]["workers_lost"] == ["load-0"]
+    rec = point.run("vmfail", second[0], second[1], settings)
+    assert rec["status"] == "ok", f"{rec['error_class']}: {rec['error']}"
+    assert rec["integrity"] == "ok" and rec["counts"]["failed"] == 0
+    # the remote worker's CPU is counted like a local one's, and its rows came back
+    res = rec["resources"]
+    assert res["remote_generators"] == ["load-0"] and res["generator_processes"] == 2
+    assert res["samples"][-1]["generator_cpu_s"] > res["samples"][0]["generator_cpu_s"]
+    pdir = paths.SweepLayout.of("vmfail").point(second[0])
+    assert (pdir / "locust-worker-load-0.log").exists()
+    assert rec["counts"]["ok"] == rec["counts"]["slots"] > 0
 
 
 def test_teardown_after_a_failure_mid_point(vms_testbed, cloud, originals):
-    point_id, params, settings = _one_point(duration_s=8)
+    ((point_id, params), *_), settings = _points(duration_s=8)
     pdir = paths.SweepLayout.of("vmfail").point(point_id)
     pid_file = Path(cloud["hosts"]["client"]["dir"]) / "sshapi" / "sshapi.pid"
     killed: dict[str, int] = {}
 
-    def kill_api_mid_point() -> None:
-        deadline = time.monotonic() + 180
-        part = pdir / "requests-0.csv"
-        while time.monotonic() < deadline:
-            if part.exists() and len(part.read_text().splitlines()) >= 4:
-                killed["pid"] = int(pid_file.read_text())
-                # the API this test deployed: gunicorn and its workers (their own session)
-                os.killpg(killed["pid"], signal.SIGKILL)
-                return
-            time.sleep(0.2)
+    def kill_api() -> None:
+        killed["pid"] = int(pid_file.read_text())
+        # the API this test deployed: gunicorn and its workers (their own session)
+        os.killpg(killed["pid"], signal.SIGKILL)
 
-    killer = threading.Thread(target=kill_api_mid_point, daemon=True)
-    killer.start()
+    thread = _when_sending(pdir / "requests-0.csv", kill_api)
     rec = point.run("vmfail", point_id, params, settings)
-    killer.join(5)
+    thread.join(5)
     assert killed, "the point never started sending"
     assert rec["status"] == "failed" and rec["error_class"] == "api_down", rec["error"]
     assert rec["counts"]["failed"] > 0 and rec["integrity"] == "ok"
