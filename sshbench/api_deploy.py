@@ -204,10 +204,11 @@ def ensure(
     }
     if mode:
         extravars["ssh_api_mode"] = mode
-    if where == LOCAL:  # runtime files in this testbed's state dir, the venv's sshapi
+    if where == LOCAL:
         port = api.get("port") or _free_port()
+        extravars["ssh_api_bind"] = f"{api.get('address', '127.0.0.1')}:{port}"
+    if where == LOCAL and mode == "process":  # runtime files in the state dir, venv's sshapi
         extravars |= {
-            "ssh_api_bind": f"{api.get('address', '127.0.0.1')}:{port}",
             "ssh_api_dir": str(f["dir"]),
             "ssh_api_pid_file": str(f["pid"]),
             "ssh_api_log_file": str(f["log"]),
