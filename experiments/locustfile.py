@@ -22,6 +22,7 @@ This file imports no SSH library: ssh2-python does not mix with gevent.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -77,6 +78,7 @@ class _State:
         self.writer: records.Writer | None = None
         self.workers_done = 0
         self.env = None  # the Locust environment (spawning_complete does not pass it)
+        self.out = "."  # where this process writes its rows and counters
 
 
 S = _State()
@@ -88,6 +90,9 @@ def _on_init(environment, **_kw) -> None:
     if o is None:
         return
     S.env = environment
+    # This process's own --sb-out, kept now: a master sends its options to its workers, and a
+    # worker on another machine must write where it was told to, not where the master does.
+    S.out = o.sb_out
     # FastHttpUser reads its timeouts when a user's client is made: set them on the class
     # now, before any user exists (setting them in on_start has no effect).
     ApiUser.network_timeout = o.sb_timeout
@@ -108,7 +113,7 @@ def _on_test_start(environment, **_kw) -> None:
     S.process = runner.worker_index if isinstance(runner, WorkerRunner) else 0
     if o.sb_pattern == "sustained":
         S.schedule = Schedule(o.sb_rps, o.sb_duration, S.process, max(1, o.sb_processes))
-    S.writer = records.Writer(Path(o.sb_out) / records.part_name(S.process))
+    S.writer = records.Writer(Path(S.out) / records.part_name(S.process))
 
 
 @events.spawning_complete.add_listener
@@ -118,6 +123,7 @@ def _on_spawned(user_count: int, **_kw) -> None:
     if isinstance(runner, MasterRunner):
         t0 = time.time() + START_LEAD_S
         runner.send_message("sb_t0", {"t0": t0})
+        gevent.spawn(_watch_workers, env)
     elif not isinstance(runner, WorkerRunner):
         _start(env, time.time() + START_LEAD_S)
 
@@ -131,6 +137,26 @@ def _start(environment, t0: float) -> None:
         S.schedule.t0 = t0
     S.go.set()
     gevent.spawn(_finisher, environment)
+
+
+def _watch_workers(environment) -> None:
+    """Master: a worker lost before it reported (killed, its machine gone) ends the run now,
+    rather than at --run-time: its slots can never be sent, and Locust would hand its users
+    to the others. The runner sees the missing rows (pacing) and names the worker."""
+    runner = environment.runner
+    expected = environment.parsed_options.sb_processes
+    while True:
+        gevent.sleep(1.0)
+        if S.workers_done >= expected:
+            return
+        if runner.worker_count < expected - S.workers_done:
+            logging.error(
+                "sshbench: %d of %d Locust workers lost before the end of the point; stopping",
+                expected - S.workers_done - runner.worker_count,
+                expected,
+            )
+            gevent.spawn_later(MASTER_QUIT_DELAY_S, runner.quit)
+            return
 
 
 def _on_worker_done(environment, msg, **_kw) -> None:
@@ -158,6 +184,7 @@ def _finisher(environment) -> None:
         S.writer.write(records.row(slot, S.process, due, None, None, o.sb_command, records.MISSED))
     info = {
         "process": S.process,
+        "pid": os.getpid(),
         "pattern": o.sb_pattern,
         "t0": S.t0,
         "users": users,
@@ -169,7 +196,7 @@ def _finisher(environment) -> None:
         "rows": dict(S.writer.counts),
     }
     S.writer.close()
-    Path(o.sb_out, f"pacing-{S.process}.json").write_text(json.dumps(info, indent=1))
+    Path(S.out, f"pacing-{S.process}.json").write_text(json.dumps(info, indent=1))
     if isinstance(runner, WorkerRunner):
         runner.send_message("sb_done", {"process": S.process})
     else:

@@ -10,9 +10,10 @@ packages=(openssh-server openssh-client iproute2 mariadb-server procps python3-v
 # (tests/test_report_browser.py, headless, driven over its DevTools pipe), pdflatex with
 # booktabs to compile the LaTeX tables (tests/analysis/test_latex.py), and fish, a
 # non-POSIX login shell for the `ls` path tests (tests/sshapi), and a JRE with Debian's JSch
-# for the Java client of benchmarks/bench_libraries.py (run with `java File.java`: no JDK).
+# for the Java client of benchmarks/bench_libraries.py (run with `java File.java`: no JDK), and
+# sudo, which the emulated VMs' admin account uses as a cloud image's does (tests/vms).
 test_packages=(chromium texlive-latex-base texlive-latex-recommended fish default-jre-headless
-  libjsch-java)
+  libjsch-java sudo)
 
 case "${1:-}" in
   "") ;;

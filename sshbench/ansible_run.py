@@ -40,7 +40,8 @@ class RunResult:
 
 
 def runner_env() -> dict[str, str]:
-    """Environment for ansible-playbook: the venv's bin first on PATH, our ansible.cfg."""
+    """Environment for ansible-playbook: the venv's bin first on PATH, our ansible.cfg, the
+    emulated cloud's directory."""
     venv_bin = str(Path(sys.executable).parent)
     return {
         "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", "/usr/bin:/bin")]),
@@ -48,6 +49,8 @@ def runner_env() -> dict[str, str]:
         "ANSIBLE_ROLES_PATH": str(paths.ANSIBLE_DIR / "roles"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
+        # Where the emulated cloud's vms.json is (read by inventories/vms-local).
+        "SSHBENCH_VMS_DIR": str(paths.vms_dir().resolve()),
     }
 
 
@@ -135,6 +138,24 @@ def read_events(artifacts: Path) -> list[dict[str, Any]]:
         (artifacts / "job_events").glob("*.json"), key=lambda f: int(f.name.split("-", 1)[0])
     )
     return [json.loads(f.read_text()) for f in files]
+
+
+def facts_by_host(result: RunResult, name: str) -> dict[str, Any]:
+    """The last value each host of a run set for the fact ``name`` (set_fact), from its
+    events."""
+    values: dict[str, Any] = {}
+    for event in read_events(result.run_dir / "artifacts" / "run"):
+        data = event.get("event_data") or {}
+        facts = (data.get("res") or {}).get("ansible_facts") or {}
+        if name in facts:
+            values[str(data.get("host"))] = facts[name]
+    return values
+
+
+def fact(result: RunResult, name: str) -> Any:
+    """The value a run set last for the fact ``name`` (None if no task set it)."""
+    values = list(facts_by_host(result, name).values())
+    return values[-1] if values else None
 
 
 def failure_summary(result: RunResult, events: list[dict[str, Any]]) -> str:

@@ -27,6 +27,13 @@ class DeployError(RuntimeError):
     """The API could not be deployed or did not answer."""
 
 
+LOCAL = "localhost"
+# The API's port on a client VM when neither the inventory nor the sweep names one.
+DEFAULT_PORT = 8080
+# The inventory group of the client VM (the study's: API and load generator), if it has one.
+CLIENT_GROUP = "testbed_client"
+
+
 def _files() -> dict[str, Path]:
     d = paths.api_dir()
     return {
@@ -48,14 +55,14 @@ def log_file() -> Path:
 
 def run_playbook(
     playbook: str, extravars: dict[str, Any], label: str, inventory: str = "local"
-) -> None:
+) -> ansible_run.RunResult:
     """Run one playbook of ansible/playbooks (each run keeps its own log directory)."""
     from sshbench import testbed
 
     runs = _files()["runs"]
     runs.mkdir(parents=True, exist_ok=True)
     try:
-        ansible_run.run_playbook(
+        return ansible_run.run_playbook(
             playbook, testbed.inventory_path(inventory), extravars, runs, label
         )
     except ansible_run.PlaybookError as exc:
@@ -114,10 +121,22 @@ def _wanted(library: str, connections: str, api: dict[str, Any]) -> dict[str, An
     }
 
 
+def target(api: dict[str, Any], inventory: str) -> str:
+    """Where the API runs: the sweep's ``api.target``, else the inventory's client VM (its
+    ``testbed_client`` group), else this machine (``localhost``)."""
+    from sshbench import sweep, testbed
+
+    if api.get("target"):
+        return str(api["target"])
+    clients = sweep.inventory_hosts(testbed.inventory_path(inventory), CLIENT_GROUP)
+    return CLIENT_GROUP if clients else LOCAL
+
+
 def _still_good(rec: dict[str, Any] | None, wanted: dict[str, Any], fingerprint: str) -> bool:
     if not rec or rec.get("wanted") != wanted or rec.get("testbed") != fingerprint:
         return False
-    if wanted.get("mode", "process") == "process" and not _pid_is_api(rec.get("pid")):
+    local = rec.get("target", LOCAL) == LOCAL
+    if local and wanted.get("mode", "process") == "process" and not _pid_is_api(rec.get("pid")):
         return False
     h = healthz(rec["url"])
     return bool(h and h.get("library") == wanted["library"])
@@ -165,17 +184,14 @@ def ensure(
         rec["token"] = f["token"].read_text().strip()
         log(f"api: reusing deployment {library}/{connections} at {rec['url']}")
         return rec
-    mode = api.get("mode", "process")
-    port = api.get("port") or _free_port()
-    bind = f"{api.get('address', '127.0.0.1')}:{port}"
+    where = target(api, inventory)
+    mode = api.get("mode", "process" if where == LOCAL else None)
     t0 = time.monotonic()
     extravars = {
         "ssh_api_state": "started",
-        "ssh_api_mode": mode,
-        "ssh_api_target": api.get("target", "localhost"),
+        "ssh_api_target": where,
         "ssh_api_library": library,
         "ssh_api_connections": connections,
-        "ssh_api_bind": bind,
         "ssh_api_workers": api.get("workers", 1),
         "ssh_api_threads": api.get("threads", 64),
         "ssh_api_connect_timeout": api.get("connect_timeout", 10),
@@ -183,10 +199,15 @@ def ensure(
         "ssh_api_max_connections": api.get("max_connections", 50),
         "ssh_api_max_sessions_per_connection": api.get("max_sessions_per_connection", 10),
         "ssh_api_fresh_db": True,
-        # where the benchmark user's token ends up on this machine (fetched in service mode)
+        # where the benchmark user's token ends up on this machine (fetched from a client VM)
         "ssh_api_token_local": str(f["token"]),
     }
-    if mode == "process":  # runtime files in this testbed's state dir, the venv's sshapi
+    if mode:
+        extravars["ssh_api_mode"] = mode
+    if where == LOCAL:
+        port = api.get("port") or _free_port()
+        extravars["ssh_api_bind"] = f"{api.get('address', '127.0.0.1')}:{port}"
+    if where == LOCAL and mode == "process":  # runtime files in the state dir, venv's sshapi
         extravars |= {
             "ssh_api_dir": str(f["dir"]),
             "ssh_api_pid_file": str(f["pid"]),
@@ -196,13 +217,15 @@ def ensure(
             "ssh_api_token_file": str(f["token"]),
             "ssh_api_bin": str(Path(sys.executable).with_name("sshapi")),
         }
+    elif api.get("address"):  # a client VM: the inventory's ssh_api_bind unless the sweep says
+        extravars["ssh_api_bind"] = f"{api['address']}:{api.get('port') or DEFAULT_PORT}"
     if api.get("db", "sqlite") != "sqlite":
         extravars["ssh_api_db_url"] = api["db"]
-    run_playbook(
+    result = run_playbook(
         "ssh_api.yml", extravars, label=f"deploy-{library}-{connections}", inventory=inventory
     )
-    url = f"http://{bind}"
-    health = healthz(url)
+    url = ansible_run.fact(result, "ssh_api_url")
+    health = healthz(url) if url else None
     if not health:
         raise DeployError(f"the API at {url} does not answer /healthz after deployment")
     token = f["token"].read_text().strip()
@@ -211,8 +234,10 @@ def ensure(
         "wanted": wanted,
         "testbed": fingerprint,
         "url": url,
-        "pid": int(f["pid"].read_text().strip()) if mode == "process" else None,
+        # Its CPU is sampled from here only when it runs here.
+        "pid": int(f["pid"].read_text().strip()) if where == LOCAL and mode == "process" else None,
         "inventory": inventory,
+        "target": where,
         "credentials": creds,
         "healthz": health,
         "log": str(f["log"]),
@@ -231,17 +256,16 @@ def stop(log=print) -> None:
     rec = current() or {}
     if not f["pid"].exists() and not rec:
         return
-    wanted = rec.get("wanted", {})
-    run_playbook(
-        "ssh_api_stop.yml",
-        {
+    where = rec.get("target", LOCAL)
+    extravars: dict[str, Any] = {"ssh_api_target": where}
+    if where == LOCAL:
+        extravars |= {
             "ssh_api_dir": str(f["dir"]),
             "ssh_api_pid_file": str(f["pid"]),
-            "ssh_api_mode": wanted.get("mode", "process"),
-            "ssh_api_target": wanted.get("target", "localhost"),
-        },
-        label="stop",
-        inventory=rec.get("inventory", "local"),
+            "ssh_api_mode": rec.get("wanted", {}).get("mode", "process"),
+        }
+    run_playbook(
+        "ssh_api_stop.yml", extravars, label="stop", inventory=rec.get("inventory", "local")
     )
     f["record"].unlink(missing_ok=True)
     log("api: stopped")

@@ -7,11 +7,12 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from sshbench import sweep_cli, testbed_cli
+from sshbench import sweep_cli, testbed_cli, vms_cli
 
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
     testbed_cli.register,
     sweep_cli.register,
+    vms_cli.register,
 ]
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sshbench import paths, records
+from sshbench import loadgen_remote, paths, records
 from sshbench.resources import HostReader, Sampler
 
 SAMPLE_S = 0.5
@@ -46,6 +46,10 @@ class Load:
     ls_path: str = "/"
     timeout_s: float = 60.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Load machines for the workers (inventory hosts; empty: workers on this machine) and
+    # the inventory they are in.
+    hosts: list[str] = field(default_factory=list)
+    inventory: str = "local"
 
     def window(self, t0: float) -> list[float] | None:
         """The measured window [start, end) of a schedule that began at t0 (None: a burst)."""
@@ -70,9 +74,9 @@ def run_time_cap(load: Load) -> float:
     return load.schedule_s + load.timeout_s + 15
 
 
-def _commands(load: Load, out: Path) -> list[list[str]]:
-    """Locust command lines: [single] or [master, worker, ...]."""
-    sb = [
+def _sb_options(load: Load) -> list[str]:
+    """The locustfile's options of the point (every process has the same)."""
+    return [
         f"--sb-cred={load.cred}",
         f"--sb-command={load.command}",
         f"--sb-ls-path={load.ls_path}",
@@ -81,8 +85,13 @@ def _commands(load: Load, out: Path) -> list[list[str]]:
         f"--sb-duration={load.schedule_s}",
         f"--sb-processes={load.processes}",
         f"--sb-timeout={load.timeout_s}",
-        f"--sb-out={out}",
     ]
+
+
+def _commands(load: Load, out: Path, master: tuple[str, int] | None = None) -> list[list[str]]:
+    """Locust command lines: [single], [master, worker, ...], or, when the workers run on
+    load machines (``master`` is the address and port they reach), [master]."""
+    sb = [*_sb_options(load), f"--sb-out={out}"]
     base = [_locust_bin(), "-f", str(paths.LOCUSTFILE)]
     head = [
         "--headless",
@@ -103,20 +112,22 @@ def _commands(load: Load, out: Path) -> list[list[str]]:
         "--loglevel",
         "INFO",
     ]
-    if load.processes == 1:
+    if load.processes == 1 and not load.hosts:
         return [[*base, *head, *sb]]
-    port = _free_port()
-    master = [
+    host, port = master or ("127.0.0.1", _free_port())
+    command = [
         *base,
         *head,
         "--master",
-        "--master-bind-host=127.0.0.1",
+        f"--master-bind-host={host}",
         f"--master-bind-port={port}",
         f"--expect-workers={load.processes}",
         *sb,
     ]
-    worker = [*base, "--worker", "--master-host=127.0.0.1", f"--master-port={port}", *sb]
-    return [master] + [list(worker) for _ in range(load.processes)]
+    if load.hosts:
+        return [command]
+    worker = [*base, "--worker", f"--master-host={host}", f"--master-port={port}", *sb]
+    return [command] + [list(worker) for _ in range(load.processes)]
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
@@ -148,8 +159,18 @@ def run(
     logs = []
     started = time.time()
     sampler: Sampler | None = None
+    remote = loadgen_remote.placement(load.hosts, load.processes) if load.hosts else {}
+    workers: list[dict[str, Any]] = []
+    master = None
     try:
-        for i, cmd in enumerate(_commands(load, out)):
+        if remote:
+            port = _free_port()
+            bind = loadgen_remote.start(
+                load.inventory, remote, out.name, port, _sb_options(load), load.token
+            )
+            master = (bind, port)
+            log(f"locust: workers on {', '.join(remote)}, master at {bind}:{port}")
+        for i, cmd in enumerate(_commands(load, out, master)):
             name = "locust.log" if i == 0 else f"locust-worker-{i - 1}.log"
             fh = open(out / name, "w")  # noqa: SIM115 - closed in finally
             logs.append(fh)
@@ -171,8 +192,14 @@ def run(
         _stop(procs)
         for fh in logs:
             fh.close()
-    rows = records.merge(out)
+        if remote:
+            workers = loadgen_remote.stop(load.inventory, remote, out.name, out)
+    if sampler and workers:
+        for w in workers:
+            sampler.add_remote(w["name"], loadgen_remote.cpu_series(out, w["name"]))
     pacing = merge_pacing(out)
+    lost = [w for w in workers if w["pid"] not in pacing.get("pids", [])]
+    rows = records.merge(out)
     return {
         "returncodes": [p.returncode for p in procs],
         "wall_s": round(time.time() - started, 3),
@@ -184,6 +211,8 @@ def run(
             "processes": load.processes,
             "processes_reported": pacing.get("processes_reported", 0),
             "max_in_flight": pacing.get("max_in_flight"),
+            "workers": workers,
+            "workers_lost": [w["name"] for w in lost],
         },
         "resources": sampler.record(SAMPLE_S, host_cpus) if sampler else None,
     }
@@ -205,6 +234,7 @@ def merge_pacing(out: Path) -> dict[str, Any]:
         "missed": sum(p["missed"] for p in parts),
         "unanswered": sum(p["unanswered"] for p in parts),
         "max_in_flight": sum(p["max_in_flight"] for p in parts),
+        "pids": [p.get("pid") for p in parts],
     }
 
 

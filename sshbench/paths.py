@@ -46,6 +46,44 @@ def testbed_name() -> str:
     return name
 
 
+def vms_name() -> str:
+    """Short name of the emulated cloud (sshbench.vms_local), from ``SSHBENCH_VMS`` (default
+    ``evms``): its namespaces, links and admin account carry it, as a testbed's carry its own."""
+    name = os.environ.get("SSHBENCH_VMS", "evms")
+    if not _NAME_RE.match(name):
+        raise ValueError(
+            f"SSHBENCH_VMS={name!r} is not 1-6 lowercase letters/digits starting with a letter"
+        )
+    return name
+
+
+def vms_dir(name: str | None = None) -> Path:
+    """Files of one emulated cloud: vms.json (what the vms-local inventory reads), the admin
+    key, known_hosts, and per VM its PID file, sshd log and API runtime files."""
+    return state_dir() / "vms" / (name or vms_name())
+
+
+def cache_dir() -> Path:
+    """Kept across runs and state dirs (``SSHBENCH_CACHE``, default ``<repo>/.cache``): the
+    emulated client VM's Python environment, built once from this checkout's wheel."""
+    return Path(os.environ.get("SSHBENCH_CACHE", ROOT / ".cache"))
+
+
+def user_home(user: str) -> Path:
+    """A test or admin account's home (outside any state dir: sshd reads authorized_keys as
+    that user, who must be able to traverse every parent)."""
+    return Path("/home") / user
+
+
+def netns_etc(namespace: str) -> Path:
+    """What ``ip netns exec`` mounts over /etc for the processes it starts in ``namespace``."""
+    return Path("/etc/netns") / namespace
+
+
+def sudoers_file(name: str) -> Path:
+    return Path("/etc/sudoers.d") / name
+
+
 def testbed_dir(name: str | None = None) -> Path:
     """Runtime files of one testbed: keys, sshd configs, PID files, logs, provenance."""
     return state_dir() / "testbed" / (name or testbed_name())

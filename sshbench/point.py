@@ -1,7 +1,8 @@
 """Run one sweep point: testbed profile, API deployment, Locust load, point.json.
 
 A point never raises for a failure of the system under test: it records `status: failed`
-with an `error_class` (testbed_error, api_down, sshd_died, locust_error, internal_error)
+with an `error_class` (testbed_error, api_down, sshd_died, locust_error, worker_lost,
+internal_error)
 and the sweep goes on. `point.json` is written last and atomically, so a point directory
 with a point.json is final and one without it is a crashed run's leftover (removed here).
 """
@@ -17,7 +18,17 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from sshbench import api_deploy, loadgen, paths, progress, provenance, records, sweep, testbed
+from sshbench import (
+    api_deploy,
+    loadgen,
+    loadgen_remote,
+    paths,
+    progress,
+    provenance,
+    records,
+    sweep,
+    testbed,
+)
 
 
 class PointFailure(Exception):
@@ -107,6 +118,8 @@ def make_load(
         processes=lg["processes"],
         ls_path=settings.get("ls_path", "/"),
         timeout_s=lg["request_timeout_s"],
+        hosts=list(lg.get("hosts") or []),
+        inventory=settings["inventory"],
     )
 
 
@@ -172,19 +185,29 @@ def _measure(
     load = make_load(params, settings, dep)
     offset = _api_log_offset()
     log(f"locust: {load.pattern} rps={load.rps} burst={load.burst_size} users={load.users}")
-    ctx["facts"] = facts = loadgen.run(
-        load,
-        pdir,
-        log,
-        api_pid=dep.get("pid"),
-        host=params["host"],
-        host_reader=_host_reader(params["host"]),
-        host_cpus=float(params["host_cpus"]),
-    )
+    try:
+        ctx["facts"] = facts = loadgen.run(
+            load,
+            pdir,
+            log,
+            api_pid=dep.get("pid"),
+            host=params["host"],
+            host_reader=_host_reader(params["host"]),
+            host_cpus=float(params["host_cpus"]),
+        )
+    except loadgen_remote.RemoteLoadError as e:
+        raise PointFailure("locust_error", str(e)) from None
     _copy_api_log(offset, pdir / "api.log")
     _check_sshd(params["host"], host)
     if not api_deploy.healthz(dep["url"]):
         raise PointFailure("api_down", f"the API at {dep['url']} stopped answering /healthz")
+    lost = facts["loadgen"].get("workers_lost")
+    if lost:
+        raise PointFailure(
+            "worker_lost",
+            f"Locust worker {', '.join(lost)} ended before the point did "
+            f"(see locust-worker-{lost[0]}.log)",
+        )
     codes = facts["returncodes"]
     if any(c not in (0, 1) for c in codes) or not (pdir / "locust_stats.csv").exists():
         raise PointFailure("locust_error", f"locust exited with {codes}; see locust.log")

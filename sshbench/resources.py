@@ -79,6 +79,7 @@ class Sampler:
         self.samples: list[dict[str, Any]] = []
         self._last_gen: dict[int, float] = {}  # last CPU seconds seen per Locust process
         self._gen_base: dict[int, float] = {}
+        self.remote: list[str] = []  # Locust processes on other machines (add_remote)
 
     def sample(self) -> None:
         t = time.time()
@@ -117,6 +118,20 @@ class Sampler:
                 row[f"host_{key}"] = val
         self.samples.append(row)
 
+    def add_remote(self, name: str, series: list[tuple[float, float]]) -> None:
+        """Count a Locust process on another machine like a local one: its cumulative CPU
+        seconds (sampled there, ``(epoch, cpu_s)``) at each sample's time, added to
+        ``generator_cpu_s`` and taken into ``generator_busiest_cpu_s``."""
+        self.remote.append(name)
+        for row in self.samples:
+            used = 0.0
+            for t, cpu_s in series:
+                if t > row["t"]:
+                    break
+                used = cpu_s
+            row["generator_cpu_s"] = round(row.get("generator_cpu_s", 0.0) + used, 4)
+            row["generator_busiest_cpu_s"] = max(row.get("generator_busiest_cpu_s", 0.0), used)
+
     def record(self, interval_s: float, host_cpus: float | None) -> dict[str, Any]:
         """The point.json `resources` block."""
         return {
@@ -124,6 +139,7 @@ class Sampler:
             "host": self.host,
             "host_cpus": host_cpus,
             "machine_cores": psutil.cpu_count(),
-            "generator_processes": len(self.generator_pids),
+            "generator_processes": len(self.generator_pids) + len(self.remote),
+            "remote_generators": self.remote,
             "samples": self.samples,
         }

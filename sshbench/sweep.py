@@ -393,8 +393,8 @@ def cost(
     }
 
 
-def inventory_hosts(inventory_dir: Path) -> set[str] | None:
-    """Host names in the `testbed` group of a YAML inventory directory (None: unknown)."""
+def inventory_hosts(inventory_dir: Path, group: str = "testbed") -> set[str] | None:
+    """Host names in ``group`` of a YAML inventory directory (None: unknown or none)."""
     found: set[str] = set()
 
     def walk(node: Any, in_testbed: bool) -> None:
@@ -405,7 +405,7 @@ def inventory_hosts(inventory_dir: Path) -> set[str] | None:
                 found.update(val)
             elif key == "children" and isinstance(val, dict):
                 for child, sub in val.items():
-                    walk(sub, in_testbed or child == "testbed")
+                    walk(sub, in_testbed or child == group)
             elif isinstance(val, dict) and key not in ("vars",):
                 walk(val, in_testbed)
 

@@ -30,7 +30,7 @@ import yaml
 
 from sshbench import paths
 from sshbench import testbed_live as live
-from sshbench.ansible_run import PlaybookError, RunResult, read_events, run_playbook
+from sshbench.ansible_run import PlaybookError, RunResult, fact, run_playbook
 
 PROFILES_FILE = paths.ANSIBLE_DIR / "profiles.yml"
 SSHD_DEFAULTS = paths.ANSIBLE_DIR / "roles" / "sshd" / "defaults" / "main.yml"
@@ -504,11 +504,8 @@ def _client_is_here(state: dict[str, Any]) -> bool:
 def _applied_route(result: RunResult) -> str:
     """The route the client_tcp task file recorded (testbed_host_client_tcp_applied), from the
     run's events."""
-    for event in read_events(result.run_dir / "artifacts" / "run"):
-        facts = ((event.get("event_data") or {}).get("res") or {}).get("ansible_facts") or {}
-        if "testbed_host_client_tcp_applied" in facts:
-            return str(facts["testbed_host_client_tcp_applied"]["route"])
-    return ""
+    applied = fact(result, "testbed_host_client_tcp_applied")
+    return str(applied["route"]) if applied else ""
 
 
 def _client_tcp_in_force(state: dict[str, Any], hosts: dict[str, Any]) -> dict[str, Any]:

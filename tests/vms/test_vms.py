@@ -1,0 +1,255 @@
+"""The real-VM path, run for real: Ansible reaches emulated VMs over SSH (inventory
+vms-local, testbed_kind remote, the same roles as a cloud inventory), the API runs on the
+client VM, and the ci sweep runs end to end through it, leaving nothing behind."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sweep.helpers import run_snakemake
+
+from sshbench import ansible_run, paths, point, sweep, testbed, vms_local
+
+pytestmark = pytest.mark.netns
+
+INVENTORY = "vms-local"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _etc_ssh(cloud: dict[str, Any], host: str) -> Path:
+    return paths.netns_etc(cloud["hosts"][host]["namespace"]) / "ssh"
+
+
+def _leftovers(cloud: dict[str, Any], originals: dict[str, str]) -> list[str]:
+    """What the testbed or the API left on any VM (a VM as the cloud made it: nothing)."""
+    found = []
+    user = testbed.user_name()
+    if subprocess.run(["id", user], capture_output=True).returncode == 0:
+        found.append(f"test user {user}")
+    if paths.user_home(user).exists():
+        found.append(f"home {paths.user_home(user)}")
+    for host, vm in cloud["hosts"].items():
+        etc = _etc_ssh(cloud, host)
+        if _sha(etc / "sshd_config") != originals[host]:
+            found.append(f"{host}: sshd_config not the VM's own")
+        if (etc / "sshd_config.sshbench-orig").exists():
+            found.append(f"{host}: sshd_config.sshbench-orig")
+        for what in ("sshapi", "loadgen"):
+            if (Path(vm["dir"]) / what).exists():
+                found.append(f"{host}: {what} directory")
+        pids = subprocess.run(
+            ["ip", "netns", "pids", vm["namespace"]], capture_output=True, text=True
+        ).stdout.split()
+        for pid in pids:
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            # sshd itself, and the admin's own sessions (Ansible's ControlPersist)
+            if not cmd.startswith("sshd:"):
+                found.append(f"{host}: process {pid} {cmd[:60]}")
+    route = subprocess.run(
+        ["ip", "-n", cloud["hosts"]["client"]["namespace"], "route", "show", cloud["subnet"]],
+        capture_output=True,
+        text=True,
+    ).stdout
+    if "quickack" in route:
+        found.append(f"client: route {route.strip()}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def cloud(vms_env: dict[str, str]) -> dict[str, Any]:
+    return vms_local.status()
+
+
+@pytest.fixture(scope="module")
+def originals(cloud: dict[str, Any]) -> dict[str, str]:
+    """Each VM's own sshd_config, as the cloud made it (before any testbed touched it)."""
+    return {h: _sha(_etc_ssh(cloud, h) / "sshd_config") for h in cloud["hosts"]}
+
+
+@pytest.fixture(scope="module")
+def vms_testbed(cloud: dict[str, Any], originals: dict[str, str]) -> dict[str, Any]:
+    return testbed.up(INVENTORY, "default")
+
+
+def test_testbed_up_reaches_the_vms_over_ssh(vms_testbed, cloud):
+    for host in ("taco", "jetstream"):
+        h = vms_testbed["hosts"][host]
+        assert h["kind"] == "remote" and h["alive"]
+        assert h["address"] == cloud["hosts"][host]["address"]
+        prov = json.loads(Path(h["provenance"]).read_text())
+        # the VM's own sshd, configured through its own /etc/ssh, admin account still allowed
+        assert prov["sshd_config"]["path"] == vms_local.SSHD_CONFIG
+        assert f"allowusers {testbed.user_name()}" in prov["sshd_T"]
+        assert cloud["admin_user"] in (_etc_ssh(cloud, host) / "sshd_config").read_text()
+    runs = paths.testbed_dir() / "runs"
+    extravars = json.loads(next(runs.glob("*-up-*/env/extravars")).read_text())
+    assert "ansible_connection" not in extravars  # the inventory decides, not the caller
+
+
+def test_lockout_guard_refuses_before_applying(vms_testbed, cloud):
+    config = _etc_ssh(cloud, "taco") / "sshd_config"
+    before = _sha(config)
+    extravars = {
+        **testbed._common_vars(paths.testbed_name()),
+        **testbed.resolve_profile("tuned"),
+        "sshd_allow_users": [testbed.user_name()],  # forgets the admin account
+    }
+    with pytest.raises(ansible_run.PlaybookError) as err:
+        ansible_run.run_playbook(
+            "testbed_switch.yml",
+            testbed.inventory_path(INVENTORY),
+            extravars,
+            paths.testbed_dir() / "runs",
+            "lockout",
+        )
+    message = str(err.value)
+    assert "refused before applying" in message and cloud["admin_user"] in message
+    assert "\n" not in message
+    assert _sha(config) == before  # nothing was applied
+    assert testbed.status()["hosts"]["taco"]["alive"]
+
+
+def test_profile_switch_over_ssh(vms_testbed):
+    pids = {h: v["sshd_pid"] for h, v in vms_testbed["hosts"].items()}
+    st = testbed.switch("tuned")
+    for host, h in st["hosts"].items():
+        prov = json.loads(Path(h["provenance"]).read_text())
+        assert "maxstartups 1000:30:3000" in prov["sshd_T"]
+        assert "maxsessions 3000" in prov["sshd_T"]
+        assert h["profile"] == "tuned" and h["alive"]
+        assert h["sshd_pid"] == pids[host]  # reloaded, not restarted
+    st = testbed.switch("default")
+    assert {h["profile"] for h in st["hosts"].values()} == {"default"}
+
+
+def _points(
+    duration_s: int, trials: int = 1, **loadgen: Any
+) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
+    config = sweep.resolve(
+        {
+            "sweep": "vmfail",
+            "inventory": INVENTORY,
+            "loadgen": loadgen,
+            "points": {
+                "hosts": ["taco"],
+                "profiles": ["default"],
+                "libraries": ["ssh2"],
+                "connections": ["per-request"],
+                "commands": ["uptime"],
+                "rates": [5],
+                "duration_s": duration_s,
+                "warmup_s": 1,
+                "trials": trials,
+            },
+        }
+    )
+    return sorted(sweep.expand(config).items()), sweep.run_settings(config)
+
+
+def _when_sending(part: Path, action) -> threading.Thread:
+    """Run ``action`` once ``part`` (a process's rows) has a few rows: mid-point."""
+
+    def wait() -> None:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if part.exists() and len(part.read_text().splitlines()) >= 4:
+                action()
+                return
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_killed_remote_worker_fails_that_point_and_the_next_runs(vms_testbed, cloud):
+    (first, second), settings = _points(duration_s=8, trials=2, hosts=["load"], processes=1)
+    remote = Path(cloud["hosts"]["load"]["dir"]) / "loadgen" / first[0]
+    killed: dict[str, int] = {}
+
+    def kill_worker() -> None:
+        killed["pid"] = int((remote / "worker-load-0.pid").read_text())
+        os.kill(killed["pid"], signal.SIGKILL)  # the worker this test's point started
+
+    thread = _when_sending(remote / "requests-0.csv", kill_worker)
+    rec = point.run("vmfail", first[0], first[1], settings)
+    thread.join(5)
+    assert killed, "the worker never started sending"
+    assert rec["status"] == "failed" and rec["error_class"] == "worker_lost", rec["error"]
+    assert "load-0" in rec["error"] and "\n" not in rec["error"]
+    assert rec["loadgen"]["workers_lost"] == ["load-0"]
+    rec = point.run("vmfail", second[0], second[1], settings)
+    assert rec["status"] == "ok", f"{rec['error_class']}: {rec['error']}"
+    assert rec["integrity"] == "ok" and rec["counts"]["failed"] == 0
+    # the remote worker's CPU is counted like a local one's, and its rows came back
+    res = rec["resources"]
+    assert res["remote_generators"] == ["load-0"] and res["generator_processes"] == 2
+    assert res["samples"][-1]["generator_cpu_s"] > res["samples"][0]["generator_cpu_s"]
+    pdir = paths.SweepLayout.of("vmfail").point(second[0])
+    assert (pdir / "locust-worker-load-0.log").exists()
+    assert rec["counts"]["ok"] == rec["counts"]["slots"] > 0
+
+
+def test_teardown_after_a_failure_mid_point(vms_testbed, cloud, originals):
+    ((point_id, params), *_), settings = _points(duration_s=8)
+    pdir = paths.SweepLayout.of("vmfail").point(point_id)
+    pid_file = Path(cloud["hosts"]["client"]["dir"]) / "sshapi" / "sshapi.pid"
+    killed: dict[str, int] = {}
+
+    def kill_api() -> None:
+        killed["pid"] = int(pid_file.read_text())
+        # the API this test deployed: gunicorn and its workers (their own session)
+        os.killpg(killed["pid"], signal.SIGKILL)
+
+    thread = _when_sending(pdir / "requests-0.csv", kill_api)
+    rec = point.run("vmfail", point_id, params, settings)
+    thread.join(5)
+    assert killed, "the point never started sending"
+    assert rec["status"] == "failed" and rec["error_class"] == "api_down", rec["error"]
+    assert rec["counts"]["failed"] > 0 and rec["integrity"] == "ok"
+    point.teardown(log=lambda msg: None)
+    assert _leftovers(cloud, originals) == []
+
+
+def test_ci_sweep_over_ssh_end_to_end(vms_env, cloud, originals):
+    proc = run_snakemake(
+        vms_env,
+        "--cores",
+        "2",
+        "--configfile",
+        "experiments/ci.yaml",
+        "--config",
+        f"inventory={INVENTORY}",
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    layout = paths.SweepLayout(Path(vms_env["SSHBENCH_RESULTS"]) / "ci")
+    points = sorted(layout.points.glob("*/point.json"))
+    assert len(points) == 5
+    for f in points:
+        rec = json.loads(f.read_text())
+        assert rec["status"] == "ok", f"{f.parent.name}: {rec['error_class']}: {rec['error']}"
+        assert rec["integrity"] == "ok"
+        assert rec["settings"]["inventory"] == INVENTORY
+        assert rec["provenance"]["testbed"]["inventory"] == INVENTORY
+        assert rec["provenance"]["api"]["url"].startswith(
+            f"http://{cloud['hosts']['client']['address']}:"
+        )
+    assert layout.report_html.exists() and layout.tidy.exists()
+    assert "teardown: testbed" in out
+    assert _leftovers(cloud, originals) == []
