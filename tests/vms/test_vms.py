@@ -178,7 +178,7 @@ def _when_sending(part: Path, action) -> threading.Thread:
 
 
 def test_killed_remote_worker_fails_that_point_and_the_next_runs(vms_testbed, cloud):
-    (first, second), settings = _points(duration_s=8, trials=2, hosts=["load"], processes=1)
+    (first, second), settings = _points(duration_s=5, trials=2, hosts=["load"], processes=1)
     remote = Path(cloud["hosts"]["load"]["dir"]) / "loadgen" / first[0]
     killed: dict[str, int] = {}
 
@@ -206,7 +206,7 @@ def test_killed_remote_worker_fails_that_point_and_the_next_runs(vms_testbed, cl
 
 
 def test_teardown_after_a_failure_mid_point(vms_testbed, cloud, originals):
-    ((point_id, params), *_), settings = _points(duration_s=8)
+    ((point_id, params), *_), settings = _points(duration_s=5)
     pdir = paths.SweepLayout.of("vmfail").point(point_id)
     pid_file = Path(cloud["hosts"]["client"]["dir"]) / "sshapi" / "sshapi.pid"
     killed: dict[str, int] = {}
