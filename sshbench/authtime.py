@@ -12,7 +12,8 @@ authentication alone, from the end of the key exchange to the server's USERAUTH_
 Its rows are ordinary requests.csv rows (one per login, `name` = "auth"), so the analysis
 computes their percentiles like any other point's: latency_ms and service_ms are both the
 authentication time. One login before the first row warms the library up (imports, key
-parsing) and is not a row. A failed login is a failed row with the API's error code.
+parsing) and is not a row; if it fails, the point fails with the API's error code (say
+ssh_auth_failed) before any row. A later failed login is a failed row with that code.
 """
 
 from __future__ import annotations
