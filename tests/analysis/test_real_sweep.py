@@ -31,6 +31,7 @@ from analysis.claims_spec import load_claims
 from analysis.collect import read_tidy
 from analysis.figures import HEIGHT_PX, WIDTH_PX
 from analysis.select import latency_metric, service_metric
+from analysis.tables import AUTH_COLUMN, libraries_table
 from sshbench import paths
 from sshbench.paths import FIGURES, SweepLayout
 
@@ -174,6 +175,10 @@ def test_auth_points_time_each_login_and_answer_the_library_claim(
         assert 0 < _metric(ci_tidy, pid, "latency_p50") < 1000, pid
         assert not ((ci_tidy["point_id"] == pid) & (ci_tidy["metric"] == "target_rps")).any()
         p50.setdefault(lib, []).append(_metric(ci_tidy, pid, "latency_p50"))
+    # the report's library table shows each library's authentication alone, from the same rows
+    libs = libraries_table(ci_tidy).set_index("library")
+    for lib, values in p50.items():
+        assert libs.loc[lib, AUTH_COLUMN] == pytest.approx(np.mean(values), abs=0.05)
     (c,) = [c for c in load_claims(paths.PAPER_DIR / "claims.yaml") if c.id.startswith("ssh2_auth")]
     (r,) = evaluate_claim(c, ci_tidy)
     assert r.value == pytest.approx(np.mean(p50["paramiko"]) / np.mean(p50["ssh2"]))
