@@ -10,10 +10,8 @@ that host's CPU as what ran out, never the load generator.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
@@ -87,13 +85,15 @@ def test_the_small_host_ran_out_of_cpu_and_the_generator_is_not_blamed(searched)
 
 
 def test_utilisation_law_holds_against_the_raw_counters(searched):
-    """U = X * D for the host's sshd and the API: each unsaturated step's throughput times
-    its service demand (tidy table) equals the CPU rate that a least-squares fit through
-    the step's own raw counter samples inside its window gives (an estimator independent
-    of the collector's interpolation), within 10 %, or within two ticks of the kernel's CPU
-    clock over the window where the rate is too low for 10 % to be above the counters'
-    resolution (process CPU times count in 1/CLK_TCK s, 10 ms: an API using 0.03 cores
-    moves its counter by a tick or two per 0.5 s sample)."""
+    """U = X * D for the host's sshd and the API, checked against the raw counter samples.
+
+    Each unsaturated step's throughput times its service demand times its window (tidy
+    table) is the CPU time that step used. The counters are cumulative, so that CPU time
+    lies between what they grew by over the samples inside the window and over the
+    samples just around it; a wrong counter, unit or answer count in either metric lands
+    outside. (A regression slope through the samples is not a fair judge: at 8 RPS over a
+    3 s window the API's work is a few dozen 10 ms clock ticks, arriving in bursts.)
+    """
     sweep_dir, _ = searched
     tidy = collect(sweep_dir)
     calm = tidy[(tidy["limited_by"] == "[]") & (tidy["status"] == "ok")]
@@ -102,19 +102,17 @@ def test_utilisation_law_holds_against_the_raw_counters(searched):
     for pid, row in wide.iterrows():
         rec = json.loads((sweep_dir / "points" / pid / "point.json").read_text())
         start, end = rec["schedule"]["window"]
-        inside = [x for x in rec["resources"]["samples"] if start <= x["t"] <= end]
-        if len(inside) < 4:
+        samples = sorted(rec["resources"]["samples"], key=lambda x: x["t"])
+        before = [x for x in samples if x["t"] <= start]
+        inside = [x for x in samples if start <= x["t"] <= end]
+        after = [x for x in samples if x["t"] >= end]
+        if not (before and after and len(inside) >= 2):
             continue
-        t = np.array([x["t"] for x in inside])
         for res in ("host", "api"):
-            slope = np.polyfit(t, np.array([x[f"{res}_cpu_s"] for x in inside]), 1)[0]
-            predicted = row["throughput_rps"] * row[f"demand_ms_{res}"] / 1000
-            ticks = 2 / os.sysconf("SC_CLK_TCK") / (end - start)  # cores
-            assert predicted == pytest.approx(slope, rel=0.10, abs=ticks), (
-                pid,
-                res,
-                predicted,
-                slope,
-            )
+            key = f"{res}_cpu_s"
+            used = row["throughput_rps"] * row[f"demand_ms_{res}"] / 1000 * (end - start)
+            at_least = inside[-1][key] - inside[0][key]
+            at_most = after[0][key] - before[-1][key]
+            assert at_least - 1e-9 <= used <= at_most + 1e-9, (pid, res, at_least, used, at_most)
             checked += 1
     assert checked >= 4
