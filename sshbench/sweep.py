@@ -36,6 +36,8 @@ AXIS_DEFAULTS: dict[str, Any] = {
 
 # Libraries whose authentication alone can be timed (sshbench.authtime; not the `ssh` client).
 AUTH_LIBRARIES = ("ssh2", "paramiko", "asyncssh", "ssh-python")
+# Filter fields whose values are numbers (rates, CPU quotas, counts).
+NUMERIC_FILTER_FIELDS = ("rps", "host_cpus", "trial", "burst_size", "logins")
 _CONN_SHORT = {"per-request": "perreq", "pooled": "pooled"}
 _TCP_SHORT = {"default": "tcpd", "quickack": "tcpq"}
 # Seconds a point costs besides its load (API check, Locust start and drain, point.json),
@@ -82,6 +84,9 @@ def _fill_defaults(instance: dict[str, Any], schema: Mapping[str, Any]) -> None:
 def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
     """Validate, fill defaults, and check what the schema cannot express."""
     config = copy.deepcopy(dict(config))
+    for key in ("include", "exclude"):
+        if isinstance(config.get(key), list):
+            config[key] = [_numbers_in(f) for f in config[key]]
     validate(config)
     _fill_defaults(config, load_schema())
     groups = config.get("groups") or {"all": {}}
@@ -108,6 +113,31 @@ def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
     if loadgen["min_users"] > loadgen["max_users"]:
         raise ConfigError("config field loadgen.min_users: larger than loadgen.max_users")
     return config
+
+
+def _number(value: Any) -> Any:
+    """'90' -> 90, '0.5' -> 0.5; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _numbers_in(flt: Any) -> Any:
+    """A filter's numeric fields as numbers: Snakemake's ``--config include=[{trial: 0}]``
+    reads every value inside a list as a string (YAML's BaseLoader)."""
+    if not isinstance(flt, dict):
+        return flt
+    return {
+        k: ([_number(x) for x in v] if isinstance(v, list) else _number(v))
+        if k in NUMERIC_FILTER_FIELDS
+        else v
+        for k, v in flt.items()
+    }
 
 
 def load(path: str | Path) -> dict[str, Any]:

@@ -173,6 +173,22 @@ def test_groups_union_dedupe_and_filters():
     ]
 
 
+def test_filters_from_snakemakes_command_line_match_numbers():
+    """`--config include=[{trial: 1, rps: 10}]` reaches the config as strings (Snakemake
+    reads values inside a list with YAML's BaseLoader); they still match."""
+    from snakemake.cli import parse_config
+
+    c = copy.deepcopy(BASE)
+    c.update(parse_config(["include=[{rps: 10, command: [ls], host_cpus: 2}]"]))
+    assert c["include"] == [{"rps": "10", "command": ["ls"], "host_cpus": "2"}]
+    kept = sweep.expand(sweep.resolve(c))
+    assert kept and len(kept) < len(sweep.expand(sweep.resolve(BASE)))
+    assert {(p["rps"], p["command"], p["host_cpus"]) for p in kept.values()} == {(10, "ls", 2)}
+    c.update(parse_config(["include=[{rps: ten}]"]))
+    with pytest.raises(sweep.ConfigError, match=r"include\[0\]\.rps"):
+        sweep.resolve(c)
+
+
 def test_same_id_with_other_parameters_is_refused():
     c = copy.deepcopy(BASE)
     c["groups"] = {"a": {"duration_s": 10}, "b": {"duration_s": 30}}

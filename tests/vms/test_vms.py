@@ -226,6 +226,17 @@ def test_teardown_after_a_failure_mid_point(vms_testbed, cloud, originals):
     assert _leftovers(cloud, originals) == []
 
 
+# The ci sweep cut to one point of each kind that reaches the VMs differently: a new
+# connection per request (default profile), pooled (tuned: a profile switch over SSH) and
+# the auth points (logins from the controller, no API). The whole ci sweep runs locally in
+# tests/analysis; here the other five points would add a minute and no new path.
+VMS_CI = [
+    {"command": "uptime", "profile": "default", "pattern": "sustained"},
+    {"connections": "pooled"},
+    {"pattern": "auth", "trial": 0},
+]
+
+
 def test_ci_sweep_over_ssh_end_to_end(vms_env, cloud, originals):
     proc = run_snakemake(
         vms_env,
@@ -235,12 +246,14 @@ def test_ci_sweep_over_ssh_end_to_end(vms_env, cloud, originals):
         "experiments/ci.yaml",
         "--config",
         f"inventory={INVENTORY}",
+        f"include={json.dumps(VMS_CI)}",
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     layout = paths.SweepLayout(Path(vms_env["SSHBENCH_RESULTS"]) / "ci")
     points = sorted(layout.points.glob("*/point.json"))
-    ci = sweep.expand(sweep.load(paths.EXPERIMENTS_DIR / "ci.yaml"))
+    ci = sweep.expand({**sweep.load(paths.EXPERIMENTS_DIR / "ci.yaml"), "include": VMS_CI})
+    assert len(ci) == 4 and {p["pattern"] for p in ci.values()} == {"sustained", "auth"}
     assert sorted(f.parent.name for f in points) == sorted(ci)
     for f in points:
         rec = json.loads(f.read_text())

@@ -32,7 +32,7 @@ try:
     SEARCHES = sb_sweep.searches(SWEEP)
 except (sb_sweep.ConfigError, sb_testbed.TestbedError) as _e:
     raise WorkflowError(f"bad sweep config: {_e}") from None
-validate(config, "../schemas/config.schema.yaml")
+validate(SWEEP, "../schemas/config.schema.yaml")  # resolved: --config filters as numbers
 
 SWEEP_NAME = SWEEP["sweep"]
 PRIORITY = sb_sweep.priorities(POINTS)
