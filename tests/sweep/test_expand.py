@@ -174,7 +174,7 @@ def test_groups_union_dedupe_and_filters():
 
 
 def test_filters_from_snakemakes_command_line_match_numbers():
-    """`--config include=[{trial: 1, rps: 10}]` reaches the config as strings (Snakemake
+    """`--config include=[{rps: 10, host_cpus: 2}]` reaches the config as strings (Snakemake
     reads values inside a list with YAML's BaseLoader); they still match."""
     from snakemake.cli import parse_config
 
