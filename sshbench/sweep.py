@@ -36,8 +36,6 @@ AXIS_DEFAULTS: dict[str, Any] = {
 
 # Libraries whose authentication alone can be timed (sshbench.authtime; not the `ssh` client).
 AUTH_LIBRARIES = ("ssh2", "paramiko", "asyncssh", "ssh-python")
-# Filter fields whose values are numbers (rates, CPU quotas, counts).
-NUMERIC_FILTER_FIELDS = ("rps", "host_cpus", "trial", "burst_size", "logins")
 _CONN_SHORT = {"per-request": "perreq", "pooled": "pooled"}
 _TCP_SHORT = {"default": "tcpd", "quickack": "tcpq"}
 # Seconds a point costs besides its load (API check, Locust start and drain, point.json),
@@ -84,9 +82,10 @@ def _fill_defaults(instance: dict[str, Any], schema: Mapping[str, Any]) -> None:
 def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
     """Validate, fill defaults, and check what the schema cannot express."""
     config = copy.deepcopy(dict(config))
+    numeric = _numeric_filter_fields(load_schema())
     for key in ("include", "exclude"):
         if isinstance(config.get(key), list):
-            config[key] = [_numbers_in(f) for f in config[key]]
+            config[key] = [_numbers_in(f, numeric) for f in config[key]]
     validate(config)
     _fill_defaults(config, load_schema())
     groups = config.get("groups") or {"all": {}}
@@ -115,26 +114,33 @@ def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _number(value: Any) -> Any:
-    """'90' -> 90, '0.5' -> 0.5; anything else as it is."""
-    if not isinstance(value, str):
-        return value
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
+def _numeric_filter_fields(schema: Mapping[str, Any]) -> dict[str, type]:
+    """The filter fields the schema types as numbers, with the Python type to read them as."""
+    kinds = {"integer": int, "number": float}
+    fields = schema["$defs"]["filter"]["properties"]
+    return {
+        name: kinds[alts["oneOf"][0]["type"]]
+        for name, alts in fields.items()
+        if alts["oneOf"][0]["type"] in kinds
+    }
 
 
-def _numbers_in(flt: Any) -> Any:
+def _numbers_in(flt: Any, numeric: Mapping[str, type]) -> Any:
     """A filter's numeric fields as numbers: Snakemake's ``--config include=[{trial: 0}]``
-    reads every value inside a list as a string (YAML's BaseLoader)."""
+    reads every value inside a list as a string (YAML's BaseLoader). A string that is not
+    such a number stays as it is, for the schema to name."""
+
+    def read(value: Any, kind: type) -> Any:
+        try:
+            return kind(value) if isinstance(value, str) else value
+        except ValueError:
+            return value
+
     if not isinstance(flt, dict):
         return flt
     return {
-        k: ([_number(x) for x in v] if isinstance(v, list) else _number(v))
-        if k in NUMERIC_FILTER_FIELDS
+        k: ([read(x, numeric[k]) for x in v] if isinstance(v, list) else read(v, numeric[k]))
+        if k in numeric
         else v
         for k, v in flt.items()
     }
