@@ -82,12 +82,13 @@ def _fill_defaults(instance: dict[str, Any], schema: Mapping[str, Any]) -> None:
 def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
     """Validate, fill defaults, and check what the schema cannot express."""
     config = copy.deepcopy(dict(config))
-    numeric = _numeric_filter_fields(load_schema())
+    schema = load_schema()
+    numeric = _numeric_filter_fields(schema)
     for key in ("include", "exclude"):
         if isinstance(config.get(key), list):
             config[key] = [_numbers_in(f, numeric) for f in config[key]]
     validate(config)
-    _fill_defaults(config, load_schema())
+    _fill_defaults(config, schema)
     groups = config.get("groups") or {"all": {}}
     for gname, axes in groups.items():
         merged = {**AXIS_DEFAULTS, **config["points"], **axes}

@@ -3,7 +3,6 @@
 import copy
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from sshbench import paths
 from sshbench import point as sb_point
@@ -32,7 +31,6 @@ try:
     SEARCHES = sb_sweep.searches(SWEEP)
 except (sb_sweep.ConfigError, sb_testbed.TestbedError) as _e:
     raise WorkflowError(f"bad sweep config: {_e}") from None
-validate(SWEEP, "../schemas/config.schema.yaml")  # resolved: --config filters as numbers
 
 SWEEP_NAME = SWEEP["sweep"]
 PRIORITY = sb_sweep.priorities(POINTS)
