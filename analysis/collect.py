@@ -17,10 +17,17 @@ Definitions, so every number downstream has one meaning:
   empty); ``failure_rate`` = failures / sent.
 - Rates (sustained-like only): ``achieved_rps`` = sent / W; ``throughput_rps`` = ok answers
   whose answer time lies in the window (whatever their slot) / W; ``target_rps``.
-- Latency (from the intended time): percentiles over every kept slot, a missed slot being
-  +inf, so a percentile that lands on a missed slot is inf; ``latency_mean`` / ``_min``
-  over answered rows (ok or failed). Service time (from the send): the same over sent rows
-  (a missed slot was never sent, so it has no service time).
+- Latency (from the intended time): ``latency_p{q}``, ``latency_mean`` and ``latency_min``
+  are over EVERY kept slot, a failed or missed slot counting as not answered (+inf): a
+  percentile that lands on one is inf, and a mean that meets one is inf. So a request that
+  sshd refused in 10 ms can never lower a latency statistic; it raises it. Beside them,
+  ``answered_share`` = ok / slots says how much of the schedule was answered at all.
+  Success-only statistics keep their own names: ``ok_latency_p{q}``, ``ok_latency_mean``,
+  ``ok_latency_min`` (over ok rows only; absent when none was ok).
+- Service time (from the actual send; decided here): ``service_*`` over every SENT request,
+  a failed one counting as not served (+inf), for the same reason as latency; a missed slot
+  was never sent, so it has no service time (its cost is in ``latency_*``).
+  ``ok_service_p{q}``, ``ok_service_mean``, ``ok_service_min``: over ok rows only.
 - Percentiles: nearest rank, numpy's ``inverted_cdf`` (Hyndman and Fan's type 1): the
   smallest value v with at least q % of the sample <= v, so "p99 < 2 s" is the same
   statement as "at least 99 % took < 2 s". Locust's own CSV uses rank ``floor(n q) + 1`` on
@@ -117,7 +124,8 @@ def locust_percentile(times_ms: Sequence[float], q: float) -> float:
     """The percentile Locust's stats CSV reports: rank floor(n*q/100)+1 of bucketed times.
 
     Same as ``locust.stats.calculate_response_time_percentile``; Locust times a request
-    from its send, so this is comparable with our service times.
+    from its send and counts a failed request at its own (often short) time, so this is
+    comparable with neither ``service_*`` (failed = inf) nor ``ok_service_*`` (ok only).
     """
     b = sorted(locust_bucket(t) for t in times_ms)
     if not b:
@@ -211,15 +219,21 @@ def in_window(requests: pd.DataFrame, win: Window | None) -> pd.DataFrame:
     return requests[(t >= win.start) & (t < win.end)]
 
 
-def _stats(rows: list[Row], measure: str, values: np.ndarray, finite: np.ndarray) -> None:
-    """Percentiles over ``values`` (may hold inf), mean and min over ``finite``."""
-    if len(finite):
-        rows.append((f"{measure}_mean", float(finite.mean()), "ms", None))
-        rows.append((f"{measure}_min", float(finite.min()), "ms", None))
-    if len(values):
-        s = np.sort(values)
-        for q in PERCENTILES:
-            rows.append((percentile_metric(q, measure), percentile(s, q), "ms", q / 100.0))
+def _stats(rows: list[Row], measure: str, values: np.ndarray) -> None:
+    """Mean, min and percentiles over ``values`` (+inf = not answered; a mean meeting one is
+    inf). Nothing when there are no values."""
+    if not len(values):
+        return
+    rows.append((f"{measure}_mean", float(values.mean()), "ms", None))
+    rows.append((f"{measure}_min", float(values.min()), "ms", None))
+    s = np.sort(values)
+    for q in PERCENTILES:
+        rows.append((percentile_metric(q, measure), percentile(s, q), "ms", q / 100.0))
+
+
+def _times(kept: pd.DataFrame, mask: pd.Series, column: str) -> np.ndarray:
+    t = kept.loc[mask, column].to_numpy(dtype=float)
+    return t[~np.isnan(t)]
 
 
 def request_metrics(
@@ -269,14 +283,14 @@ def request_metrics(
         target = target if target is not None else _num((point.get("params") or {}).get("rps"))
         if target is not None:
             rows.append(("target_rps", target, "req/s", None))
-    sent_rows = ok | failed
-    latency = kept.loc[sent_rows, "latency_ms"].to_numpy(dtype=float)
-    latency = latency[~np.isnan(latency)]
-    _stats(rows, "latency", np.concatenate([latency, np.full(n_missed, np.inf)]), latency)
-    service = kept.loc[sent_rows, "service_ms"].to_numpy(dtype=float)
-    service = service[~np.isnan(service)]
-    _stats(rows, "service", service, service)
+    ok_latency, ok_service = _times(kept, ok, "latency_ms"), _times(kept, ok, "service_ms")
+    not_answered = np.full(n_failed + n_missed, np.inf)
+    _stats(rows, "latency", np.concatenate([ok_latency, not_answered]))
+    _stats(rows, "ok_latency", ok_latency)
+    _stats(rows, "service", np.concatenate([ok_service, np.full(n_failed, np.inf)]))
+    _stats(rows, "ok_service", ok_service)
     if len(kept):
+        rows.append(("answered_share", n_ok / len(kept), "fraction", None))
         ok_ms = kept.loc[ok, "latency_ms"].to_numpy(dtype=float)
         for ms in UNDER_MS:
             rows.append(
@@ -526,7 +540,7 @@ def summarise_point(point_dir: Path) -> dict[str, Any]:
     """The runner's console line for one point, from the same computation as the tidy rows.
 
     Keys: pattern, target_rps, achieved_rps, latency_p50, latency_p99, service_p50,
-    service_p99 (floats; inf when a percentile lands on a missed slot), slots, sent,
+    service_p99 (floats; inf when a percentile lands on a failed or missed slot), slots, sent,
     missed, failures (ints); None when the metric does not exist (a burst's rates);
     limited_by (list), saturation, integrity.
     """

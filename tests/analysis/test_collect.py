@@ -175,24 +175,35 @@ def test_counts_and_rates_over_the_window(tmp_path: Path) -> None:
     assert m["point_ok"] == 1.0
 
 
-def test_latency_percentiles_count_missed_slots_as_infinite(tmp_path: Path) -> None:
+def test_latency_counts_failed_and_missed_slots_as_not_answered(tmp_path: Path) -> None:
+    """The failed slot (50 ms, refused) and the two missed ones are +inf: 3 of 10 slots."""
     m = metrics_of(make_point(tmp_path))
-    want = {50: 600, 66: 1500, 75: 2500, 80: 2500, 90: math.inf, 95: math.inf, 99: math.inf}
+    want = {50: 1200, 66: 2500, 75: math.inf, 80: math.inf, 90: math.inf, 99: math.inf}
     for q, v in want.items():
         assert m[percentile_metric(q)] == pytest.approx(v), q
     assert m["latency_p100"] == math.inf
-    assert m["latency_mean"] == pytest.approx(sum(LATENCIES[:8]) / 8)  # answered only
-    assert m["latency_min"] == pytest.approx(50)
+    assert m["latency_mean"] == math.inf  # a mean that meets a not-answered slot
+    assert m["latency_min"] == pytest.approx(100)  # the refused 50 ms is not an answer
+    assert m["answered_share"] == pytest.approx(0.7)
+    ok = sorted(v for v in LATENCIES if v not in (50, math.inf))  # the 7 ok latencies
+    assert m["ok_latency_mean"] == pytest.approx(sum(ok) / 7)
+    assert m["ok_latency_min"] == pytest.approx(100)
+    assert m["ok_latency_p50"] == pytest.approx(600) and m["ok_latency_p100"] == 2500
 
 
-def test_service_percentiles_over_sent_requests(tmp_path: Path) -> None:
+def test_service_counts_failed_requests_as_not_served(tmp_path: Path) -> None:
     m = metrics_of(make_point(tmp_path))
-    want = {50: 300, 66: 1000, 75: 1000, 80: 1400, 90: 2400, 100: 2400}
+    # sent: 8; the failed one (40 ms) is +inf, the missed slots have no service time
+    want = {50: 500, 66: 1400, 75: 1400, 80: 2400, 90: math.inf, 100: math.inf}
     for q, v in want.items():
         assert m[percentile_metric(q, "service")] == pytest.approx(v), q
-    assert m["service_mean"] == pytest.approx(sum(SERVICES) / 8)
-    assert m["service_min"] == pytest.approx(40)
+    assert m["service_mean"] == math.inf
+    ok = [v for v in SERVICES if v != 40]
+    assert m["ok_service_mean"] == pytest.approx(sum(ok) / 7)
+    assert m["ok_service_min"] == pytest.approx(90)
+    assert m["ok_service_p100"] == 2400
     assert set(m) >= {percentile_metric(q, "service") for q in PERCENTILES}
+    assert set(m) >= {percentile_metric(q, "ok_service") for q in PERCENTILES}
 
 
 def test_frac_ok_under_counts_missed_and_failed_as_not_under(tmp_path: Path) -> None:
