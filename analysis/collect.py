@@ -41,6 +41,11 @@ Definitions, so every number downstream has one meaning:
   d(nr_throttled) / d(nr_periods); ``demand_ms_*`` = CPU ms per ok answer in the window
   (utilisation law D = U / X). A counter without samples covering the window gives no
   metric (absent, not 0).
+- ``sshd_refusals``: failed requests whose class and text say sshd refused or dropped the
+  connection (analysis.saturation.sshd_refused); ``refused_share`` = that / sent.
+- Memory: ``host_mem_peak_mib`` = the largest point.json ``resources.samples[*].host_mem_bytes``
+  (the host cgroup's memory in use) within one sampling interval of the window, in MiB;
+  ``host_mem_limit_mib`` = ``resources.host_mem_limit_bytes`` in MiB. Absent when not recorded.
 - Per point columns: ``integrity`` (point.json's, plus "broken: ..." when requests.csv
   disagrees with point.json ``counts``), ``limited_by`` (JSON list), ``saturation`` and
   ``limit_kind`` (analysis.saturation).
@@ -270,6 +275,9 @@ def request_metrics(
             strict=True,
         )
     )
+    rows.append(("sshd_refusals", float(refusals), "count", None))
+    if sent:
+        rows.append(("refused_share", refusals / sent, "fraction", None))
     if win is not None and win.sustained:
         ans = requests.loc[requests["outcome"] == _OK, "answered_ts"]
         ok_in_window = int(((ans >= win.start) & (ans < win.end)).sum())
@@ -377,6 +385,32 @@ def resource_metrics(point: dict[str, Any], win: Window | None, ok_answers: int)
                 None,
             )
         )
+    rows += memory_metrics(res, samples, win, interval)
+    return rows
+
+
+MIB = 2.0**20
+
+
+def memory_metrics(
+    res: dict[str, Any], samples: Sequence[dict[str, Any]], win: Window, interval_s: float
+) -> list[Row]:
+    """The host's peak memory in use over the window (samples within one interval of it) and
+    its limit, in MiB; absent when not recorded."""
+    slack = max(float(interval_s), 0.0) + 1e-6
+    used = [
+        float(s["host_mem_bytes"])
+        for s in samples
+        if s.get("host_mem_bytes") is not None
+        and s.get("t") is not None
+        and win.start - slack <= float(s["t"]) <= win.end + slack
+    ]
+    rows: list[Row] = []
+    if used:
+        rows.append(("host_mem_peak_mib", max(used) / MIB, "MiB", None))
+    limit = _num(res.get("host_mem_limit_bytes"))
+    if limit is not None and limit > 0:
+        rows.append(("host_mem_limit_mib", limit / MIB, "MiB", None))
     return rows
 
 
