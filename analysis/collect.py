@@ -47,8 +47,9 @@ Definitions, so every number downstream has one meaning:
   (the host cgroup's memory in use) within one sampling interval of the window, in MiB;
   ``host_mem_limit_mib`` = ``resources.host_mem_limit_bytes`` in MiB. Absent when not recorded.
 - Per point columns: ``integrity`` (point.json's, plus "broken: ..." when requests.csv
-  disagrees with point.json ``counts``), ``limited_by`` (JSON list), ``saturation`` and
-  ``limit_kind`` (analysis.saturation).
+  disagrees with point.json ``counts``), ``limited_by`` (JSON list), ``saturation``,
+  ``limit_kind`` and ``limit_order`` (analysis.saturation: what broke the bound and what ran
+  out, in order of time; the environment only counts when it ran out first).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import saturation
+from analysis.capacity import bound_of
 from sshbench import records
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ CPU_COUNTERS: dict[str, str] = {
 # Columns that lead the tidy table; every other column is a parameter or provenance field.
 LEAD_COLUMNS = ["sweep", "point_id", "status", "metric", "value", "unit", "quantile"]
 # Per-point columns computed here (not copied from point.json).
-POINT_COLUMNS = ("integrity", "limited_by", "saturation", "limit_kind")
+POINT_COLUMNS = ("integrity", "limited_by", "saturation", "limit_kind", "limit_order")
 
 # point.json keys not copied into columns: handled as lead/param columns, recomputed here
 # (counts -> metrics, integrity/limits -> POINT_COLUMNS), or not scalar (samples).
@@ -457,6 +459,7 @@ class PointResult:
     rows: list[Row]
     integrity: str
     limited_by: list[str]
+    limit_order: str = ""
 
     @property
     def values(self) -> dict[str, float]:
@@ -469,6 +472,7 @@ class PointResult:
             "limited_by": json.dumps(self.limited_by),
             "saturation": saturation.describe(self.limited_by),
             "limit_kind": saturation.kind(self.limited_by),
+            "limit_order": self.limit_order,
         }
 
 
@@ -479,8 +483,25 @@ def point_metrics(point: dict[str, Any], requests: pd.DataFrame) -> PointResult:
     rows += resource_metrics(point, win, ok_answers)
     rows.append(("point_ok", 1.0 if point.get("status") == "ok" else 0.0, "bool", None))
     values = {m: v for m, v, _, _ in rows}
-    limits = saturation.limited_by({**values, "sshd_refusals": refusals}, point)
-    return PointResult(rows, integrity(point, requests), limits)
+    line = point_timeline(point, requests, win)
+    limits = saturation.limited_by({**values, "sshd_refusals": refusals}, point, line)
+    order = line.text() if line is not None else "no window: the environment is unknown"
+    return PointResult(rows, integrity(point, requests), limits, order)
+
+
+def point_timeline(
+    point: dict[str, Any], requests: pd.DataFrame, win: Window | None
+) -> saturation.Timeline | None:
+    """analysis.saturation.timeline over the window (a point without one, e.g. auth logins:
+    over its rows' span), against the capacity bound's latency; None without rows."""
+    if win is None:
+        start, end = requests["intended_ts"].min(), requests["answered_ts"].max()
+        if not (np.isfinite(start) and np.isfinite(end)) or end <= start:
+            return None
+        win = Window(float(start), float(end), False)
+    kept = in_window(requests, win)
+    bound = bound_of(point.get("settings"))["p99_ms"]
+    return saturation.timeline(point, requests, kept, win.start, win.end, bound)
 
 
 # Provenance text longer than this (a whole sshd_config, `sshd -T` output) is replaced in
