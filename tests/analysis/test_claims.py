@@ -412,3 +412,95 @@ def test_ci_of_a_fraction_stays_within_0_and_1() -> None:
     (r,) = evaluate_claim(c, crafted(trials(vals)))
     assert r.ci_low == 0.0 and r.ci_high == pytest.approx(t_interval(vals)[2])
     assert r.verdict == FAILS and "clipped" in r.ci_method
+
+
+def _profiles(default: list[float], tuned: list[float], metric: str, **params) -> list[dict]:
+    pts = []
+    for prof, vals in (("default", default), ("tuned", tuned)):
+        for t, v in enumerate(vals):
+            pts.append({**params, "profile": prof, "trial": t, "metrics": {metric: v},
+                        "point_id": f"{prof}-{params.get('rps', 0)}-{t}"})  # fmt: skip
+    return pts
+
+
+def test_difference_with_a_welch_ci_and_a_denominator_that_must_show_none() -> None:
+    c = claim(kind="difference", metric="failure_rate", over="profile", numerator="default")
+    c.denominator, c.comparison, c.threshold, c.condition = "tuned", ">", 0, dict(STUDY)
+    c.denominator_zero = True
+    (r,) = evaluate_claim(c, crafted(_profiles([0.25, 0.3, 0.27], [0.0] * 3, "failure_rate")))
+    assert r.verdict == HOLDS and r.value == pytest.approx(0.82 / 3)
+    assert 0 < r.ci_low < r.value < r.ci_high and "Welch" in r.ci_method
+    (r,) = evaluate_claim(c, crafted(_profiles([0.25, 0.3, 0.27], [0, 0.01, 0], "failure_rate")))
+    assert r.verdict == FAILS and "1 of 3 trial(s) above 0" in r.note
+    (r,) = evaluate_claim(c, crafted(_profiles([0.25, 0.3], [0.0] * 2, "failure_rate")))
+    assert r.verdict == INCONCLUSIVE
+    # neither fails at 10 RPS, default fails at 50: with require any the claim holds
+    c.require, c.condition = "any", {k: v for k, v in STUDY.items()}
+    pts = _profiles([0.0] * 3, [0.0] * 3, "failure_rate", rps=10)
+    pts += _profiles([0.25, 0.3, 0.27], [0.0] * 3, "failure_rate", rps=50)
+    details, summary = evaluate([c], crafted(pts))
+    got = dict(zip(details["group"], details["verdict"], strict=True))
+    assert got == {"rps=10": FAILS, "rps=50": HOLDS} and summary.iloc[0]["verdict"] == HOLDS
+
+
+def test_first_limit_memory_before_ssh() -> None:
+    c = claim(kind="first_limit", metric="host_mem_peak_mib", over="rps", comparison=">=")
+    c.limit_metric, c.rival_metric, c.threshold, c.condition = (
+        "host_mem_limit_mib",
+        "refused_share",
+        0.9,
+        dict(STUDY),
+    )
+
+    def pts(peaks: list[float], refused: list[float]) -> pd.DataFrame:
+        out = []
+        for rps, peak, ref in zip((10, 100, 500), peaks, refused, strict=True):
+            for t in range(3):
+                m = {"host_mem_peak_mib": peak + t, "host_mem_limit_mib": 2048.0}
+                out.append({"rps": rps, "trial": t, "metrics": {**m, "refused_share": ref}})
+        return crafted(out)
+
+    (r,) = evaluate_claim(c, pts([400, 900, 1950], [0, 0, 0]))
+    assert r.verdict == HOLDS and "first at rps=500" in r.note and "500: 1952 of 2048" in r.note
+    (r,) = evaluate_claim(c, pts([400, 900, 1950], [0, 0.2, 0.3]))
+    assert r.verdict == FAILS and "limits first" in r.note
+    (r,) = evaluate_claim(c, pts([400, 500, 600], [0, 0, 0]))
+    assert r.verdict == INCONCLUSIVE and "neither" in r.note
+
+
+def test_equal_by_construction_names_what_differs() -> None:
+    c = claim(kind="ratio", over="host", numerator="jetstream", denominator="taco")
+    c.comparison, c.threshold, c.condition = "within", [0.8, 1.25], {"rps": 10, **STUDY}
+    c.construction = True
+    facts = {}
+    for host, mem in (("taco", 2**31), ("jetstream", 2**32)):
+        pre = f"provenance.testbed.hosts.{host}."
+        facts |= {
+            pre + "host_facts.cpu_cores_applied": 2.0,
+            pre + "kernel": "6.1",
+            pre + "sshd_version": "OpenSSH_9.2",
+            pre + "host_facts.memory_bytes_applied": mem,
+        }
+    a = trials([100.0, 101.0, 99.0], rps=10, host="jetstream")
+    b = trials([100.0, 100.5, 99.5], rps=10, host="taco")
+    pts = [dict(p, point_id=f"p{i}", **facts) for i, p in enumerate(a + b)]
+    (r,) = evaluate_claim(c, crafted(pts))
+    assert "equal by construction here" in r.note
+    assert "memory limit 4096 vs 2048 MiB" in r.note and "CPU quota" in r.note
+    for p in pts:
+        p["provenance.testbed.hosts.taco.host_facts.cpu_cores_applied"] = 1.0
+    (r,) = evaluate_claim(c, crafted(pts))
+    assert "equal by construction" not in r.note and "CPU quota (2.0 vs 1.0)" in r.note
+
+
+def test_the_paper_claims_on_recorded_real_points() -> None:
+    """Every claim of paper/claims.yaml evaluates on real collected points (recorded from a
+    ci sweep): the burst claim sees the default profile's real refusals."""
+    from analysis.collect import collect
+
+    tidy = collect(Path(__file__).parent / "data" / "ci-recorded")
+    details, summary = evaluate(load_claims(paths.PAPER_DIR / "claims.yaml"), tidy)
+    assert set(summary["verdict"]) <= set(VERDICTS)
+    burst = details[details["claim_id"] == "burst_default_refuses_tuned_accepts"]
+    assert list(burst["verdict"]) == [NOT_MEASURED]  # no tuned burst of 40 recorded
+    assert "profile=tuned" in burst.iloc[0]["note"]
