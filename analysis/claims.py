@@ -729,6 +729,8 @@ def construction_note(rows: pd.DataFrame, over: str, a: Any, b: Any) -> str:
         va = _fact(pts, a, key)
         vb = _fact(pts, b, key)
         if va is None and vb is None:
+            if key == "host_facts.netem.delay_ms_applied":
+                same_facts.append("network delay (none applied)")
             continue
         (same_facts if va == vb else differ).append(name if va == vb else f"{name} ({va} vs {vb})")
     ma, mb = _fact(pts, a, MEMORY_FACT), _fact(pts, b, MEMORY_FACT)
@@ -857,6 +859,15 @@ def overall(
     return HOLDS
 
 
+def _construction_summary(results: list[ClaimResult]) -> str:
+    """ "equal by construction here (...)" once per claim, when a configuration said so."""
+    for r in results:
+        if "equal by construction here" in r.note:
+            part = r.note[r.note.index("equal by construction here") :]
+            return part.split("; ")[0]
+    return ""
+
+
 def evaluate(claims: list[Claim], tidy: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(details, summary): one row per claim and configuration, and one row per claim."""
     details, summary = [], []
@@ -882,7 +893,7 @@ def evaluate(claims: list[Claim], tidy: pd.DataFrame) -> tuple[pd.DataFrame, pd.
                 "levels_missing": levels_text(ev.missing),
                 "groups_measured": len(measured),
                 "groups_holding": sum(r.verdict == HOLDS for r in measured),
-                "note": ev.broken_note,
+                "note": _join(ev.broken_note, _construction_summary(res)),
                 "operationalisation": " ".join(c.operationalisation.split()),
             }
         )
