@@ -143,6 +143,8 @@ def _decide(c: Claim, n: int, low: float, high: float) -> tuple[str, str]:
     if n < MIN_TRIALS:
         return INCONCLUSIVE, f"{n} trial(s), fewer than {MIN_TRIALS}"
     side = ci_side(c, low, high)
+    if side is None and n >= 2 and (isnan(low) or isnan(high)):
+        return INCONCLUSIVE, "some trials' values are infinite (requests not answered): no CI"
     if side is None:
         return INCONCLUSIVE, "the 95 % CI straddles the bound"
     return side, ""
@@ -293,8 +295,9 @@ def judge_context(res: ClaimResult, rows: pd.DataFrame) -> ClaimResult:
         why = (
             f"{n} point(s) failed by the harness after a rerun ({_classes(harness)}): not evidence"
         )
-        if n_ok == 0:
-            res.verdict, res.note = PARTIAL, _join(f"every point failed; {why}", res.note)
+        if n_ok == 0 or res.verdict == NOT_MEASURED:
+            lost = "every point failed" if n_ok == 0 else "the points it needs failed"
+            res.verdict, res.note = PARTIAL, _join(f"{lost}; {why}", res.note)
         else:
             res.verdict, res.note = INCONCLUSIVE, _join(why, res.note)
         res.note = _join(res.note, rerun_note)

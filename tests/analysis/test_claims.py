@@ -504,3 +504,28 @@ def test_the_paper_claims_on_recorded_real_points() -> None:
     burst = details[details["claim_id"] == "burst_default_refuses_tuned_accepts"]
     assert list(burst["verdict"]) == [NOT_MEASURED]  # no tuned burst of 40 recorded
     assert "profile=tuned" in burst.iloc[0]["note"]
+
+
+def test_infinite_trial_values() -> None:
+    """latency_mean is inf when a trial met an unanswered request: all trials inf decide,
+    some inf give no CI."""
+    c = claim(comparison="<=", threshold=1000)
+    (r,) = evaluate_claim(c, crafted(trials([math.inf] * 3)))
+    assert r.verdict == FAILS and r.value == math.inf
+    (r,) = evaluate_claim(c, crafted(trials([500.0, math.inf, 490.0])))
+    assert r.verdict == INCONCLUSIVE and "infinite" in r.note
+    ratio = claim(kind="ratio", over="rps", numerator=500, denominator=100, comparison=">")
+    ratio.threshold, ratio.condition = 2.0, dict(STUDY)
+    pts = trials([100.0, 101.0, 99.0], rps=100) + trials([math.inf] * 3, rps=500)
+    (r,) = evaluate_claim(ratio, crafted([dict(p, point_id=f"p{i}") for i, p in enumerate(pts)]))
+    assert r.verdict == HOLDS and r.value == math.inf
+
+
+def test_a_ratio_level_lost_to_the_harness_is_partially_measured() -> None:
+    ratio = claim(kind="ratio", over="rps", numerator=500, denominator=100, comparison=">")
+    ratio.threshold, ratio.condition = 2.0, dict(STUDY)
+    pts = trials([100.0, 101.0, 99.0], rps=100)
+    pts += [{"rps": 500, "trial": t, "status": "failed", "error_class": "worker_lost",
+             "metrics": {"point_ok": 0.0}} for t in range(3)]  # fmt: skip
+    (r,) = evaluate_claim(ratio, crafted([dict(p, point_id=f"p{i}") for i, p in enumerate(pts)]))
+    assert r.verdict == PARTIAL and "3 worker_lost" in r.note
