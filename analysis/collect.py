@@ -484,6 +484,8 @@ def point_metrics(point: dict[str, Any], requests: pd.DataFrame) -> PointResult:
     rows.append(("point_ok", 1.0 if point.get("status") == "ok" else 0.0, "bool", None))
     values = {m: v for m, v, _, _ in rows}
     line = point_timeline(point, requests, win)
+    if line is not None:
+        line.unbroken = saturation.window_environment(values, point)
     limits = saturation.limited_by({**values, "sshd_refusals": refusals}, point, line)
     order = line.text() if line is not None else "no window: the environment is unknown"
     return PointResult(rows, integrity(point, requests), limits, order)

@@ -28,10 +28,13 @@ than that or missed, and at min(answer, intended + bound) when it failed. The en
 
 An interval counts from its start (a tie goes to the environment: it is the error that would
 wrongly blame the system under test). An environment resource that ran out at or before the
-first break (or at all, when nothing broke) is listed; one that ran out later is not (the
-system under test was already the limit). A resource whose counter is missing over the span
-that matters is listed as ``unknown:<resource>``: a missing counter is "unknown", never
-"nothing ran out". Auth points (no load generator) are judged on the machine alone.
+first break is listed; one that ran out later is not (the system under test was already the
+limit). When nothing broke the bound, the environment counts when it ran out over the
+window as a whole (``window_environment``: window averages at the thresholds, a missed slot,
+every user in flight), so a moment's peak does not take a point that met the bound away.
+A resource whose counter is missing over the span that matters is listed as
+``unknown:<resource>``: a missing counter is "unknown", never "nothing ran out". Auth
+points (no load generator) are judged on the machine alone.
 
 ``describe``: "" | "saturated: <system items>" | "load generator limited: <generator_*>" |
 "environment unknown: <resources>", joined by "; ". ``kind``: ``none`` (nothing),
@@ -48,7 +51,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -130,12 +133,19 @@ class Timeline:
     broke_at: float | None  # first moment a kept slot passed the bound (None: never)
     ran_out: dict[str, float | None]  # environment resource -> first time it ran out
     unknown: list[str]  # environment resources whose counter is missing
+    # when nothing broke the bound: the environment resources that ran out over the window
+    # as a whole (window_environment; a moment's peak does not make an unbroken point's)
+    unbroken: list[str] = field(default_factory=list)
 
     @property
     def first(self) -> list[str]:
-        """Environment resources that ran out at or before the break (or at all)."""
-        limit = math.inf if self.broke_at is None else self.broke_at
-        return [r for r in ENVIRONMENT if (t := self.ran_out.get(r)) is not None and t <= limit]
+        """Environment resources that ran out at or before the break (unbroken: over the
+        window as a whole)."""
+        if self.broke_at is None:
+            return [r for r in ENVIRONMENT if r in self.unbroken]
+        return [
+            r for r in ENVIRONMENT if (t := self.ran_out.get(r)) is not None and t <= self.broke_at
+        ]
 
     def text(self) -> str:
         """One sentence: what broke when, what ran out when, and who was first."""
@@ -152,6 +162,8 @@ class Timeline:
             t = self.ran_out.get(r)
             if r in self.unknown:
                 parts.append(f"{r} unknown (no counter)")
+            elif self.broke_at is None and r in self.unbroken:
+                parts.append(f"{r} ran out over the window")
             elif t is not None:
                 parts.append(f"{r} ran out at {rel(t)}")
         first = self.first
@@ -295,6 +307,28 @@ def _users_ran_out(
         if len(full):
             times.append(float(ev[order][full[0]]))
     return min(times) if times else None
+
+
+def window_environment(metrics: Mapping[str, Any], point: Mapping[str, Any]) -> list[str]:
+    """Environment resources that ran out over the window as a whole (for a point whose
+    latency never broke the bound): the machine's or the busiest generator process's CPU at
+    its threshold on average, or a slot never sent / every user in flight at once."""
+    th = thresholds(point)
+    out = []
+    if _at_least(metrics, "util_machine", th["machine_util"]):
+        out.append("machine_cpu")
+    if _at_least(metrics, "util_generator", th["generator_util"]):
+        out.append("generator_cpu")
+    params = point.get("params") or {}
+    pattern = params.get("pattern") or (point.get("schedule") or {}).get("pattern")
+    if pattern not in ("burst", "auth"):
+        loadgen = point.get("loadgen") or {}
+        users, in_flight = loadgen.get("users"), loadgen.get("max_in_flight")
+        if (users is not None and in_flight is not None and in_flight >= users) or _at_least(
+            metrics, "missed", 1
+        ):
+            out.append("generator_users")
+    return out
 
 
 def limited_by(

@@ -428,7 +428,8 @@ def line(
         (line(1002.0, machine_cpu=1001.0), ["machine_cpu"], "environment"),
         (line(1002.0, machine_cpu=1002.0), ["machine_cpu"], "environment"),  # a tie
         (line(1002.0, machine_cpu=1003.0), [], "none"),  # ran out after the break
-        (line(None, generator_cpu=1003.0), ["generator_cpu"], "environment"),
+        (line(None, generator_cpu=1003.0), [], "none"),  # a moment's peak, bound met
+        (line(None, ("machine_cpu",)), ["unknown:machine_cpu"], "unknown"),
         (
             line(1005.0, generator_users=1001.0, generator_cpu=1004.0),
             ["generator_cpu", "generator_users"],
@@ -445,6 +446,24 @@ def test_environment_counts_only_when_it_ran_out_first(
     assert got == want and saturation.kind(got) == kind
     got = saturation.limited_by({**CALM, "util_host": 0.95}, calm_point(), timeline)
     assert got == ["host_cpu:taco", *want]
+
+
+@pytest.mark.parametrize(
+    ("change", "want"),
+    [
+        ({"util_machine": 0.5, "util_generator": 0.2, "missed": 0}, []),
+        ({"util_machine": 0.95, "util_generator": 0.2, "missed": 0}, ["machine_cpu"]),
+        ({"util_machine": 0.5, "util_generator": 0.9, "missed": 0}, ["generator_cpu"]),
+        ({"util_machine": 0.5, "util_generator": 0.2, "missed": 1}, ["generator_users"]),
+    ],
+)
+def test_when_nothing_broke_the_window_as_a_whole_decides(
+    change: dict[str, Any], want: list[str]
+) -> None:
+    metrics = {**CALM, **change}
+    unbroken = line(None)
+    unbroken.unbroken = saturation.window_environment(metrics, calm_point())
+    assert saturation.limited_by(metrics, calm_point(), unbroken) == want
 
 
 def test_without_a_timeline_the_environment_is_unknown() -> None:
