@@ -45,7 +45,9 @@ Definitions, so every number downstream has one meaning:
   connection (analysis.saturation.sshd_refused); ``refused_share`` = that / sent.
 - Memory: ``host_mem_peak_mib`` = the largest point.json ``resources.samples[*].host_mem_bytes``
   (the host cgroup's memory in use) within one sampling interval of the window, in MiB;
-  ``host_mem_limit_mib`` = ``resources.host_mem_limit_bytes`` in MiB. Absent when not recorded.
+  ``host_mem_limit_mib`` = ``resources.host_mem_limit_bytes`` in MiB (else the limit the
+  testbed applied, provenance ``testbed.hosts.<host>.host_facts.memory_bytes_applied``).
+  Absent when not recorded.
 - Per point columns: ``integrity`` (point.json's, plus "broken: ..." when requests.csv
   disagrees with point.json ``counts``), ``limited_by`` (JSON list), ``saturation``,
   ``limit_kind`` and ``limit_order`` (analysis.saturation: what broke the bound and what ran
@@ -387,7 +389,9 @@ def resource_metrics(point: dict[str, Any], win: Window | None, ok_answers: int)
                 None,
             )
         )
-    rows += memory_metrics(res, samples, win, interval)
+    rows += memory_metrics(
+        {**res, "_provenance": point.get("provenance") or {}}, samples, win, interval
+    )
     return rows
 
 
@@ -411,6 +415,11 @@ def memory_metrics(
     if used:
         rows.append(("host_mem_peak_mib", max(used) / MIB, "MiB", None))
     limit = _num(res.get("host_mem_limit_bytes"))
+    if limit is None:  # the testbed's own record of the limit it applied to this host
+        host = res.get("host")
+        hosts = ((res.get("_provenance") or {}).get("testbed") or {}).get("hosts") or {}
+        facts = (hosts.get(host) or {}).get("host_facts") or {} if host else {}
+        limit = _num(facts.get("memory_bytes_applied"))
     if limit is not None and limit > 0:
         rows.append(("host_mem_limit_mib", limit / MIB, "MiB", None))
     return rows

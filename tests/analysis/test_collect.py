@@ -549,3 +549,23 @@ def test_old_requests_csv_is_a_clear_error(tmp_path: Path) -> None:
     (d / "requests.csv").write_text("t_start,name,response_time_ms,response_length,success,error\n")
     with pytest.raises(ValueError, match=r"requests\.csv: missing column\(s\) slot, process"):
         summarise_point(d)
+
+
+def test_host_memory_peak_and_limit(tmp_path: Path) -> None:
+    point = base_point()
+    for i, smp in enumerate(point["resources"]["samples"]):
+        smp["host_mem_bytes"] = (100 + 10 * i) * 2**20  # 999.75 .. 1002.25: 100 .. 150 MiB
+    point["resources"]["samples"][-1]["host_mem_bytes"] = 900 * 2**20  # t = 1002.25: inside
+    point["resources"]["samples"].append({"t": 1003.5, "host_mem_bytes": 950 * 2**20})  # out
+    point["resources"]["host_mem_limit_bytes"] = 2**31
+    m = metrics_of(make_point(tmp_path / "a", point))
+    # samples within one interval (0.5 s) of the window [1001, 1002): up to t = 1002.25
+    assert m["host_mem_peak_mib"] == pytest.approx(900) and m["host_mem_limit_mib"] == 2048
+    del point["resources"]["host_mem_limit_bytes"]
+    point["provenance"]["testbed"] = {
+        "hosts": {"taco": {"host_facts": {"memory_bytes_applied": 2**32}}}
+    }
+    m = metrics_of(make_point(tmp_path / "b", point))
+    assert m["host_mem_limit_mib"] == 4096
+    m = metrics_of(make_point(tmp_path / "c"))
+    assert "host_mem_peak_mib" not in m and "host_mem_limit_mib" not in m
