@@ -638,8 +638,8 @@ def _geo(v: Sequence[float]) -> float:
 
 def evaluate_first_limit(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
     """Which limit a configuration reaches first as `over` rises: the metric against its
-    limit (reached when the trial mean is >= limit_share of limit_metric), or the rival
-    (reached when its trial mean is > 0). Holds when the metric's limit comes first (or
+    limit (reached when the largest trial peak is >= limit_share of limit_metric), or the
+    rival (reached when its trial mean is > 0). The value is the largest share reached. Holds when the metric's limit comes first (or
     alone); does not hold when the rival's does; neither reached: inconclusive."""
     assert c.over is not None and c.limit_metric and c.rival_metric
     results = []
@@ -648,7 +648,7 @@ def evaluate_first_limit(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
         ok = _ok(g)
         base = _base(c, label, unit="share of limit")
         levels = order(ok[c.over].dropna().unique())
-        mem_at, rival_at, seen, n = None, None, [], math.inf
+        mem_at, rival_at, seen, n, top = None, None, [], math.inf, math.nan
         for lv in levels:
             at = ok[match(ok[c.over], lv)]
             peak = trial_values(at, c.metric)
@@ -663,7 +663,7 @@ def evaluate_first_limit(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
                 mem_at = lv
             if rival_at is None and rival and float(np.mean(rival)) > 0:
                 rival_at = lv
-            base_share = share
+            top = share if isnan(top) else max(top, share)
         if not seen:
             res = ClaimResult(
                 verdict=NOT_MEASURED,
@@ -691,7 +691,7 @@ def evaluate_first_limit(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
             estimate=HOLDS
             if mem_at is not None and (rival_at is None or float(mem_at) < float(rival_at))
             else FAILS,
-            value=base_share,
+            value=top,
             ci_method=FIRST_METHOD,
             n_trials=int(n) if n != math.inf else 0,
             note=_join(
