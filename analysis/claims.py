@@ -639,8 +639,9 @@ def _geo(v: Sequence[float]) -> float:
 def evaluate_first_limit(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
     """Which limit a configuration reaches first as `over` rises: the metric against its
     limit (reached when the largest trial peak is >= limit_share of limit_metric), or the
-    rival (reached when its trial mean is > 0). The value is the largest share reached. Holds when the metric's limit comes first (or
-    alone); does not hold when the rival's does; neither reached: inconclusive."""
+    rival (reached when its trial mean is > 0). The value is the largest share reached.
+    Holds when the metric's limit comes first (or alone); does not hold when the rival's
+    does; neither reached: inconclusive."""
     assert c.over is not None and c.limit_metric and c.rival_metric
     results = []
     for label, g in _groups_of(c, rows, skip=(c.over,)):
