@@ -240,7 +240,9 @@ def _join(*parts: str) -> str:
 
 
 def _reruns(pts: pd.DataFrame) -> int:
-    """Earlier failed attempts of these points (point.json `attempts`, a JSON list)."""
+    """Earlier failed attempts of these points (tidy `reruns`, else point.json `attempts`)."""
+    if "reruns" in pts.columns:
+        return int(pd.to_numeric(pts["reruns"], errors="coerce").fillna(0).sum())
     if "attempts" not in pts.columns:
         return 0
     n = 0

@@ -547,6 +547,8 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
 def point_columns(point: dict[str, Any]) -> dict[str, Any]:
     """One point.json as flat columns: parameters unprefixed, the rest by their json path.
 
+    ``reruns``: how many earlier failed attempts point.json ``attempts`` lists (the harness
+    reruns a point it failed once; ``attempts`` itself is kept as JSON text).
     Left out: ``counts`` (the metrics recount them over the window), point.json's
     ``integrity`` (merged into the computed column), ``resources.samples`` (raw series).
     """
@@ -560,6 +562,8 @@ def point_columns(point: dict[str, Any]) -> dict[str, Any]:
         cols[key] = json.dumps(val) if isinstance(val, list | dict) else val
     # Which columns are the design's parameters (the rest is provenance and outcome).
     cols["param_names"] = json.dumps(sorted(params))
+    attempts = point.get("attempts")
+    cols["reruns"] = len(attempts) if isinstance(attempts, list) else 0
     for key, val in point.items():
         if key in _SKIP:
             continue

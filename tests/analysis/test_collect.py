@@ -569,3 +569,13 @@ def test_host_memory_peak_and_limit(tmp_path: Path) -> None:
     assert m["host_mem_limit_mib"] == 4096
     m = metrics_of(make_point(tmp_path / "c"))
     assert "host_mem_peak_mib" not in m and "host_mem_limit_mib" not in m
+
+
+def test_reruns_counts_the_earlier_attempts(tmp_path: Path) -> None:
+    point = base_point()
+    point["attempts"] = [
+        {"error_class": "testbed_error", "error": "x" * 400, "started_at": "a", "ended_at": "b"}
+    ]
+    row = collect(tmp_path / "a", [make_point(tmp_path / "a", point)]).iloc[0]
+    assert row["reruns"] == 1
+    assert collect(tmp_path / "b", [make_point(tmp_path / "b")]).iloc[0]["reruns"] == 0
