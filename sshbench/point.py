@@ -9,12 +9,16 @@ with a point.json is final and one without it is a crashed run's leftover (remov
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import signal
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -286,20 +290,23 @@ def summarise(pdir: Path, log) -> dict[str, Any]:
         return {}
 
 
-def run(
+# Failures of the harness, not of the system under test: a point that fails so is rerun once
+# (its first attempt recorded in point.json `attempts`). api_down and sshd_died are evidence
+# about the system under test and are never rerun.
+HARNESS_ERRORS = ("testbed_error", "locust_error", "worker_lost", "internal_error")
+ATTEMPTS = 2
+KEPT_FILE = ".point.json.kept"  # a second name of point.json (see `_restore_kept`)
+
+
+def _attempt(
     sweep_name: str,
     point_id: str,
     params: dict[str, Any],
     settings: dict[str, Any],
-    log_path: Path | None = None,
+    pdir: Path,
+    log,
 ) -> dict[str, Any]:
-    """Run one point into results/<sweep>/points/<id>/ and return its point.json record."""
-    signal.signal(signal.SIGTERM, _sigterm)
-    pdir = paths.SweepLayout.of(sweep_name).point(point_id)
-    if pdir.exists():  # a crashed or interrupted run's partial directory
-        shutil.rmtree(pdir)
-    pdir.mkdir(parents=True)
-    log = _Log(log_path)
+    """One attempt at a point into `pdir`: the point.json record (not written yet)."""
     rec: dict[str, Any] = {
         "id": point_id,
         "sweep": sweep_name,
@@ -342,21 +349,131 @@ def run(
             "provenance": provenance.collect(st, ctx.get("deployment")),
         }
     )
-    if not (pdir / "requests.csv").exists():
-        records.write_empty(pdir / "requests.csv")
+    return rec
+
+
+def _set_aside(pdir: Path, n: int) -> None:
+    """Move attempt n's files into pdir/attempt-<n>/ (kept for a look; the analysis reads
+    only the point's own files)."""
+    dest = pdir / f"attempt-{n}"
+    dest.mkdir()
+    for f in pdir.iterdir():
+        if f.is_file():
+            f.replace(dest / f.name)
+
+
+def run(
+    sweep_name: str,
+    point_id: str,
+    params: dict[str, Any],
+    settings: dict[str, Any],
+    log_path: Path | None = None,
+) -> dict[str, Any]:
+    """Run one point into results/<sweep>/points/<id>/ and return its point.json record.
+
+    A harness failure (HARNESS_ERRORS) is rerun once; the record's `attempts` lists the
+    earlier attempts. Ctrl-C before the record is written discards the point (its directory
+    is removed, it runs again next time); once written, the point is kept: a rerun that
+    Snakemake asks for (it marks a job cut by Ctrl-C incomplete) restores the record
+    instead of measuring again."""
+    signal.signal(signal.SIGTERM, _sigterm)
+    pdir = paths.SweepLayout.of(sweep_name).point(point_id)
+    log = _Log(log_path)
+    kept = _restore_kept(pdir, params, settings)
+    if kept is not None:
+        line = (
+            f"point {point_id}: {kept['status']}, kept from the run Ctrl-C stopped (not run again)"
+        )
+        log(line)
+        log.close()
+        print(line, flush=True)
+        return kept
+    if pdir.exists():  # a crashed or interrupted run's partial directory
+        shutil.rmtree(pdir)
+    pdir.mkdir(parents=True)
+    attempts: list[dict[str, Any]] = []
+    try:
+        while True:
+            rec = _attempt(sweep_name, point_id, params, settings, pdir, log)
+            if rec["error_class"] not in HARNESS_ERRORS or len(attempts) + 1 >= ATTEMPTS:
+                break
+            attempts.append({k: rec[k] for k in ("error_class", "error", "started_at", "ended_at")})
+            log(f"harness failure ({rec['error_class']}): running the point again")
+            print(
+                f"point {point_id}: {rec['error_class']} (a harness failure): running it again",
+                flush=True,
+            )
+            _set_aside(pdir, len(attempts))
+        rec["attempts"] = attempts
+        if not (pdir / "requests.csv").exists():
+            records.write_empty(pdir / "requests.csv")
+    except (
+        KeyboardInterrupt,
+        SystemExit,
+    ):  # Ctrl-C (or SIGTERM) before the record: nothing of this point is kept
+        shutil.rmtree(pdir, ignore_errors=True)
+        line = f"point {point_id}: cut by Ctrl-C, discarded (it runs again next time)"
+        log(line)
+        log.close()
+        print(line, flush=True)
+        raise
     write_record(pdir, rec)
-    line = console_line(rec, summarise(pdir, log), progress_note(sweep_name, point_id))
-    log(line)
-    log.close()
-    print(line, flush=True)
+    with _ctrl_c_after():  # kept from here on: Ctrl-C waits until its line is printed
+        line = console_line(rec, summarise(pdir, log), progress_note(sweep_name, point_id))
+        log(line)
+        log.close()
+        print(line, flush=True)
+    return rec
+
+
+@contextlib.contextmanager
+def _ctrl_c_after() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block until its end, then raise it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if got:
+        raise KeyboardInterrupt
+
+
+def _restore_kept(
+    pdir: Path, params: dict[str, Any], settings: dict[str, Any]
+) -> dict[str, Any] | None:
+    """A record this point wrote before Ctrl-C stopped the sweep, if it is still there and
+    was measured with the same parameters and settings. Snakemake removes a job's output
+    before it runs the job again, but not the record's second name (KEPT_FILE)."""
+    try:
+        rec = json.loads((pdir / KEPT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    same = {k: settings[k] for k in sweep.RUN_SETTING_KEYS if k in settings}
+    if rec.get("params") != params or rec.get("settings") != json.loads(json.dumps(same)):
+        return None
+    if not (pdir / "point.json").exists():
+        os.link(pdir / KEPT_FILE, pdir / "point.json")
     return rec
 
 
 def write_record(pdir: Path, rec: dict[str, Any]) -> None:
-    """point.json, atomically: a point directory with a point.json is final."""
+    """point.json, atomically: a point directory with a point.json is final. Its second
+    name KEPT_FILE (a hard link) is made in the same step, with Ctrl-C held off, so the two
+    never disagree."""
     tmp = pdir / "point.json.tmp"
     tmp.write_text(json.dumps(rec, indent=1, default=str) + "\n")
-    tmp.replace(pdir / "point.json")
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        (pdir / KEPT_FILE).unlink(missing_ok=True)
+        os.link(tmp, pdir / KEPT_FILE)
+        tmp.replace(pdir / "point.json")
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def progress_note(sweep_name: str, point_id: str) -> str:
