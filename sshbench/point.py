@@ -30,6 +30,7 @@ from sshbench import (
     progress,
     provenance,
     records,
+    resources,
     sweep,
     testbed,
 )
@@ -198,6 +199,7 @@ def _measure(
             host=params["host"],
             host_reader=_host_reader(params["host"]),
             host_cpus=float(params["host_cpus"]),
+            host_memory=resources.HostMemory.of_provenance(host.get("provenance")),
         )
     except loadgen_remote.RemoteLoadError as e:
         raise PointFailure("locust_error", str(e)) from None
@@ -231,10 +233,23 @@ def _measure_auth(
         target = authtime.target_of(params["host"], host)
     except (testbed.TestbedError, OSError) as e:
         raise PointFailure("testbed_error", str(e)) from None
+    # Sampled like a load point; the "generator" is this process, which does the logins.
+    sampler = resources.Sampler(
+        None,
+        [os.getpid()],
+        params["host"],
+        _host_reader(params["host"]),
+        resources.HostMemory.of_provenance(host.get("provenance")),
+    )
     try:
-        ctx["facts"] = authtime.run(params["library"], target, int(params["logins"]), pdir, log)
+        with sampler.every(loadgen.SAMPLE_S):
+            ctx["facts"] = authtime.run(params["library"], target, int(params["logins"]), pdir, log)
     except SSHFailure as e:  # the warm-up login failed: no row was due yet
         raise PointFailure(e.code, f"warm-up login: {e}") from None
+    finally:
+        ctx.setdefault("facts", {})["resources"] = sampler.record(
+            loadgen.SAMPLE_S, float(params["host_cpus"])
+        )
     _check_sshd(params["host"], host)
 
 
