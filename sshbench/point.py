@@ -169,6 +169,14 @@ def _measure(
         raise PointFailure(
             "testbed_error", f"host {params['host']!r} is not in the testbed: {sorted(st['hosts'])}"
         )
+    try:  # the sshd settings in force are the profile's (~50 ms: sshd -T)
+        ctx["applied"] = {
+            "sshd": testbed.check_profile(
+                params["host"], host, params["profile"], settings.get("sshd_profiles")
+            )
+        }
+    except testbed.TestbedError as e:
+        raise PointFailure("testbed_error", f"sshd profile not in force: {e}") from None
     if params["pattern"] == "auth":  # the library alone: no API, no Locust
         _measure_auth(params, host, pdir, ctx, log)
         return
@@ -184,7 +192,7 @@ def _measure(
     except (api_deploy.DeployError, OSError) as e:
         raise PointFailure("api_down", f"deploying the API failed: {e}") from None
     try:
-        ctx["applied"] = prepare_host(params, log)
+        ctx["applied"].update(prepare_host(params, log))
     except testbed.TestbedError as e:
         raise PointFailure("testbed_error", str(e)) from None
     load = make_load(params, settings, dep)
@@ -229,7 +237,7 @@ def _measure_auth(
     from sshbench import authtime  # the SSH libraries and the API's store: auth points only
 
     try:
-        ctx["applied"] = prepare_host(params, log)
+        ctx["applied"].update(prepare_host(params, log))
         target = authtime.target_of(params["host"], host)
     except (testbed.TestbedError, OSError) as e:
         raise PointFailure("testbed_error", str(e)) from None
