@@ -80,6 +80,9 @@ def search(
                 verdict = {"passes": False, "why": f"point failed: {rec['error_class']}"}
             rec["capacity_step"] = verdict
             point.write_record(pdir, rec)
+            if point.interrupted():  # Ctrl-C: this step is kept; the search stops here
+                raise KeyboardInterrupt
+            (pdir / point.KEPT_FILE).unlink(missing_ok=True)
         limited = _summary(pdir).get("limited_by")
         steps.append(
             {

@@ -396,9 +396,10 @@ def run(
 
     A harness failure (HARNESS_ERRORS) is rerun once; the record's `attempts` lists the
     earlier attempts. Ctrl-C before the record is written discards the point (its directory
-    is removed, it runs again next time); once written, the point is kept: a rerun that
+    is removed, it runs again next time); once written, the point is kept: if a Ctrl-C
+    reached the job after that, the record's second name (KEPT_FILE) stays, and the rerun
     Snakemake asks for (it marks a job cut by Ctrl-C incomplete) restores the record
-    instead of measuring again."""
+    instead of measuring again. After a normal end the second name is removed."""
     signal.signal(signal.SIGTERM, _sigterm)
     pdir = paths.SweepLayout.of(sweep_name).point(point_id)
     log = _Log(log_path)
@@ -441,28 +442,40 @@ def run(
         print(line, flush=True)
         raise
     write_record(pdir, rec)
-    with _ctrl_c_after():  # kept from here on: Ctrl-C waits until its line is printed
+    with _ctrl_c_noted() as got:  # kept from here on: Ctrl-C no longer cuts the point
         line = console_line(rec, summarise(pdir, log), progress_note(sweep_name, point_id))
         log(line)
-        log.close()
         print(line, flush=True)
+        if got:  # Snakemake will think this job incomplete: the second name restores it
+            _INTERRUPTED.append(point_id)
+            log("Ctrl-C after the record: kept (.point.json.kept restores it if asked again)")
+        else:  # a normal end: a later rerun (--forcerun, a code change) measures again
+            (pdir / KEPT_FILE).unlink(missing_ok=True)
+    log.close()
     return rec
 
 
+_INTERRUPTED: list[str] = []  # points of this process that a Ctrl-C reached after their record
+
+
+def interrupted() -> bool:
+    """Whether a Ctrl-C reached a point of this process after its record was written (the
+    point is kept; a caller running more points, the capacity search, must stop)."""
+    return bool(_INTERRUPTED)
+
+
 @contextlib.contextmanager
-def _ctrl_c_after() -> Iterator[None]:
-    """Hold a Ctrl-C (SIGINT) that arrives inside the block until its end, then raise it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _ctrl_c_noted() -> Iterator[list[int]]:
+    """Inside the block, a Ctrl-C (SIGINT) is noted in the yielded list, not raised."""
     got: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
     old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
     try:
-        yield
+        yield got
     finally:
         signal.signal(signal.SIGINT, old)
-    if got:
-        raise KeyboardInterrupt
 
 
 def _restore_kept(
