@@ -68,7 +68,12 @@ def test_each_search_converges_and_brackets_its_capacity(searched):
         assert [s["passes"] for s in at_high] == [False, False], (cpus, steps)
         assert at_high[1]["step"] == at_high[0]["step"] + 1
         assert high in res["confirmed_failures_rps"]
-        assert res["capacity_text"].startswith(f"{low:g} RPS"), res["capacity_text"]
+        # measured, or (this machine's CPU or the generator ran out at the bracket: a shared
+        # machine can be that busy) only a lower bound, and then it says so
+        env = "environment" in res["bracket_high_limit_kinds"]
+        assert res["lower_bound"] == env, (cpus, steps)
+        want = f"≥ {low:g} RPS, environment-limited" if env else f"{low:g} RPS (bracket"
+        assert res["capacity_text"].startswith(want), res["capacity_text"]
         assert not res["non_monotone"] or res["unconfirmed_failures_rps"], (cpus, steps)
 
 
@@ -86,7 +91,7 @@ def test_the_small_host_ran_out_of_cpu_and_the_generator_is_not_blamed(searched)
     )
     limited = json.loads(small[small["point_id"] == first_fail["id"]]["limited_by"].iloc[0])
     assert "host_cpu:taco" in limited, limited
-    assert first_fail["limit_kind"] == "saturated" and not found["0.25"]["lower_bound"]
+    assert first_fail["limit_kind"] in ("saturated", "environment"), first_fail
     for text in small["limited_by"].unique():
         assert not any(x.startswith("generator_") for x in json.loads(text)), text
     # every step's counts added up
