@@ -378,7 +378,9 @@ def capacity_table(caps: pd.DataFrame) -> pd.DataFrame:
                 "trial": fmt_level(r.get("trial", "")),
                 "capacity (RPS)": capacity_text(cap, lower_bound(r)),
                 "bracket (RPS)": fmt_ci(r["bracket_low_rps"], r["bracket_high_rps"]),
-                "vs the study's 90 RPS": versus_study(cap, bool(r["converged"]), lower_bound(r)),
+                "vs the study's 90 RPS": versus_study(
+                    cap, bool(r["converged"]), lower_bound(r), r.get("lower_bound_why")
+                ),
                 "converged": bool(r["converged"]),
                 "steps": int(r["steps"]),
                 "first failing step limited by": r["first_failing_limited_by"],
@@ -405,20 +407,21 @@ def capacity_text(capacity: float, lower: bool = False) -> Any:
     return round(capacity, 1)
 
 
-def versus_study(capacity: float, converged: bool = True, lower: bool = False) -> str:
+def versus_study(
+    capacity: float, converged: bool = True, lower: bool = False, why: Any = None
+) -> str:
     """ "above the study's 90 RPS (x1.3)" / "below ..." for one capacity; a lower bound
-    (environment-limited) is compared only when it is already at or above 90."""
+    (analysis.capacity.judge_search's ``lower_bound``, with its ``lower_bound_why``, by default
+    "environment-limited") is compared only when it is already at or above 90."""
+    why = "environment-limited" if isnan(why) or not why else str(why)
     if isnan(capacity):
         if lower:
-            return "environment-limited before any step met the bound: not comparable"
+            return f"{why} before any step met the bound: not comparable"
         return f"no step met the bound: below the study's {STUDY_RPS} RPS"
     if lower:
         if capacity >= STUDY_RPS:
-            return f"at least the study's {STUDY_RPS} RPS (lower bound, environment-limited)"
-        return (
-            f"≥ {capacity:g} RPS, environment-limited: not comparable with the study's "
-            f"{STUDY_RPS} RPS"
-        )
+            return f"at least the study's {STUDY_RPS} RPS (lower bound, {why})"
+        return f"≥ {capacity:g} RPS, {why}: not comparable with the study's {STUDY_RPS} RPS"
     side = "above" if capacity >= STUDY_RPS else "below"
     text = f"{side} the study's {STUDY_RPS} RPS (x{capacity / STUDY_RPS:.2f})"
     return text if converged else text + ", search not converged"
