@@ -177,7 +177,7 @@ def _when_sending(part: Path, action) -> threading.Thread:
     return thread
 
 
-def test_killed_remote_worker_fails_that_attempt_the_point_reruns_and_the_next_runs(vms_testbed, cloud):
+def test_killed_remote_worker_attempt_is_rerun_and_the_next_point_runs(vms_testbed, cloud):
     (first, second), settings = _points(duration_s=5, trials=2, hosts=["load"], processes=1)
     remote = Path(cloud["hosts"]["load"]["dir"]) / "loadgen" / first[0]
     killed: dict[str, int] = {}
