@@ -220,12 +220,20 @@ def docs_figures(sweep_dir: Path, out_dir: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m analysis.figures_summary SWEEP_DIR OUT_DIR` (make docs-figures)."""
+    """`python -m analysis.figures_summary SWEEP OUT_DIR` (make docs-figures): SWEEP is a
+    results directory or a sweep's name (its results/<name>)."""
+    from sshbench import paths
+
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m analysis.figures_summary results/<sweep> docs", file=sys.stderr)
+        print(
+            "usage: python -m analysis.figures_summary SWEEP|results/<sweep> docs", file=sys.stderr
+        )
         return 2
-    for p in docs_figures(Path(args[0]), Path(args[1])):
+    sweep = Path(args[0])
+    if not sweep.is_dir() and "/" not in args[0]:
+        sweep = paths.sweep_dir(args[0])
+    for p in docs_figures(sweep, Path(args[1])):
         print(p)
     return 0
 
