@@ -148,7 +148,8 @@ def _draw_curves(
     above it (the top edge). Returns the finite values drawn (for the axis range)."""
     curves = percentile_curves(pts)
     drawn: list[float] = []
-    for rps in order(curves["rps"].unique()):
+    rates = order(curves["rps"].unique())
+    for i, rps in enumerate(rates):
         c = curves[curves["rps"] == rps]
         at = pts[pts["rps"] == rps]
         style = _marker_style(limit_kind(at), colours[rps])
@@ -160,7 +161,8 @@ def _draw_curves(
         drawn += [*ok["ms"], *band["low"], *band["high"]]
         na = c[~np.isfinite(c["ms"])]
         if len(na) and strip is not None:
-            strip.plot(na["x"], np.zeros(len(na)), linestyle="none", **{**style, "marker": "^"})
+            y = (i - (len(rates) - 1) / 2) * min(0.5, 1.6 / len(rates))  # rates side by side
+            strip.plot(na["x"], np.full(len(na), y), linestyle="none", **{**style, "marker": "^"})
     return [v for v in drawn if np.isfinite(v)]
 
 
@@ -295,7 +297,7 @@ def fig1b_load_variants(tidy: pd.DataFrame) -> Shown:
         r, col = divmod(i, ncols)
         spec = grid[r, col]
         if unanswered:
-            sub = spec.subgridspec(2, 1, height_ratios=[1, 7], hspace=0.0)
+            sub = spec.subgridspec(2, 1, height_ratios=[1, 6 * nrows + 5])
             strip = fig.add_subplot(sub[0])
             ax = fig.add_subplot(sub[1], sharex=strip)
             strip.set_title(panel, fontsize=8)
