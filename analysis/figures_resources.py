@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Patch
 
 from analysis.common import fmt_level, order
 from analysis.plotting import (
@@ -178,4 +179,10 @@ def capacity_figure(caps: pd.DataFrame) -> Shown:
         ax.set_title(panel or f"host_cpus={fmt_level(d['host_cpus'].iloc[0])}", fontsize=9)
         ax.legend()
     figure_legend(fig, axes, "connections")
+    if not caps["converged"].all() and fig.legends:  # the hatch on the marks, in the legend
+        leg = fig.legends[0]
+        handles = [*leg.legend_handles, Patch(facecolor="white", edgecolor="0.2", hatch="//")]
+        labels = [t.get_text() for t in leg.get_texts()] + ["not converged: a bound"]
+        leg.remove()
+        fig.legend(handles, labels, loc="outside right center", title="connections", fontsize=8)
     return Shown(fig, notes=notes)
