@@ -72,7 +72,10 @@ def fig7_cpu_per_request(tidy: pd.DataFrame) -> Shown:
             bottom += vals
         for xi, tot in enumerate(bottom):
             ax.annotate(f"{tot:.1f}", (xi, tot), ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(x, labels, rotation=15)
+        ax.set_xticks(x, labels)
+        ax.set_xlim(-0.5 - max(0, 2 - len(x)) * 0.5, len(x) - 0.5 + max(0, 2 - len(x)) * 0.5)
+        top = max(ax.get_ylim()[1], float(bottom.max()) * 1.12)  # room for the totals
+        ax.set_ylim(0, top)  # shared: never below another panel's
         ax.set_ylabel("CPU ms per successful answer")
         ax.set_title(panel, fontsize=9)
         ax.legend()
