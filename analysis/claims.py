@@ -103,6 +103,7 @@ class ClaimResult:
     comparison: str = ""
     threshold: str = ""
     note: str = ""
+    rate: float = math.nan  # a count claim's mean rate per trial (count / rate_of); its CI is ci_*
 
 
 # ---------------------------------------------------------------- small pieces
@@ -413,6 +414,7 @@ def _count_result(
         ci_method=f"per-trial (cluster) 95 % bound of {c.metric}/{c.rate_of}",
         n_trials=n,
         note=_join(why, f"mean rate {rate:.4g} over {n} trial(s) of {sum(totals):.0f} {c.rate_of}"),
+        rate=rate,
         **base,
     )
 

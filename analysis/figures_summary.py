@@ -44,13 +44,13 @@ def mark_of(threshold: object) -> tuple[float, float] | None:
 
 def shown_value(row: pd.Series) -> tuple[float, float, float, str]:
     """(value, CI low, CI high, what is on the axis) of one configuration. A count claim is
-    drawn as its rate (its CI is the rate's Wilson interval): the note says "rate X of N"."""
+    drawn as its rate (claims.csv ``rate``; its CI is the rate's per-trial bound, ci_*)."""
     unit = str(row.get("unit", ""))
     value, low, high = (float(row.get(k, np.nan)) for k in ("value", "ci_low", "ci_high"))
     if unit == "count":
-        m = re.search(rf"rate ({_NUM}) of", str(row.get("note", "")))
-        if m:
-            return float(m.group(1)), low, high, "rate"
+        rate = float(row.get("rate", np.nan))
+        if not np.isnan(rate):
+            return rate, low, high, "rate"
         return value, np.nan, np.nan, "count"
     return value, low, high, unit
 
