@@ -35,8 +35,10 @@ file); its role in the study is the command baseline.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import posixpath
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -351,24 +353,32 @@ def blueprint(engine, box) -> Blueprint:
             session.close(ok=False, why=getattr(e, "code", type(e).__name__))
             raise
 
+        env = request.environ
+        client_sock = env.get("gunicorn.socket") or env.get("werkzeug.socket")
+
         def body() -> Iterator[bytes]:
-            got = len(first)
+            got, why = len(first), ""
             try:
                 if first:
                     yield first
                 while got < length:
                     chunk = _do(session, path, next, session.stream, b"")
                     if not chunk:
+                        why = "the remote file ended early"
                         break
                     got += len(chunk)
                     TRANSFERS.progress(session.transfer)
                     yield chunk
             except (ApiError, OSError) as e:
-                # headers are gone: the client sees a body shorter than Content-Length
+                why = getattr(e, "code", type(e).__name__)
                 log.warning("download of %s via %s cut at %d bytes: %s", path, name, got, e)
-                session.close(ok=False, why=getattr(e, "code", type(e).__name__))
-                return
-            session.close(ok=got == length, why="" if got == length else "file shrank")
+            session.close(ok=got == length, why=why)
+            if got < length and client_sock is not None:
+                # headers are gone: the client sees a body shorter than Content-Length, and
+                # the connection must end too, or a keep-alive client waits for the rest
+                # (gunicorn 27 ignores an app's "Connection: close")
+                with contextlib.suppress(OSError):
+                    client_sock.shutdown(socket.SHUT_RDWR)
 
         resp = Response(body(), status=status, mimetype="application/octet-stream")
         resp.headers["Content-Length"] = str(length)

@@ -341,7 +341,9 @@ class AsyncsshSftp:
     def _call(self, what: str, make: Callable[[], Awaitable[T]]) -> T:
         try:
             self._guard.check()
-            return _run(make, self._guard.due() - time.monotonic(), self._conn._abort_now)
+            result = _run(make, self._guard.due() - time.monotonic(), self._conn._abort_now)
+            self._guard.check()  # an aborted call may have returned as if at EOF
+            return result
         except (asyncssh.Error, OSError, TimeoutError) as e:
             err = self._error(e, what)
         if not isinstance(err, SftpStatus):

@@ -240,7 +240,9 @@ class ParamikoSftp:
         try:
             self._guard.check()
             self._sftp_timeout()
-            return fn()
+            result = fn()
+            self._guard.check()  # an aborted call may have returned as if at EOF
+            return result
         except (OSError, EOFError, paramiko.SSHException, TimeoutError) as e:
             err = self._error(e, what)
         if not isinstance(err, SftpStatus):

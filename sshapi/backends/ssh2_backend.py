@@ -237,7 +237,9 @@ class Ssh2Sftp:
         try:
             self._guard.check()
             self._conn._session.set_timeout(_ms_until(self._guard.due()))
-            return fn()
+            result = fn()
+            self._guard.check()  # an aborted call may have returned as if at EOF
+            return result
         except (x.SSH2Error, TimeoutError) as e:
             err = _sftp_error(e, self._sftp, self._guard, what)
         if isinstance(err, SSHTimeout) or not isinstance(err, SftpStatus):
@@ -256,7 +258,15 @@ class Ssh2Sftp:
             while left > 0:
                 want = min(CHUNK, left)
                 size, data = self._call(f"read of {path!r}", lambda n=want: h.read(n))
-                if size <= 0:
+                if size < 0:  # an error code ssh2-python returned instead of raising
+                    self._conn._abort()
+                    raise _sftp_error(
+                        x.Timeout() if size == -9 else x.SSH2Error(),
+                        None,
+                        self._guard,
+                        f"read of {path!r}",
+                    )
+                if size == 0:
                     break
                 data = data[:left]
                 left -= len(data)

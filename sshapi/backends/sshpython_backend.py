@@ -264,7 +264,9 @@ class SshPythonSftp:
     def _call(self, what: str, fn):
         try:
             self._guard.check()
-            return fn()
+            result = fn()
+            self._guard.check()  # an aborted call may have returned as if at EOF
+            return result
         except (x.BaseSSHError, TimeoutError) as e:
             err = self._error(e, what)
         if not isinstance(err, SftpStatus):
