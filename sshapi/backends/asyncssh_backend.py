@@ -330,8 +330,17 @@ def connect(
 # into parallel requests itself) and hands it on in CHUNKs.
 
 
+def _quiet_lost_reads(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """asyncssh's parallel reads leave their tasks' "connection lost" unretrieved when a
+    read is aborted (the guard cut the connection): expected, not an error worth a traceback."""
+    if isinstance(context.get("exception"), asyncssh.SFTPConnectionLost | asyncssh.ConnectionLost):
+        return
+    loop.default_exception_handler(context)
+
+
 class AsyncsshSftp:
     def __init__(self, conn: AsyncsshConnection, guard: RateGuard) -> None:
+        LOOP.get().set_exception_handler(_quiet_lost_reads)
         self._conn = conn
         self._guard = guard
         guard.arm(conn._abort)

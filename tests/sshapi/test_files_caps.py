@@ -17,7 +17,9 @@ import requests
 from hostile_server import SFTP_BEHAVIOURS, HostileServer
 from memcap import MemoryCap, remove_stale
 from test_files import remote, sftpd  # noqa: F401 (fixtures)
-from test_sshapi_hostile import add_user, start_capped
+from test_sshapi_hostile import SSHAPI, add_user
+
+from sshapi.testing import free_port, stop_process
 
 MIB = 1024 * 1024
 BIG = 256 * MIB
@@ -28,6 +30,33 @@ SLACK_S = 3.0  # HTTP round trip and the alarm's check on a loaded 2-core machin
 # how long the flood's client reads before it goes away (libssh reads one request at a time:
 # ~1 MB/s from the Python hostile server, 100+ MB/s for the others)
 CLIENT_READS_S = 5.0
+
+
+def start_capped(tmp, db: str, library: str, connections: str, cap: MemoryCap):
+    """`sshapi serve` in the memory group, as test_sshapi_hostile starts it, but waiting out
+    slow /healthz answers on a loaded machine (a ReadTimeout is not a failure to start)."""
+    port = free_port()
+    log = tmp / "api.log"
+    argv = [
+        *SSHAPI, "serve", "--library", library, "--connections", connections, "--db", db,
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "16",
+        "--log", str(log), "--key-file", str(tmp / "k.key"),
+        "--connect-timeout", str(GRACE_S), "--command-timeout", str(GRACE_S),
+        "--request-timeout", str(GRACE_S),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cap.wrap(argv), start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=5).ok:
+                return proc, url, log
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_process(proc, timeout=15)
+            raise RuntimeError(f"sshapi serve did not come up: {log.read_text()[-2000:]}")
+        time.sleep(0.1)
 
 
 def auth(token: str) -> dict:
@@ -93,7 +122,7 @@ def test_a_256_mib_file_streams_through_a_capped_api(
         peak, oom = cap.peak(), cap.oom_kills()
         health = requests.get(f"{url}/healthz").json()["transfers"]
     finally:
-        stop_process_group(proc)
+        stop_process(proc, timeout=15)
         cap.remove()
     report["peak_mib"] = round(peak / MIB, 1)
     print("files memory:", json.dumps(report))
@@ -103,12 +132,6 @@ def test_a_256_mib_file_streams_through_a_capped_api(
     if upload:
         with open(local / "up.bin", "rb") as f:
             assert hashlib.file_digest(f, "sha256").hexdigest() == digest
-
-
-def stop_process_group(proc: subprocess.Popen) -> None:
-    from sshapi.testing import stop_process
-
-    stop_process(proc, timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +216,7 @@ def test_hostile_sftp_servers_stay_within_caps_and_deadlines(
         after = requests.get(f"{url}/credentials/real/uptime", headers=auth(alice))
         peak, oom, alive = cap.peak(), cap.oom_kills(), proc.poll() is None
     finally:
-        stop_process_group(proc)
+        stop_process(proc, timeout=15)
         cap.remove()
     report = {
         "library": library,
