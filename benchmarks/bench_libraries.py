@@ -317,7 +317,7 @@ def _tool_argv(tool: str, direction: str, remote: str, local: Path, sshd: Sshd,
     src, dst = (f"{where}:{remote}", str(local)) if direction == "read" else (
         str(local), f"{where}:{remote}")  # fmt: skip
     if tool == "scp":  # OpenSSH 9's scp speaks SFTP underneath (-O would be the old protocol)
-        return ["scp", *opts, "-P", str(sshd.port), "-q", src, dst]
+        return ["scp", *opts, "-P", str(sshd.port), src, dst]
     if tool == "rsync":
         ssh = " ".join(["ssh", *opts, "-p", str(sshd.port)])
         return ["rsync", "--whole-file", "-e", ssh, src, dst]
@@ -483,9 +483,8 @@ def limits_text(result: dict) -> str:
     lines = ["physical limits (same machine):"]
     for c, v in result["limits"]["cipher_mb_per_s"].items():
         lines.append(f"  {c}: {_fmt(v)} MB/s on one core (openssl speed -evp)")
-    lines.append(
-        f"  plain TCP, one stream over loopback: {result['limits']['tcp_loopback_mb_per_s']:.0f} MB/s"
-    )
+    tcp = result["limits"]["tcp_loopback_mb_per_s"]
+    lines.append(f"  plain TCP, one stream over loopback: {tcp:.0f} MB/s")
     for r in result["read_ratio_ssh2_over_paramiko"]:
         lines.append(
             f"ssh2-python / Paramiko SFTP read MB/s at {r['size_mib']:g} MiB, K={r['streams']}: "
