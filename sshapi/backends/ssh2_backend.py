@@ -25,7 +25,7 @@ from sshapi.backends.base import (
     open_socket,
     shutdown,
 )
-from sshapi.backends.sftp import CHUNK, FileStat, RateGuard, SftpStatus
+from sshapi.backends.sftp import CHUNK, WINDOW, FileStat, RateGuard, SftpStatus
 from sshapi.deadline import Deadline, arm
 from sshapi.errors import (
     OutputTooLarge,
@@ -256,7 +256,9 @@ class Ssh2Sftp:
             h.seek64(offset)
             left = length
             while left > 0:
-                want = min(CHUNK, left)
+                # libssh2 pipelines read requests up to the buffer it is given: a WINDOW per
+                # call measured 24 MB/s where 256 KiB gave 17 (64 MiB file, loaded machine)
+                want = min(WINDOW, left)
                 size, data = self._call(f"read of {path!r}", lambda n=want: h.read(n))
                 if size < 0:  # an error code ssh2-python returned instead of raising
                     self._conn._abort()
@@ -271,7 +273,8 @@ class Ssh2Sftp:
                 data = data[:left]
                 left -= len(data)
                 self._guard.add(len(data))
-                yield data
+                for i in range(0, len(data), CHUNK):
+                    yield data[i : i + CHUNK]
         finally:
             if not self._conn._broken:
                 self._call(f"close of {path!r}", h.close)
@@ -283,8 +286,9 @@ class Ssh2Sftp:
         total = 0
         try:
             h.seek64(offset)
-            for chunk in chunks:
-                view = memoryview(chunk)
+            # libssh2 pipelines write requests up to the buffer it is given: a WINDOW at once
+            for data in _gathered(chunks, WINDOW):
+                view = memoryview(data)
                 while view:
                     _, n = self._call(f"write of {path!r}", lambda v=view: h.write(bytes(v)))
                     view = view[n:]
@@ -311,6 +315,18 @@ class Ssh2Sftp:
         # the SFTP channel is freed here, while the socket is open (libssh2 sends CLOSE)
         self._sftp = None
         self._guard.cancel()
+
+
+def _gathered(chunks, size: int):
+    """`chunks` regrouped into pieces of `size` bytes (the last one shorter)."""
+    buf = bytearray()
+    for chunk in chunks:
+        buf += chunk
+        if len(buf) >= size:
+            yield bytes(buf)
+            buf.clear()
+    if buf:
+        yield bytes(buf)
 
 
 def _ms_until(at: float) -> int:
