@@ -318,9 +318,20 @@ class Ssh2Sftp:
 
 
 def _gathered(chunks, size: int):
-    """`chunks` regrouped into pieces of `size` bytes (the last one shorter)."""
+    """`chunks` regrouped into pieces of `size` bytes (the last one shorter). If the source
+    fails (the HTTP client went away), what arrived before is still handed on, then the
+    error: a resumed upload continues from every byte received."""
     buf = bytearray()
-    for chunk in chunks:
+    it = iter(chunks)
+    while True:
+        try:
+            chunk = next(it)
+        except StopIteration:
+            break
+        except Exception:
+            if buf:
+                yield bytes(buf)
+            raise
         buf += chunk
         if len(buf) >= size:
             yield bytes(buf)
