@@ -27,7 +27,8 @@ size by every Python backend's SFTP client and by OpenSSH's `sftp`, `scp` and `r
 (the tools the talk lists), single stream and K streams: MB/s, client CPU ms per MB, and the
 negotiated cipher, beside the physical limits (each cipher's single-core speed by
 `openssl speed -evp`, one plain TCP stream over the same loopback link) and the ssh2-python /
-Paramiko read ratio the talk cites as ~17. JSch is not in the SFTP set (not done yet).
+Paramiko read ratio the talk cites as ~17. JSch runs its ChannelSftp get/put (JschBench.java,
+one JVM for the K streams, its own process CPU).
 
 Needs root (a local test user and sshd, as the tests do). The JSch client is
 `benchmarks/JschBench.java`, run with the JRE's single-file source launcher (`java File.java`),
@@ -224,7 +225,7 @@ def auth_times(library: str, sshd: Sshd, n: int, work: Path) -> list[float]:
 
 SFTP_PYTHON = ("ssh2", "paramiko", "asyncssh", "ssh-python")
 SFTP_TOOLS = ("sftp", "scp", "rsync")
-SFTP_CLIENTS = (*SFTP_PYTHON, *SFTP_TOOLS)
+SFTP_CLIENTS = (*SFTP_PYTHON, *SFTP_TOOLS, "jsch")
 DIRECTIONS = ("read", "write")
 SFTP_SUBSYSTEM = "Subsystem sftp internal-sftp"
 MIB = 1024 * 1024
@@ -342,8 +343,10 @@ def run_transfer(client: str, direction: str, size: int, streams: int, sshd: Ssh
                  work: Path, source: tuple[str, str]) -> dict:  # fmt: skip
     """K streams of one client moving `size` bytes each; checked by sha256."""
     remote_src, digest = source
-    locals_ = [work / f"x-{client}-{direction}-{i}.bin" for i in range(streams)]
-    remotes = [str(sshd.home / f"bench-up-{os.getpid()}-{i}.bin") for i in range(streams)]
+    local_base = work / f"x-{client}-{direction}.bin"
+    remote_base = sshd.home / f"bench-up-{os.getpid()}.bin"
+    locals_ = [Path(f"{local_base}.{i}") for i in range(streams)]
+    remotes = [f"{remote_base}.{i}" for i in range(streams)]
     if direction == "write":
         for p in locals_:
             shutil.copyfile(sshd.home / Path(remote_src).name, p)
@@ -361,6 +364,17 @@ def run_transfer(client: str, direction: str, size: int, streams: int, sshd: Ssh
             errors.append(f"{type(e).__name__}: {e}"[:300])
 
     threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(streams)]
+    if client == "jsch":  # one JVM runs the K streams; it times itself
+        threads = []
+        remote = remote_src if direction == "read" else str(remote_base)
+        try:
+            raw = _jsch_sftp(direction, streams, remote, local_base, sshd, work)
+            cipher.append(raw["cipher"])
+            if raw["failures"]:
+                errors.append(raw["first_error"])
+        except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+            errors.append(str(e)[:300])
+            raw = {"wall_s": float("nan"), "cpu_ms": float("nan")}
     cpu0 = resources.self_cpu_seconds()
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall0 = time.perf_counter()
@@ -373,6 +387,8 @@ def run_transfer(client: str, direction: str, size: int, streams: int, sshd: Ssh
     cpu_s = resources.self_cpu_seconds() - cpu0
     if client in SFTP_TOOLS:
         cpu_s = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
+    if client == "jsch":
+        wall, cpu_s = raw["wall_s"], raw["cpu_ms"] / 1000
     ok = 0
     for i in range(streams):
         path = locals_[i] if direction == "read" else Path(remotes[i])
@@ -392,6 +408,20 @@ def run_transfer(client: str, direction: str, size: int, streams: int, sshd: Ssh
         "cipher": next((c for c in cipher if c), None),
         "errors": errors[:3],
     }
+
+
+def _jsch_sftp(direction: str, streams: int, remote: str, local_base: Path, sshd: Sshd,
+               work: Path) -> dict:  # fmt: skip
+    """JschBench.java in sftp-read|sftp-write mode: K streams in one JVM; its JSON line."""
+    key, known = _jsch_files(sshd, work)
+    argv = [
+        "java", "-cp", str(JSCH_JAR), str(JAVA_SOURCE), sshd.host, str(sshd.port), sshd.user,
+        str(key), str(known), f"sftp-{direction}", "1", str(streams), remote, str(local_base),
+    ]  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=JAVA_TIMEOUT_S)
+    if out.returncode != 0:
+        raise RuntimeError(f"JschBench exited {out.returncode}: {out.stderr.strip()[-500:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def cipher_speed(cipher: str) -> float | None:
@@ -558,6 +588,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--streams", nargs="+", type=int, default=[1, 4], help="K concurrent streams")
     args = p.parse_args(argv)
     if args.sftp:
+        if "jsch" in args.sftp_clients and (why := java_missing()):
+            print(f"bench_libraries: leaving JSch out: {why}", file=sys.stderr)
+            args.sftp_clients.remove("jsch")
         return main_sftp(args)
     if "jsch" in args.clients and (why := java_missing()):
         print(f"bench_libraries: leaving JSch out: {why}", file=sys.stderr)
