@@ -344,6 +344,19 @@ def blueprint(engine, box) -> Blueprint:
                     )
                 (start, stop), status = span, 206
             length = stop - start
+            headers = {
+                "Content-Length": str(length),
+                "Accept-Ranges": "bytes",
+                "ETag": st.etag,
+                "Last-Modified": http_date(st.mtime),
+            }
+            if status == 206:
+                headers["Content-Range"] = f"bytes {start}-{stop - 1}/{st.size}"
+            if request.method == "HEAD":  # the headers a resuming client needs, no transfer
+                session.close()
+                resp = Response(b"", status=status, mimetype="application/octet-stream")
+                resp.headers.update(headers)
+                return resp
             session.transfer = TRANSFERS.start("download", name, length, session.guard)
             session.stream = _do(session, path, session.sftp.read, path, start, length)
             # the first chunk before the headers: an open that fails or stalls is still an
@@ -381,12 +394,7 @@ def blueprint(engine, box) -> Blueprint:
                     client_sock.shutdown(socket.SHUT_RDWR)
 
         resp = Response(body(), status=status, mimetype="application/octet-stream")
-        resp.headers["Content-Length"] = str(length)
-        resp.headers["Accept-Ranges"] = "bytes"
-        resp.headers["ETag"] = st.etag
-        resp.headers["Last-Modified"] = http_date(st.mtime)
-        if status == 206:
-            resp.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{st.size}"
+        resp.headers.update(headers)
         resp.call_on_close(lambda: session.close(ok=False, why="client went away"))
         return resp
 
