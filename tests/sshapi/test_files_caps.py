@@ -121,7 +121,12 @@ def test_a_256_mib_file_streams_through_a_capped_api(
             assert r.json()["size"] == BIG
             assert (local / "up.bin").stat().st_size == BIG
         peak, oom = cap.peak(), cap.oom_kills()
-        health = requests.get(f"{url}/healthz").json()["transfers"]
+        # the client has every byte when the server's generator has yet to end: wait for it
+        t0 = time.monotonic()
+        while (health := requests.get(f"{url}/healthz").json()["transfers"])["active"]:
+            if time.monotonic() - t0 > 10:
+                break
+            time.sleep(0.05)
     finally:
         stop_process(proc, timeout=15)
         cap.remove()
