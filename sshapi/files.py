@@ -66,6 +66,7 @@ from sshapi.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    SSHFailure,
     TooLarge,
 )
 
@@ -199,13 +200,33 @@ class Session:
             if self._pool is None:
                 backend = backends.load(settings.library)
                 self._conn = backend.connect(target, settings, deadline)
-            else:  # the pool's own bounds, waits and eviction apply (see pool.py)
-                self._slot, _ = self._pool._acquire(target, deadline)
-                self._conn = self._slot.conn
-            self.sftp = self._conn.open_sftp(self.guard)
+                self.sftp = self._conn.open_sftp(self.guard)
+            else:
+                self._open_pooled(target, deadline)
         except BaseException:
             self.close()
             raise
+
+    def _open_pooled(self, target: store.Target, deadline: Deadline) -> None:
+        """The pool's own bounds, waits and eviction apply (pool.py); a reused connection
+        that turns out broken (sshd restarted) is dropped and the SFTP session opened once
+        more on a new one, as pool.run retries a command."""
+        self._slot, fresh = self._pool._acquire(target, deadline)
+        self._conn = self._slot.conn
+        try:
+            self.sftp = self._conn.open_sftp(self.guard)
+            return
+        except SSHFailure:
+            if fresh or self._conn.alive() or deadline.expired():
+                raise
+        slot, self._slot, self._conn = self._slot, None, None
+        self._pool._drop(slot, broken=True)
+        self._pool._release(slot)
+        self.guard.cancel()
+        self.guard = RateGuard(self.settings.command_timeout, self.settings.min_transfer_rate)
+        self._slot, _ = self._pool._acquire(target, deadline, reuse=False)
+        self._conn = self._slot.conn
+        self.sftp = self._conn.open_sftp(self.guard)
 
     def close(self, ok: bool = True, why: str = "") -> None:
         if self._closed:

@@ -259,7 +259,11 @@ class SshPythonSftp:
         self._guard = guard
         guard.arm(conn._abort)
         self._sftp = None
-        self._sftp = self._call("session start", conn._session.sftp_init)
+        sftp = self._call("session start", conn._session.sftp_init)
+        if isinstance(sftp, int):  # ssh-python returns libssh's error code here, no raise
+            conn._abort()
+            raise SSHFailure(f"SFTP session start failed (libssh error {sftp})")
+        self._sftp = sftp
 
     def _call(self, what: str, fn):
         try:

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -277,3 +278,35 @@ def test_parallel_downloads_in_pooled_mode_share_connections(make_client, sftpd,
     assert len(results) == 6 and all(sha(r) == sha(data) for r in results)
     stats = c.app.extensions["sshapi"]["pool"].stats()
     assert stats["open_connections"] <= 6 and stats["busy_channels"] == 0
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(d))
+    return kids
+
+
+@pytest.mark.parametrize("library", FILE_LIBRARIES)
+def test_a_pooled_connection_broken_under_us_is_replaced_once(make_client, sftpd, remote, library):
+    """sshd drops the pooled connection (its session process ends): the next file request
+    opens a new one instead of failing, as pooled commands do."""
+    c = client_for(make_client, sftpd, library, "pooled")
+    base, local = remote
+    (local / "f").write_bytes(b"abc")
+    url = f"/credentials/h1/files/stat?path={base}/f"
+    assert c.get(url).status_code == 200
+    pool = c.app.extensions["sshapi"]["pool"]
+    assert pool.stats()["open_connections"] == 1
+    for kid in _children(sftpd.pid):  # our sshd's per-connection processes: ours alone
+        os.kill(kid, 15)
+    time.sleep(0.5)
+    r = c.get(url)
+    assert (r.status_code, r.json["size"]) == (200, 3), r.json
+    assert pool.stats()["open_connections"] == 1
