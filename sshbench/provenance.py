@@ -1,5 +1,6 @@
 """Provenance of a sweep point: code version, the lock's hash, package, Debian package and
-OpenSSH versions, the hosts' resolved sshd configs, and the machine. Everything a reviewer needs to tell two runs apart.
+OpenSSH versions, the hosts' resolved sshd configs, and the machine. Everything a reviewer
+needs to tell two runs apart.
 """
 
 from __future__ import annotations
