@@ -29,11 +29,10 @@ def _check(row: dict, calls: int) -> None:
     assert row["cpu_ms_per_call"] > 0 and row["calls_per_s"] > 0, row
 
 
-def test_jsch_client_connects_reuses_and_times_auth(sshd, tmp_path):
+def test_jsch_client_connects_reuses_and_times_auth(sshd, tmp_path, require):
     bench = _bench()
     why = bench.java_missing()
-    if why:
-        pytest.skip(f"no JRE with JSch here ({why}); the Java client cannot run")
+    require(not why, f"no JRE with JSch here ({why}); the Java client cannot run")
     per_call = bench.run_jsch("connect", 1, 3, sshd, tmp_path)
     _check(per_call, 3)
     assert per_call["version"].startswith("jsch 0.1.")
@@ -44,11 +43,11 @@ def test_jsch_client_connects_reuses_and_times_auth(sshd, tmp_path):
     _check(reused, 6)
 
 
-def test_jsch_refuses_a_host_key_it_was_not_given(sshd, tmp_path):
+def test_jsch_refuses_a_host_key_it_was_not_given(sshd, tmp_path, require):
     """The Java client pins the host key too: a wrong known_hosts line fails every call."""
     bench = _bench()
-    if bench.java_missing():
-        pytest.skip(f"no JRE with JSch here ({bench.java_missing()})")
+    why = bench.java_missing()
+    require(not why, f"no JRE with JSch here ({why})")
     subprocess.run(["ssh-keygen", "-q", "-t", "ecdsa", "-b", "256", "-N", "", "-f",
                     str(tmp_path / "other")], check=True)  # fmt: skip
     kind, b64 = (tmp_path / "other.pub").read_text().split()[:2]
