@@ -24,6 +24,7 @@ FIXTURE_MARKERS = {
     "testbed_env": "testbed",  # tests/testbed: namespaces, cgroups, Ansible
     "vms_env": "testbed",  # tests/vms: the emulated VMs
     "locust_target": "locust",  # tests/sweep/test_loadgen.py: real Locust runs
+    "bench_testbed": "testbed",  # tests/test_benchmarks_smoke.py: a benchmark's own testbed
 }
 # Explicit markers that imply one of those.
 MARKER_IMPLIES = {"netns": "testbed"}
