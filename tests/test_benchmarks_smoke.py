@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
-from testbed_names import stale_test_testbeds, testbed_name_for
+import testbed_names
 
 from sshbench import paths
 
@@ -37,12 +37,12 @@ def bench_testbed(require, tmp_path) -> Iterator[Callable[[str], dict[str, str]]
     """The environment of a benchmark with a testbed of its own (a test-only name); that
     testbed is taken down after, whatever happened."""
     require(os.geteuid() == 0, "the benchmark's testbed needs root (namespaces, cgroups)")
-    for stale in stale_test_testbeds(LETTERS):  # a crashed earlier run of this module
+    for stale in testbed_names.stale_test_testbeds(LETTERS):  # a crashed earlier run of this module
         _down(stale)
     made: list[str] = []
 
     def env(letter: str) -> dict[str, str]:
-        name = testbed_name_for(letter)
+        name = testbed_names.testbed_name_for(letter)
         made.append(name)
         return {
             **os.environ,
