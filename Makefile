@@ -22,7 +22,9 @@ RERUN  := make reproduce$(if $(filter command line environment,$(origin SWEEP)),
 # pip-tools: uv resolves for a stated interpreter and platform (not whichever one runs it), in
 # seconds, and keeps the versions already locked unless told to upgrade; uv itself is in the
 # dev extra, so the tool that writes the lock is locked too. Installing needs only pip:
-# `pip install --require-hashes`, then the project itself with --no-deps.
+# `pip install --require-hashes`, then the project itself with --no-deps, built by the locked
+# setuptools (--no-build-isolation). The one sdist in the lock (connection-pool, hash-checked
+# like the rest) is built in pip's isolated environment.
 LOCK   := requirements.lock
 # `make lock` keeps every locked version that still satisfies pyproject.toml and resolves
 # only what changed; `make lock UPGRADE=1` moves everything to the newest allowed versions.
@@ -57,7 +59,7 @@ $(STAMPS)/venv: $(LOCK) pyproject.toml $(STAMPS)/system
 	  || { echo "setup: $(PYTHON) is not Python $$(cat .python-version) (the lock's; PYTHON=python3.11 make ...)"; exit 1; }; \
 	  $(PYTHON) -m venv $(VENV); }
 	@{ $(BIN)/python -m pip install -q --require-hashes --no-deps -r $(LOCK) \
-	   && $(BIN)/python -m pip install -q --no-deps -e .; } >$(STAMPS)/pip.log 2>&1 \
+	   && $(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .; } >$(STAMPS)/pip.log 2>&1 \
 	  || { tail -n 30 $(STAMPS)/pip.log; echo "setup: pip failed, log: $(STAMPS)/pip.log"; exit 1; }
 	@touch $@
 
