@@ -33,7 +33,7 @@ LOCK_PYTHON   := 3.11
 LOCK_PLATFORM := x86_64-unknown-linux-gnu
 # What `make test-fast` leaves out: the markers tests/conftest.py sets from the fixtures a
 # test uses.
-FAST   := not testbed and not sweep and not locust
+FAST   := not testbed and not sweep and not locust and not slow
 
 .PHONY: setup setup-test reproduce test test-fast lint pytest lock teardown clean
 
@@ -80,8 +80,8 @@ reproduce: setup
 
 test: setup-test lint pytest
 
-# No testbed, no sweep, no Locust run: the pure parts, the SSH API against its loopback sshd,
-# the lock. For the edit-test loop; `make test` (and CI) still run everything.
+# No testbed, no sweep, no Locust run, no benchmark script, no hostile servers: the pure
+# parts, the SSH API against its loopback sshd, the lock. For the edit-test loop; `make test` (and CI) still run everything.
 test-fast: setup-test
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -m "$(FAST)"
 

@@ -5,7 +5,7 @@ Also the suite's two rules:
 - A missing prerequisite (root, a JRE, systemd-analyze, ...) goes through `require`: a skip
   on a developer's machine, a failure with CI=true, where everything must be installed
   (`make setup-test`). Under CI any other skip fails too, so a new one cannot slip in.
-- Markers `testbed`, `sweep` and `locust` are set from the fixtures a test uses
+- Markers `testbed`, `sweep`, `locust` and `slow` are set from the fixtures a test uses
   (FIXTURE_MARKERS); `make test-fast` deselects them.
 """
 
@@ -25,6 +25,9 @@ FIXTURE_MARKERS = {
     "vms_env": "testbed",  # tests/vms: the emulated VMs
     "locust_target": "locust",  # tests/sweep/test_loadgen.py: real Locust runs
     "bench_testbed": "testbed",  # tests/test_benchmarks_smoke.py: a benchmark's own testbed
+    # No testbed, but minutes between them: out of `make test-fast` too.
+    "benchmark": "slow",  # runs a script of benchmarks/ (tiny counts, still ~20-60 s each)
+    "hostile": "slow",  # tests/sshapi/test_sshapi_hostile.py: each waits out the deadlines
 }
 # Explicit markers that imply one of those.
 MARKER_IMPLIES = {"netns": "testbed"}
@@ -44,6 +47,12 @@ def require(ok: object, why: str) -> None:
             pytrace=False,
         )
     pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def benchmark() -> Path:
+    """The benchmarks' folder, for a test that runs one of them (marks the test `slow`)."""
+    return Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 @pytest.fixture(scope="session", name="require")

@@ -16,7 +16,6 @@ import testbed_names
 
 from sshbench import paths
 
-BENCH = paths.ROOT / "benchmarks"
 # Letters of this module's test testbeds (<letter><base36 pid>): g capacity, h testbed.
 LETTERS = "gh"
 NUMBER = r"[0-9]+(?:\.[0-9]+)?"
@@ -68,10 +67,10 @@ def _run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 60
     return proc.stdout
 
 
-def test_bench_api_overhead_prints_a_row_per_library(require):
+def test_bench_api_overhead_prints_a_row_per_library(require, benchmark):
     require(os.geteuid() == 0, "the benchmark's sshd needs root (its test user)")
     # Two libraries (each starts its own API server): the rows come from one code path.
-    argv = [str(BENCH / "bench_api_overhead.py"), "-n", "1", "--libraries", "ssh2", "openssh"]
+    argv = [str(benchmark / "bench_api_overhead.py"), "-n", "1", "--libraries", "ssh2", "openssh"]
     out = _run(argv)
     assert re.search(r"^library +n +bare ms +API ms +ratio +in-API ssh ms$", out, re.M), out
     for lib in ("ssh2", "openssh"):
@@ -79,8 +78,8 @@ def test_bench_api_overhead_prints_a_row_per_library(require):
         assert re.search(row, out, re.M), (lib, out)
 
 
-def test_bench_capacity_prints_its_table_and_goals(bench_testbed):
-    argv = [str(BENCH / "bench_capacity.py"), "--libraries", "ssh2", "--seconds", "2"]
+def test_bench_capacity_prints_its_table_and_goals(bench_testbed, benchmark):
+    argv = [str(benchmark / "bench_capacity.py"), "--libraries", "ssh2", "--seconds", "2"]
     out = _run([*argv, "--start-rps", "5", "--max-steps", "1"], env=bench_testbed("g"))
     assert re.search(r"^library +mode +tcp +bare/s +API cap +bracket +ratio +API cpu ms$",
                      out, re.M), out  # fmt: skip
@@ -92,9 +91,9 @@ def test_bench_capacity_prints_its_table_and_goals(bench_testbed):
     assert "median API CPU per request (less the library)" in out
 
 
-def test_bench_testbed_prints_steps_calls_and_tcp_modes(bench_testbed):
+def test_bench_testbed_prints_steps_calls_and_tcp_modes(bench_testbed, benchmark):
     env = bench_testbed("h")
-    out = _run([str(BENCH / "bench_testbed.py"), "--reps", "1", "--calls", "1"], env=env)
+    out = _run([str(benchmark / "bench_testbed.py"), "--reps", "1", "--calls", "1"], env=env)
     assert f"testbed {env['SSHBENCH_TESTBED']!r}, 2 hosts" in out, out
     assert re.search(rf"^rep 1: up +{NUMBER} s, up again +{NUMBER} s, ", out, re.M), out
     assert "warning: second up changed" not in out, out  # up is idempotent
