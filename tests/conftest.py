@@ -23,7 +23,7 @@ FIXTURE_MARKERS = {
     "sweep_env_factory": "sweep",  # every Snakemake run: ci_sweep, capacity, interrupt, ...
     "testbed_env": "testbed",  # tests/testbed: namespaces, cgroups, Ansible
     "vms_env": "testbed",  # tests/vms: the emulated VMs
-    "locust_target": "locust",  # tests/sweep/test_loadgen.py: real Locust runs
+    "locust_run": "locust",  # tests/sweep/test_loadgen.py (every test there): real Locust runs
     "bench_testbed": "testbed",  # tests/test_benchmarks_smoke.py: a benchmark's own testbed
     # No testbed, but minutes between them: out of `make test-fast` too.
     "benchmark": "slow",  # runs a script of benchmarks/ (tiny counts, still ~20-60 s each)
@@ -47,6 +47,11 @@ def require(ok: object, why: str) -> None:
             pytrace=False,
         )
     pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def locust_run() -> None:
+    """Names a test that runs real Locust processes (marks it `locust`)."""
 
 
 @pytest.fixture(scope="session")

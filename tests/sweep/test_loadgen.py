@@ -26,6 +26,9 @@ from werkzeug.serving import make_server
 from sshapi.testing import free_port, stop_process
 from sshbench import loadgen, records
 
+# Every test here runs real Locust processes (tests/conftest.py marks them `locust`).
+pytestmark = pytest.mark.usefixtures("locust_run")
+
 TOKEN = "test-token"
 
 APP_SOURCE = textwrap.dedent(
@@ -60,7 +63,7 @@ def _app() -> Flask:
 
 
 @pytest.fixture(scope="module")
-def locust_target():
+def api_url():
     server = make_server("127.0.0.1", 0, _app(), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -102,10 +105,10 @@ def _f(row: dict, col: str) -> float:
     return float(row[col])
 
 
-def test_every_slot_is_a_row_on_the_schedule(locust_target, tmp_path):
+def test_every_slot_is_a_row_on_the_schedule(api_url, tmp_path):
     # 300 ms responses at 20 RPS: 6 requests in flight; the open-loop schedule holds the
     # rate, and each row's intended time is on the grid t0 + k / rps.
-    facts, rows = _run(_load(locust_target, cred="slow300"), tmp_path)
+    facts, rows = _run(_load(api_url, cred="slow300"), tmp_path)
     assert facts["returncodes"] == [0]
     assert facts["integrity"] == "ok"
     assert facts["counts"] == {
@@ -130,11 +133,11 @@ def test_every_slot_is_a_row_on_the_schedule(locust_target, tmp_path):
     assert _stats_count(tmp_path, "uptime") == 60
 
 
-def test_latency_counts_the_wait_for_a_user_and_missed_slots_are_rows(locust_target, tmp_path):
+def test_latency_counts_the_wait_for_a_user_and_missed_slots_are_rows(api_url, tmp_path):
     # 2 users, 300 ms responses, 20 RPS: at most ~7 RPS go out; every later slot waits for
     # a user. Latency from the intended time grows along the schedule, service time does
     # not (coordinated omission, made visible), and the slots never sent are rows too.
-    facts, rows = _run(_load(locust_target, cred="slow300", users=2), tmp_path)
+    facts, rows = _run(_load(api_url, cred="slow300", users=2), tmp_path)
     c = facts["counts"]
     assert facts["integrity"] == "ok"
     assert c["slots"] == 60 == c["sent"] + c["missed"] and c["missed"] > 20
@@ -150,8 +153,8 @@ def test_latency_counts_the_wait_for_a_user_and_missed_slots_are_rows(locust_tar
     assert facts["loadgen"]["max_in_flight"] == 2 == facts["loadgen"]["users"]
 
 
-def test_burst_releases_all_users_at_once(locust_target, tmp_path):
-    load = _load(locust_target, pattern="burst", rps=None, burst_size=30, users=30, schedule_s=0)
+def test_burst_releases_all_users_at_once(api_url, tmp_path):
+    load = _load(api_url, pattern="burst", rps=None, burst_size=30, users=30, schedule_s=0)
     load.warmup_s = 0
     facts, rows = _run(load, tmp_path)
     assert facts["integrity"] == "ok" and facts["schedule"]["window"] is None
@@ -162,8 +165,8 @@ def test_burst_releases_all_users_at_once(locust_target, tmp_path):
     assert _stats_count(tmp_path, "uptime") == 30  # Locust's own CSV saw every request
 
 
-def test_distributed_mode_shares_one_schedule(locust_target, tmp_path):
-    facts, rows = _run(_load(locust_target, cred="slow50", processes=2, users=10), tmp_path)
+def test_distributed_mode_shares_one_schedule(api_url, tmp_path):
+    facts, rows = _run(_load(api_url, cred="slow50", processes=2, users=10), tmp_path)
     assert facts["returncodes"] == [0, 0, 0]
     assert facts["integrity"] == "ok" and facts["loadgen"]["processes_reported"] == 2
     assert [int(r["slot"]) for r in rows] == list(range(60))
@@ -175,10 +178,8 @@ def test_distributed_mode_shares_one_schedule(locust_target, tmp_path):
     assert _stats_count(tmp_path, "uptime") == 60  # the master got every worker's last report
 
 
-def test_api_errors_keep_their_code(locust_target, tmp_path):
-    load = _load(
-        locust_target, cred="broken", command="ls", ls_path="/tmp/a b", rps=10, schedule_s=1
-    )
+def test_api_errors_keep_their_code(api_url, tmp_path):
+    load = _load(api_url, cred="broken", command="ls", ls_path="/tmp/a b", rps=10, schedule_s=1)
     facts, rows = _run(load, tmp_path)
     assert facts["returncodes"] == [1]  # Locust's exit code when requests failed
     assert facts["integrity"] == "ok" and len(rows) == 10
@@ -188,16 +189,16 @@ def test_api_errors_keep_their_code(locust_target, tmp_path):
     assert all("502" in r["error"] for r in rows)
 
 
-def test_a_body_that_is_not_json_is_a_bad_response(locust_target, tmp_path):
-    facts, rows = _run(_load(locust_target, cred="notjson", rps=10, schedule_s=1), tmp_path)
+def test_a_body_that_is_not_json_is_a_bad_response(api_url, tmp_path):
+    facts, rows = _run(_load(api_url, cred="notjson", rps=10, schedule_s=1), tmp_path)
     assert facts["integrity"] == "ok"
     assert {(r["outcome"], r["error_class"]) for r in rows} == {("failed", "bad_response")}
 
 
-def test_the_request_timeout_comes_from_the_config(locust_target, tmp_path):
+def test_the_request_timeout_comes_from_the_config(api_url, tmp_path):
     # Responses take 3 s; the configured timeout is 1 s: every request fails as an
     # api_timeout after about 1 s (Locust's default would wait 60 s).
-    load = _load(locust_target, cred="slow3000", rps=4, schedule_s=1, users=4, timeout_s=1)
+    load = _load(api_url, cred="slow3000", rps=4, schedule_s=1, users=4, timeout_s=1)
     facts, rows = _run(load, tmp_path)
     assert facts["integrity"] == "ok" and len(rows) == 4
     assert {(r["outcome"], r["error_class"]) for r in rows} == {("failed", "api_timeout")}
