@@ -1,6 +1,8 @@
 # The two commands of the README:
 #   make reproduce   set up, then run the default sweep (experiments/quick.yaml) end to end
 #   make test        set up, then run linters and the whole test suite
+#   make test-fast   the tests that need no testbed, no sweep and no Locust run (< 2 min)
+#   make lock        refresh requirements.lock after a change to pyproject.toml
 # Everything else here is what those two need. Run as root on Debian (or Ubuntu).
 
 PYTHON ?= python3
@@ -14,7 +16,26 @@ VERBOSE ?=
 # What the stop message tells the user to run again to continue.
 RERUN  := make reproduce$(if $(filter command line environment,$(origin SWEEP)), SWEEP=$(SWEEP))
 
-.PHONY: setup setup-test reproduce test lint pytest teardown clean docs-figures
+# The Python environment is requirements.lock: every package of pyproject.toml's dependencies
+# and its dev extra, exact versions, with the hashes of their files, for CPython 3.11 on
+# x86_64 Linux (.python-version). It is made by `uv pip compile --generate-hashes` rather than
+# pip-tools: uv resolves for a stated interpreter and platform (not whichever one runs it), in
+# seconds, and keeps the versions already locked unless told to upgrade; uv itself is in the
+# dev extra, so the tool that writes the lock is locked too. Installing needs only pip:
+# `pip install --require-hashes`, then the project itself with --no-deps, built by the locked
+# setuptools (--no-build-isolation). The one sdist in the lock (connection-pool, hash-checked
+# like the rest) is built in pip's isolated environment.
+LOCK   := requirements.lock
+# `make lock` keeps every locked version that still satisfies pyproject.toml and resolves
+# only what changed; `make lock UPGRADE=1` moves everything to the newest allowed versions.
+UPGRADE ?=
+LOCK_PYTHON   := 3.11
+LOCK_PLATFORM := x86_64-unknown-linux-gnu
+# What `make test-fast` leaves out: the markers tests/conftest.py sets from the fixtures a
+# test uses.
+FAST   := not testbed and not sweep and not locust and not slow
+
+.PHONY: setup setup-test reproduce test test-fast lint pytest lock teardown clean docs-figures
 
 setup: $(STAMPS)/system $(STAMPS)/venv
 
@@ -31,12 +52,14 @@ $(STAMPS)/system-test: scripts/setup-system.sh
 	@scripts/setup-system.sh --test
 	@touch $@
 
-$(STAMPS)/venv: pyproject.toml $(STAMPS)/system
+$(STAMPS)/venv: $(LOCK) pyproject.toml $(STAMPS)/system
 	@mkdir -p $(STAMPS)
-	@echo "setup: Python packages into $(VENV) (pyproject.toml)"
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@{ $(BIN)/python -m pip install -q --upgrade pip \
-	   && $(BIN)/python -m pip install -q -e '.[dev]'; } >$(STAMPS)/pip.log 2>&1 \
+	@echo "setup: Python packages into $(VENV) ($(LOCK), hashes checked)"
+	@test -x $(BIN)/python || { $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+	  || { echo "setup: $(PYTHON) is not Python $$(cat .python-version) (the lock's; PYTHON=python3.11 make ...)"; exit 1; }; \
+	  $(PYTHON) -m venv $(VENV); }
+	@{ $(BIN)/python -m pip install -q --require-hashes --no-deps -r $(LOCK) \
+	   && $(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .; } >$(STAMPS)/pip.log 2>&1 \
 	  || { tail -n 30 $(STAMPS)/pip.log; echo "setup: pip failed, log: $(STAMPS)/pip.log"; exit 1; }
 	@touch $@
 
@@ -57,6 +80,11 @@ reproduce: setup
 
 test: setup-test lint pytest
 
+# No testbed, no sweep, no Locust run, no benchmark script, no hostile servers: the pure
+# parts, the SSH API against its loopback sshd, the lock. For the edit-test loop; `make test` (and CI) still run everything.
+test-fast: setup-test
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -m "$(FAST)"
+
 # The README's figures (docs/fig1.png, docs/summary.png) from a finished sweep's results:
 # DOCS_SWEEP is a sweep name (results/<name>, the quick sweep by default) or a results dir.
 DOCS_SWEEP ?= quick
@@ -71,6 +99,13 @@ lint: setup
 
 pytest: setup-test
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+
+# Needs the venv only for uv (locked in the dev extra); the lock is made for
+# $(LOCK_PYTHON) on $(LOCK_PLATFORM) whatever interpreter runs this.
+lock: $(STAMPS)/venv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --quiet \
+	  --python-version $(LOCK_PYTHON) --python-platform $(LOCK_PLATFORM) \
+	  --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
 teardown: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sshbench sweep teardown

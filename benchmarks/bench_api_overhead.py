@@ -71,7 +71,7 @@ def api_server(library: str, sshd, work: Path):
             try:
                 http.get(f"{url}/healthz", timeout=1).raise_for_status()
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to start
                 if proc.poll() is not None or time.monotonic() > up_by:
                     raise RuntimeError(f"sshapi serve ({library}) did not start") from None
                 time.sleep(0.1)

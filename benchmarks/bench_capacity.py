@@ -17,6 +17,10 @@ temporary results directory, never into results/.
 
     .venv/bin/python benchmarks/bench_capacity.py [--libraries ssh2 paramiko] [--seconds 5]
 
+--start-rps and --max-steps override every search's (tests/test_benchmarks_smoke.py runs
+one step each, to keep the output from rotting; such a run measures nothing). The testbed
+is SSHBENCH_TESTBED, default "hcap".
+
 A benchmark, not a test: numbers depend on the machine and on what else runs on it.
 """
 
@@ -125,14 +129,23 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--libraries", nargs="+", choices=LIBRARIES, default=list(LIBRARIES))
     p.add_argument("--seconds", type=float, default=5.0, help="measured seconds per step")
+    p.add_argument("--start-rps", type=float, help="first step of every search")
+    p.add_argument("--max-steps", type=int, help="steps of every search at most")
     args = p.parse_args(argv)
     if not 2 <= args.seconds <= 60:
         p.error(f"--seconds {args.seconds}: use 2-60")
+    if args.start_rps is not None and not 1 <= args.start_rps <= 1000:
+        p.error(f"--start-rps {args.start_rps}: use 1-1000")
+    if args.max_steps is not None and not 1 <= args.max_steps <= 20:
+        p.error(f"--max-steps {args.max_steps}: use 1-20")
+    override = {
+        k: v
+        for k, v in (("start_rps", args.start_rps), ("max_steps", args.max_steps))
+        if v is not None
+    }
     work = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
-    os.environ.update(
-        SSHBENCH_TESTBED="hcap", SSHBENCH_RESULTS=str(work / "results"),
-        SSHBENCH_STATE=str(work / "state"),
-    )  # fmt: skip
+    os.environ.setdefault("SSHBENCH_TESTBED", "hcap")
+    os.environ.update(SSHBENCH_RESULTS=str(work / "results"), SSHBENCH_STATE=str(work / "state"))
     from analysis.collect import collect
     from sshbench import authtime, capacity, point, sweep, testbed
 
@@ -165,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
                               ("pooled", "default")):  # fmt: skip
                 params = {**base, "library": lib, "connections": conn, "client_tcp": tcp}
                 sid = sweep.search_id(params)
-                res = capacity.search(config["sweep"], sid, params, SEARCH[conn](settings))
+                wanted = SEARCH[conn](settings)
+                wanted = {**wanted, "capacity": {**wanted["capacity"], **override}}
+                res = capacity.search(config["sweep"], sid, params, wanted)
                 rows.append((lib, conn, tcp, res))
         tidy = collect(work / "results" / "bench_capacity")
     finally:

@@ -21,6 +21,12 @@ EXPERIMENTS_DIR = ROOT / "experiments"
 WORKFLOW_DIR = ROOT / "workflow"
 PAPER_DIR = ROOT / "paper"
 LOCUSTFILE = EXPERIMENTS_DIR / "locustfile.py"
+# The Python environment, exact versions with hashes (`make lock`); its sha256 is in every
+# point's provenance.
+LOCK_FILE = ROOT / "requirements.lock"
+# The Debian packages (and kernel) the measurements depend on, as scripts/setup-system.sh
+# found them: one `name<TAB>version` a line. Written at set-up, read into provenance.
+SYSTEM_PACKAGES_FILE = ROOT / ".stamps" / "system-packages.tsv"
 
 # Prefix of every kernel object (netns, veth, cgroup) and process tag the project makes.
 OBJECT_PREFIX = "sb"

@@ -1,10 +1,12 @@
-"""Provenance of a sweep point: code version, package and OpenSSH versions, the hosts'
-resolved sshd configs, and the machine. Everything a reviewer needs to tell two runs apart.
+"""Provenance of a sweep point: code version, the lock's hash, package, Debian package and
+OpenSSH versions, the hosts' resolved sshd configs, and the machine. Everything a reviewer
+needs to tell two runs apart.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -63,6 +65,27 @@ def versions() -> dict[str, str | None]:
     out["openssh_client"] = _run(["ssh", "-V"]) or None
     out["python"] = platform.python_version()
     return out
+
+
+@functools.cache
+def lock_sha256() -> str | None:
+    """sha256 of requirements.lock, the environment the run was installed from (None: no
+    lock in this checkout)."""
+    try:
+        return hashlib.sha256(paths.LOCK_FILE.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+@functools.cache
+def system_packages() -> dict[str, str] | None:
+    """The Debian packages and kernel scripts/setup-system.sh recorded ({name: version}), or
+    None when it has not run in this checkout."""
+    try:
+        lines = paths.SYSTEM_PACKAGES_FILE.read_text().splitlines()
+    except OSError:
+        return None
+    return dict(line.split("\t", 1) for line in lines if "\t" in line)
 
 
 def _os_release() -> str | None:
@@ -133,7 +156,9 @@ def collect(status: dict[str, Any], deployment: dict[str, Any] | None) -> dict[s
     )
     return {
         **git(),
+        "lock_sha256": lock_sha256(),
         "versions": {**versions(), "openssh_server": ", ".join(server) or None},
+        "system_packages": system_packages(),
         "sshd_config_sha256": {h: v.get("sshd_config_sha256") for h, v in hosts.items()},
         "machine": machine(),
         "testbed": {

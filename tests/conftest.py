@@ -1,5 +1,13 @@
 """Session-wide fixtures: the CI sweep (experiments/ci.yaml) run once through Snakemake on
-a real local testbed, under a test-only testbed name, state and results directory."""
+a real local testbed, under a test-only testbed name, state and results directory.
+
+Also the suite's two rules:
+- A missing prerequisite (root, a JRE, systemd-analyze, ...) goes through `require`: a skip
+  on a developer's machine, a failure with CI=true, where everything must be installed
+  (`make setup-test`). Under CI any other skip fails too, so a new one cannot slip in.
+- Markers `testbed`, `sweep`, `locust` and `slow` are set from the fixtures a test uses
+  (FIXTURE_MARKERS); `make test-fast` deselects them.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +18,78 @@ from pathlib import Path
 import pytest
 from sweep.helpers import remove_stale_sweep_testbeds, run_snakemake, sweep_test_env, teardown_in
 
+# A fixture (anywhere in a test's fixture closure) -> the marker the test gets.
+FIXTURE_MARKERS = {
+    "sweep_env_factory": "sweep",  # every Snakemake run: ci_sweep, capacity, interrupt, ...
+    "testbed_env": "testbed",  # tests/testbed: namespaces, cgroups, Ansible
+    "vms_env": "testbed",  # tests/vms: the emulated VMs
+    "locust_run": "locust",  # tests/sweep/test_loadgen.py (every test there): real Locust runs
+    "bench_testbed": "testbed",  # tests/test_benchmarks_smoke.py: a benchmark's own testbed
+    # No testbed, but minutes between them: out of `make test-fast` too.
+    "benchmark": "slow",  # runs a script of benchmarks/ (tiny counts, still ~20-60 s each)
+    "hostile": "slow",  # tests/sshapi/test_sshapi_hostile.py: each waits out the deadlines
+}
+# Explicit markers that imply one of those.
+MARKER_IMPLIES = {"netns": "testbed"}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def require(ok: object, why: str) -> None:
+    """A test's prerequisite: without it, skip (a developer's machine) or, with CI=true, fail."""
+    if ok:
+        return
+    if in_ci():
+        pytest.fail(
+            f"missing prerequisite with CI=true: {why} (make setup-test installs it)",
+            pytrace=False,
+        )
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def locust_run() -> None:
+    """Names a test that runs real Locust processes (marks it `locust`)."""
+
+
+@pytest.fixture(scope="session")
+def benchmark() -> Path:
+    """The benchmarks' folder, for a test that runs one of them (marks the test `slow`)."""
+    return Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="session", name="require")
+def require_fixture() -> Callable[[object, str], None]:
+    """`require(ok, why)` for tests and fixtures outside this file."""
+    return require
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = {FIXTURE_MARKERS[f] for f in item.fixturenames if f in FIXTURE_MARKERS}
+        names |= {MARKER_IMPLIES[m.name] for m in item.iter_markers() if m.name in MARKER_IMPLIES}
+        for name in sorted(names):
+            item.add_marker(name)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped with CI=true, where nothing may be missing: {reason}"
+
 
 @pytest.fixture(scope="session")
 def sweep_env_factory(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[[str], dict[str, str]]:
     """Make the environment of a Snakemake run of its own (letter: q, k or b)."""
-    if os.geteuid() != 0:
-        pytest.skip("the sweep needs root (network namespaces, cgroups, useradd)")
+    require(os.geteuid() == 0, "the sweep needs root (network namespaces, cgroups, useradd)")
     remove_stale_sweep_testbeds()
 
     def make(letter: str) -> dict[str, str]:

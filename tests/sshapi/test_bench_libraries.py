@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_libraries.py"
 
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_libraries", BENCH)
+def _bench(benchmarks: Path):
+    spec = importlib.util.spec_from_file_location(
+        "bench_libraries", benchmarks / "bench_libraries.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -29,11 +29,10 @@ def _check(row: dict, calls: int) -> None:
     assert row["cpu_ms_per_call"] > 0 and row["calls_per_s"] > 0, row
 
 
-def test_jsch_client_connects_reuses_and_times_auth(sshd, tmp_path):
-    bench = _bench()
+def test_jsch_client_connects_reuses_and_times_auth(sshd, tmp_path, require, benchmark):
+    bench = _bench(benchmark)
     why = bench.java_missing()
-    if why:
-        pytest.skip(f"no JRE with JSch here ({why}); the Java client cannot run")
+    require(not why, f"no JRE with JSch here ({why}); the Java client cannot run")
     per_call = bench.run_jsch("connect", 1, 3, sshd, tmp_path)
     _check(per_call, 3)
     assert per_call["version"].startswith("jsch 0.1.")
@@ -44,11 +43,11 @@ def test_jsch_client_connects_reuses_and_times_auth(sshd, tmp_path):
     _check(reused, 6)
 
 
-def test_jsch_refuses_a_host_key_it_was_not_given(sshd, tmp_path):
+def test_jsch_refuses_a_host_key_it_was_not_given(sshd, tmp_path, require, benchmark):
     """The Java client pins the host key too: a wrong known_hosts line fails every call."""
-    bench = _bench()
-    if bench.java_missing():
-        pytest.skip(f"no JRE with JSch here ({bench.java_missing()})")
+    bench = _bench(benchmark)
+    why = bench.java_missing()
+    require(not why, f"no JRE with JSch here ({why})")
     subprocess.run(["ssh-keygen", "-q", "-t", "ecdsa", "-b", "256", "-N", "", "-f",
                     str(tmp_path / "other")], check=True)  # fmt: skip
     kind, b64 = (tmp_path / "other.pub").read_text().split()[:2]
@@ -57,8 +56,8 @@ def test_jsch_refuses_a_host_key_it_was_not_given(sshd, tmp_path):
         bench.run_jsch("connect", 1, 1, wrong, tmp_path)
 
 
-def test_bench_main_runs_every_client_and_reports_the_auth_ratio(tmp_path, capsys):
-    bench = _bench()
+def test_bench_main_runs_every_client_and_reports_the_auth_ratio(tmp_path, capsys, benchmark):
+    bench = _bench(benchmark)
     out = tmp_path / "libs.json"
     clients = [c for c in bench.CLIENTS if c != "jsch" or not bench.java_missing()]
     rc = bench.main(["--clients", *clients, "--threads", "2", "--calls", "2",

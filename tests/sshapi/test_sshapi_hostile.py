@@ -17,6 +17,7 @@ import pytest
 import requests
 from hostile_server import BEHAVIOURS, HostileServer
 from memcap import MemoryCap, remove_stale
+from waiting import wait_for
 
 from sshapi.settings import CONNECTION_MODES, LIBRARIES
 from sshapi.testing import free_port, stop_process
@@ -76,7 +77,7 @@ def start_capped(tmp: Path, db: str, library: str, connections: str, cap: Memory
         try:
             if requests.get(f"{url}/healthz", timeout=1).ok:
                 return proc, url, log
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to boot
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             stop_process(proc, timeout=15)
@@ -117,12 +118,16 @@ def test_hostile_servers_cannot_stall_or_exhaust_the_api(
                           headers={"Authorization": f"Bearer {mallory}"})  # fmt: skip
         assert (r.status_code, r.json()["error"]) == (413, "body_too_large"), r.text
 
+        before = {b: hostile[b].connections for b in BEHAVIOURS}
         with ThreadPoolExecutor(len(BEHAVIOURS)) as pool:
             futures = {
                 b: pool.submit(timed_get, url, mallory, f"/credentials/{b}/uptime")
                 for b in BEHAVIOURS
             }
-            time.sleep(0.5)  # every hostile request is in flight now
+            wait_for(
+                lambda: all(hostile[b].connections > before[b] for b in BEHAVIOURS),
+                "every hostile server to have the API's connection",
+            )
             during = timed_get(url, alice, "/credentials/real/uptime")
             answers = {b: f.result(timeout=120) for b, f in futures.items()}
         after = timed_get(url, alice, "/credentials/real/uptime")

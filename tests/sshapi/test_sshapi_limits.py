@@ -4,17 +4,19 @@ cap on a real sshd, per-user limits, the destination allow-list, and the data ke
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
 import subprocess
 import threading
-import time
 
+import psutil
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 from test_sshapi_errors import ALL, assert_error
+from waiting import wait_for
 
 from sshapi.settings import LIBRARIES
 from sshapi.testing import running_sshd
@@ -168,10 +170,20 @@ def test_429_one_user_cannot_take_every_thread(make_client, sshd):
         codes.append(api.app.test_client().get("/credentials/slow/uptime",
                                                headers=api._h()).status_code)  # fmt: skip
 
+    def sleeping() -> set[int]:
+        """PIDs of the `sleep 3` commands our sshd runs now (the slow port's ForceCommand)."""
+        out = set()
+        for p in psutil.Process(sshd.pid).children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if p.name() == "sleep":
+                    out.add(p.pid)
+        return out
+
+    earlier = sleeping()  # an earlier test's, still running out its 3 s
     threads = [threading.Thread(target=slow) for _ in range(2)]
     for t in threads:
         t.start()
-    time.sleep(1.0)  # both are running `sleep 3` now
+    wait_for(lambda: len(sleeping() - earlier) == 2, "both requests to run `sleep 3` on the host")
     assert_error(api.get("/credentials/slow/uptime"), 429, "too_many_requests")
     r = api.get("/credentials/h1/uptime", token=bob)  # another user is served meanwhile
     assert r.status_code == 200, r.json

@@ -10,6 +10,7 @@ import time
 
 import psutil
 import pytest
+from waiting import wait_for
 
 from sshapi import backends
 from sshapi.settings import LIBRARIES
@@ -24,6 +25,15 @@ def _kill_sessions(sshd_pid: int) -> int:
     return len(children)
 
 
+def _established_to(port: int) -> list:
+    """This process's TCP connections to `port` the peer has not closed."""
+    return [
+        c
+        for c in psutil.Process().net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    ]
+
+
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_broken_pooled_connection_is_dropped_and_retried(make_client, sshd, library):
     api = make_client(library, "pooled")
@@ -32,7 +42,7 @@ def test_broken_pooled_connection_is_dropped_and_retried(make_client, sshd, libr
     pool = api.app.extensions["sshapi"]["pool"]
     assert pool.stats()["open_connections"] == 1
     assert _kill_sessions(sshd.pid) >= 1
-    time.sleep(0.2)
+    wait_for(lambda: not _established_to(sshd.port), "the client side to see the close")
     r = api.get("/credentials/h1/uptime")  # the dead connection must not surface as an error
     assert r.status_code == 200, r.json
     assert "load average" in r.json["stdout"]

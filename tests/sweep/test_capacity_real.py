@@ -19,7 +19,8 @@ import yaml
 from analysis.collect import collect
 from sweep.helpers import run_snakemake, teardown_in
 
-pytestmark = pytest.mark.netns
+# The searches' Snakemake run may take up to 900 s, in the module fixture's setup.
+pytestmark = [pytest.mark.netns, pytest.mark.timeout(1500)]
 
 SEARCH = "cap-taco-c{cpus}-uptime-tuned-ssh2-perreq-tcpd-t0"
 

@@ -29,7 +29,8 @@ from testbed_names import stale_test_testbeds
 from sshbench import paths, sweep
 from sweep.helpers import SNAKEMAKE, run_snakemake, teardown_in
 
-pytestmark = pytest.mark.netns
+# Two Snakemake runs of up to 600 s each in one test.
+pytestmark = [pytest.mark.netns, pytest.mark.timeout(1500)]
 
 # The README's command for the ci sweep, cut to its three default-profile points (a filter
 # on the command line: the same command is given twice, as a user would).

@@ -26,6 +26,9 @@ from werkzeug.serving import make_server
 from sshapi.testing import free_port, stop_process
 from sshbench import loadgen, records
 
+# Every test here runs real Locust processes (tests/conftest.py marks them `locust`).
+pytestmark = pytest.mark.usefixtures("locust_run")
+
 TOKEN = "test-token"
 
 APP_SOURCE = textwrap.dedent(
@@ -210,14 +213,26 @@ def test_nothing_listens_every_request_is_refused_and_counted(tmp_path):
 
 
 def test_api_killed_mid_point_every_request_is_recorded(tmp_path):
-    # The API is a process of its own; it is killed 1.5 s into a 4 s schedule. Every slot
-    # is still a row: answers before, connection-level failures after, none lost.
+    # The API is a process of its own; it is killed once it has answered 25 of the 80 slots
+    # of a 4 s schedule (its own request log says so). Every slot is still a row: answers
+    # before, connection-level failures after, none lost.
     port = free_port()
     app = tmp_path / "fake_api.py"
     app.write_text(APP_SOURCE)
-    proc = subprocess.Popen(
-        [sys.executable, str(app), str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    access_log = tmp_path / "fake_api.log"  # werkzeug logs one line per answered request
+    with open(access_log, "wb") as log_fh:
+        proc = subprocess.Popen(
+            [sys.executable, str(app), str(port)], stdout=subprocess.DEVNULL, stderr=log_fh
+        )
+
+    def kill_after_answers(n: int) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if access_log.read_text(errors="replace").count('" 200 ') >= n:
+                break
+            time.sleep(0.01)
+        proc.kill()
+
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -227,7 +242,7 @@ def test_api_killed_mid_point_every_request_is_recorded(tmp_path):
             except OSError:
                 assert time.monotonic() < deadline, "the fake API did not start"
                 time.sleep(0.1)
-        killer = threading.Timer(2.0, proc.kill)  # ~1.5 s after t0 (Locust starts in ~0.5 s)
+        killer = threading.Thread(target=kill_after_answers, args=(25,), daemon=True)
         killer.start()
         facts, rows = _run(_load(f"http://127.0.0.1:{port}", cred="slow20", schedule_s=4), tmp_path)
         killer.join()

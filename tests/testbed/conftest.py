@@ -29,10 +29,9 @@ def _free_name(taken: str = "") -> str:
 
 
 @pytest.fixture(scope="session")
-def testbed_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def testbed_env(tmp_path_factory: pytest.TempPathFactory, require) -> Iterator[str]:
     """SSHBENCH_TESTBED and SSHBENCH_STATE for this module; removes crashed test runs first."""
-    if os.geteuid() != 0:
-        pytest.skip("the testbed needs root (network namespaces, cgroups, useradd)")
+    require(os.geteuid() == 0, "the testbed needs root (network namespaces, cgroups, useradd)")
     with pytest.MonkeyPatch.context() as mp:
         for stale in stale_test_testbeds("tuvwxyz"):
             mp.setenv("SSHBENCH_TESTBED", stale)

@@ -63,8 +63,8 @@ def test_interface_names_fit_the_kernel_limit() -> None:
     assert len(f"{paths.OBJECT_PREFIX}-{longest}-99r") <= 15
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="adding an interface needs root")
-def test_a_used_subnet_is_refused() -> None:
+def test_a_used_subnet_is_refused(require) -> None:
+    require(os.geteuid() == 0, "adding an interface needs root")
     name = "zcoll"
     net = testbed.subnet(name)
     link = f"{paths.OBJECT_PREFIX}-{name}-x"

@@ -72,8 +72,8 @@ def test_new_sshd_gets_the_chosen_penalty_handling(
     assert f"choice: {choice}" in text
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="sshd -t needs root and /run/sshd")
-def test_rendered_config_passes_sshd_t(tmp_path: Path) -> None:
+def test_rendered_config_passes_sshd_t(tmp_path: Path, require) -> None:
+    require(os.geteuid() == 0, "sshd -t needs root and /run/sshd")
     key = tmp_path / "ssh_host_ed25519_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     config = tmp_path / "sshd_config"

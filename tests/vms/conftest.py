@@ -17,10 +17,9 @@ CLOUD_LETTER = "e"
 
 
 @pytest.fixture(scope="session")
-def vms_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def vms_env(tmp_path_factory: pytest.TempPathFactory, require) -> Iterator[dict[str, str]]:
     """The environment of this session's cloud and testbed; the cloud is up."""
-    if os.geteuid() != 0:
-        pytest.skip("the emulated VMs need root (network namespaces, useradd, sudoers)")
+    require(os.geteuid() == 0, "the emulated VMs need root (network namespaces, useradd, sudoers)")
     for stale in stale_test_testbeds(CLOUD_LETTER):
         vms_local.down(stale)
     base = tmp_path_factory.mktemp("vms")
