@@ -9,10 +9,12 @@ Each request, in order: the non-CPU delay (constant), then each resource's deman
 (generator, API, host's sshd, rest of the machine). A stage holds one slot of its resource's
 cap (GIL / quota), then one core of its pool, FCFS, for its service time. A pool of c cores
 has ceil(c) servers, each running at c / ceil(c) of a core;
-a cap of q cores likewise (a 0.5-CPU quota: one server at half speed). A pool's background
+a cap of q cores likewise (a 0.5-CPU quota: one server at half speed); a cap at least as
+large as every pool its resource runs on binds nothing and is left out. A pool's background
 (CPU not spent on answers) counts in its utilisation but does not take cores away: the
-kernel's fair scheduler shares cores between runnable threads, it does not reserve them for
-whoever was there first (on a dedicated machine the background is small either way). Service times are
+kernel's fair scheduler shares cores between runnable threads, it does not reserve them
+for whoever was there first (on a dedicated machine the background is small either way).
+Service times are
 exponential with the measured mean (default): for one server, FCFS with exponential service
 has the same mean response as processor sharing (what the kernel's scheduler approximates)
 with any service distribution. ``service="deterministic"`` is there for the M/D/1 check.
@@ -86,6 +88,8 @@ def simulate(
         pools[name] = (simpy.Resource(env, capacity=n), speed)
     caps = {}
     for r, cores in topo.caps.items():
+        if all(cores >= topo.pools[p] for p, _ in topo.placement.get(r, ())):
+            continue  # binds nothing
         n, speed = _servers(cores)
         caps[r] = (simpy.Resource(env, capacity=n), speed)
     stages = []  # (resource, pool, mean service s at full speed)
@@ -121,7 +125,7 @@ def simulate(
             t = mean * draws[k, j] / speed
             if start <= due[k] < end:
                 busy[pool] += mean * draws[k, j]
-                if cap:
+                if r in busy_cap:
                     busy_cap[r] += mean * draws[k, j]
             if cap:
                 with cap[0].request() as c:
