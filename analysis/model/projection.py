@@ -27,21 +27,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from analysis.claims import FAILS, HOLDS, INCONCLUSIVE
 from analysis.claims_spec import Claim, load_claims
 from analysis.common import isnum, same
+from analysis.model.claims_hook import NOT_PROJECTED
 from analysis.model.demands import CONFIG, ConfigDemands
 from analysis.model.simulate import SimResult, simulate
 from analysis.model.topology import Topology
 
-NOT_PROJECTED = "not projected"
 PROJECTION_S = 30.0
 PROJECTION_WARMUP_S = 5.0
 SPEED_RANGE = (1 / 16, 16.0)
-CLAIM_COLUMNS = ("projected_verdict", "projected_value", "break_even_speed")
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -257,21 +255,3 @@ def project(
         asdict(project_claim(c, fits, topo, validated, other)) for c in load_claims(claims_file)
     ]
     return pd.DataFrame(rows, columns=list(Projection.__dataclass_fields__))
-
-
-def add_projection(claims: pd.DataFrame, projection_csv: Path | None) -> pd.DataFrame:
-    """claims.csv's projected columns, per claim_id, after every measured column (the hook
-    analysis.tables calls); "not projected" for every claim when there is no projection."""
-    out = claims.copy()
-    proj = (
-        pd.read_csv(projection_csv)
-        if projection_csv is not None and Path(projection_csv).exists()
-        else pd.DataFrame(columns=["claim_id", *CLAIM_COLUMNS])
-    )
-    by_id: dict[str, Any] = proj.set_index("claim_id").to_dict("index") if len(proj) else {}
-    out["projected_verdict"] = [
-        by_id.get(i, {}).get("projected_verdict", NOT_PROJECTED) for i in out["claim_id"]
-    ]
-    for col in CLAIM_COLUMNS[1:]:
-        out[col] = [by_id.get(i, {}).get(col, np.nan) for i in out["claim_id"]]
-    return out
