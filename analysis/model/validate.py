@@ -107,7 +107,8 @@ def calibrate(f: ConfigDemands, m: Machine) -> ConfigDemands:
     pts = f.fit[f.fit["target_rps"] == low]
     measured = float(pts["latency_p50"].mean())
     host_cpus = float(pts["host_cpus"].iloc[0])
-    sim = simulate(here_of(f, m, host_cpus), point_demands(f), 0.0, low, m.duration_s, m.warmup_s)
+    dur, warm = _first(pts, "duration_s", m.duration_s), _first(pts, "warmup_s", m.warmup_s)
+    sim = simulate(here_of(f, m, host_cpus), point_demands(f), 0.0, low, dur, warm)
     f.delay_ms = max(measured - sim.p(50), 0.0)
     return f
 
@@ -133,9 +134,8 @@ def validation_rows(tidy: pd.DataFrame, fits: list[ConfigDemands], m: Machine) -
         if f is None:
             continue
         host_cpus, rps = float(key[-2]), float(key[-1])
-        sim = simulate(
-            here_of(f, m, host_cpus), point_demands(f), f.delay_ms, rps, m.duration_s, m.warmup_s
-        )
+        dur, warm = _first(g, "duration_s", m.duration_s), _first(g, "warmup_s", m.warmup_s)
+        sim = simulate(here_of(f, m, host_cpus), point_demands(f), f.delay_ms, rps, dur, warm)
         measured_util = [float(g[c].mean()) for c in ("util_machine", "util_host") if c in g]
         bott = max([sim.bottleneck_util, *measured_util])
         fitted = bool(set(g["point_id"]) & fitted_ids)
@@ -176,12 +176,15 @@ def validation_rows(tidy: pd.DataFrame, fits: list[ConfigDemands], m: Machine) -
         if f is None:
             continue
         host_cpus = float(c["host_cpus"])
+        steps = w[w["search"] == c["search"]] if "search" in w.columns else w.iloc[0:0]
+        dur = _first(steps, "duration_s", m.duration_s)  # the search's own step length
+        warm = _first(steps, "warmup_s", m.warmup_s)
         pred = capacity(
             here_of(f, m, host_cpus),
             point_demands(f),
             f.delay_ms,
-            m.duration_s,
-            m.warmup_s,
+            dur,
+            warm,
             m.p99_ms,
         )
         meas = float(c["capacity_rps"]) if pd.notna(c["capacity_rps"]) else math.nan
