@@ -152,6 +152,11 @@ def inventory_topology(inventory_file: Path, **kw: Any) -> Topology:
     return study(
         client_cpus=found.get("testbed_client_cpus", 2.0),
         host_cpus=found["testbed_host_study_cpus"],
-        name=f"inventory:{Path(inventory_file).parent.name}",
+        name=f"inventory:{_inventory_name(Path(inventory_file))}",
         **kw,
     )
+
+
+def _inventory_name(path: Path) -> str:
+    """inventories/cloud.example -> cloud.example; inventories/vms-local/hosts.yml -> vms-local."""
+    return path.parent.name if path.stem == "hosts" else path.name
