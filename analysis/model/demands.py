@@ -129,7 +129,18 @@ def fit_points(w: pd.DataFrame) -> pd.DataFrame:
     """The sustained, steady-state points the demands are fitted on (module docstring)."""
     if w.empty or "pattern" not in w.columns:
         return w.iloc[0:0]
-    need = ["throughput_rps", "target_rps", "failures", "missed"]
+    need = [
+        "throughput_rps",
+        "target_rps",
+        "failures",
+        "missed",
+        "sent",
+        "achieved_rps",
+        "status",
+        "limited_by",
+        "cpu_s_host",
+        "cpu_s_api",
+    ]
     if any(c not in w.columns for c in need):
         return w.iloc[0:0]
     ok = (

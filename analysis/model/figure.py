@@ -59,7 +59,10 @@ def draw(
     ax.set_title(TITLE, fontsize=11)
     if note:
         fig.text(0.01, 0.01, note, fontsize=8, wrap=True)
-    ax.legend(fontsize=8, loc="upper left")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left")
+    else:
+        ax.text(0.5, 0.5, "nothing to model", ha="center", va="center", transform=ax.transAxes)
     ax.grid(True, alpha=0.3)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     out_png.parent.mkdir(parents=True, exist_ok=True)

@@ -80,7 +80,7 @@ def run_model(layout: SweepLayout, tidy: pd.DataFrame, claims_file: Path) -> dic
     for f in fits:
         calibrate(f, m)
     demands_table(fits).to_csv(layout.model_file("demands.csv"), index=False)
-    rows = validation_rows(tidy, fits, m) if fits else validation_rows(tidy.iloc[0:0], [], m)
+    rows = validation_rows(tidy, fits, m) if m is not None else validation_rows(tidy, [], m)
     rows.to_csv(layout.model_file("validation.csv"), index=False)
     state = verdict(rows, fits)
     layout.model_file("validation.json").write_text(json.dumps(_json_safe(state), indent=2) + "\n")

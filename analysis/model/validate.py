@@ -121,13 +121,15 @@ def _rel(pred: float, meas: float) -> float:
 
 def validation_rows(tidy: pd.DataFrame, fits: list[ConfigDemands], m: Machine) -> pd.DataFrame:
     """validation.csv's rows: predicted against measured, fitted and held-out."""
+    if not fits:
+        return pd.DataFrame(columns=VALIDATION_COLUMNS)
     w = wide(tidy)
     fitted_ids = set()
     for f in fits:
         fitted_ids |= set(f.fit["point_id"])
     by_key = {f.key: f for f in fits}
     rows: list[dict[str, Any]] = []
-    sustained = w[(w.get("pattern") == "sustained") & (w.get("status") == "ok")] if len(w) else w
+    sustained = w[(w["pattern"] == "sustained") & (w["status"] == "ok")]
     for key, g in sustained.groupby([*CONFIG, "host_cpus", "rps"], sort=True):
         config = dict(zip(CONFIG, (str(k) for k in key[: len(CONFIG)]), strict=True))
         f = by_key.get(config_key(config))
