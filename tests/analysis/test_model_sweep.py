@@ -30,7 +30,7 @@ pytestmark = pytest.mark.netns
 CONFIG = {
     "sweep": "modl",
     "inventory": "local",
-    "capacity": {"start_rps": 8, "growth": 1.5, "resolution": 0.2, "max_steps": 4},
+    "capacity": {"start_rps": 8, "growth": 1.5, "resolution": 0.3, "max_steps": 3},
     "points": {
         "hosts": ["taco"],
         "host_cpus": [0.5],
