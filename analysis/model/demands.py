@@ -8,8 +8,10 @@ For each configuration and resource (``RESOURCES``: the host's sshd cgroup, the 
 process tree, the load generator, and the rest of the machine = machine busy minus the other
 three) the CPU rate of each fitting point (cpu_s_<r> / W, in cores) is regressed on its
 throughput (answers/s): ``rate = background + throughput * demand`` (scipy.stats.linregress,
-95 % CI from Student's t with n - 2 degrees of freedom). With one fitting rate only, the
-demand is the ratio (utilisation law D = U / X) with no background and no CI.
+95 % CI from Student's t with n - 2 degrees of freedom). With one fitting rate only
+(``regress``), the demand is the points' mean ratio (utilisation law D = U / X) with a t CI
+over the points, and the rest of the machine is left out (its background and its per-answer
+part cannot be told apart at one rate).
 
 Fitting points (``fit_points``): sustained pattern, status ok, no failure, no missed slot,
 throughput at least ``KEEP_PACE`` of the target (the steady state the utilisation law needs)
@@ -79,7 +81,7 @@ class ConfigDemands:
         return config_key(self.config)
 
     def total_ms(self) -> float:
-        return sum(max(d.ms, 0.0) for d in self.demands.values())
+        return sum(max(d.ms, 0.0) for d in self.demands.values() if math.isfinite(d.ms))
 
 
 def config_key(config: dict[str, object]) -> str:
@@ -162,14 +164,29 @@ def fit_points(w: pd.DataFrame) -> pd.DataFrame:
     return out.dropna(subset=["rate_host", "rate_api"])
 
 
-def regress(x: np.ndarray, y: np.ndarray) -> Demand:
-    """rate (cores) = background + x (answers/s) * demand; demand in ms with its 95 % CI."""
+def regress(x: np.ndarray, y: np.ndarray, levels: np.ndarray, resource: str = "") -> Demand:
+    """rate (cores) = background + x (answers/s) * demand; demand in ms with its 95 % CI.
+
+    Needs points at two target rates or more (``levels``); at one rate the demand is the
+    mean of the points' own ratios (utilisation law D = U / X) with a t CI over them, and no
+    background, except for the rest of the machine, whose per-answer part cannot be told
+    from its background at one rate: it is left out (NaN, modelled as 0).
+    """
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
-    x, y = x[ok], y[ok]
+    x, y, levels = x[ok], y[ok], levels[ok]
     if len(x) == 0:
         return Demand(math.nan)
-    if len(np.unique(x)) < 2:  # one rate: the utilisation law at that rate, no background
-        return Demand(float(np.mean(y / x)) * 1000.0)
+    if len(np.unique(levels)) < 2:
+        if resource == "rest":
+            return Demand(math.nan, background=float(np.mean(y)))
+        ratios = y / x * 1000.0
+        d = Demand(float(np.mean(ratios)))
+        if len(ratios) > 1:
+            d.low, d.high = (
+                float(v)
+                for v in stats.t.interval(0.95, len(ratios) - 1, loc=d.ms, scale=stats.sem(ratios))
+            )
+        return d
     fit = stats.linregress(x, y)
     d = Demand(fit.slope * 1000.0, background=float(fit.intercept))
     if len(x) > 2:
@@ -188,7 +205,10 @@ def fit_demands(tidy: pd.DataFrame) -> list[ConfigDemands]:
     for key, g in pts.groupby(list(CONFIG), sort=True):
         config = dict(zip(CONFIG, (str(k) for k in key), strict=True))
         x = g["throughput_rps"].to_numpy(dtype=float)
-        demands = {r: regress(x, g[f"rate_{r}"].to_numpy(dtype=float)) for r in RESOURCES}
+        levels = g["target_rps"].to_numpy(dtype=float)
+        demands = {
+            r: regress(x, g[f"rate_{r}"].to_numpy(dtype=float), levels, r) for r in RESOURCES
+        }
         rates = sorted({float(r) for r in g["target_rps"]})
         out.append(ConfigDemands(config, demands, len(g), rates, fit=g))
     return out
@@ -198,7 +218,7 @@ def demands_table(fits: list[ConfigDemands]) -> pd.DataFrame:
     """demands.csv: one row per configuration and resource, plus one ``delay`` row each."""
     rows = []
     for f in fits:
-        method = "regression" if len(f.rates) > 1 else "ratio (one rate)"
+        method = "regression" if len(f.rates) > 1 else "ratio at one rate (CI over points)"
         for r, d in f.demands.items():
             rows.append(
                 {

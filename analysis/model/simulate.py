@@ -94,7 +94,8 @@ def simulate(
         caps[r] = (simpy.Resource(env, capacity=n), speed)
     stages = []  # (resource, pool, mean service s at full speed)
     for r in RESOURCES:
-        d = max(float(demands_ms.get(r, 0.0) or 0.0), 0.0) / 1000.0 / topo.speed
+        d = float(demands_ms.get(r, 0.0) or 0.0)
+        d = max(d, 0.0) / 1000.0 / topo.speed if math.isfinite(d) else 0.0
         for pool, share in topo.placement.get(r, ()):
             if d * share > 0:
                 stages.append((r, pool, d * share))

@@ -19,6 +19,7 @@ Built in:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -57,12 +58,12 @@ class Topology:
         load: dict[str, float] = {p: 0.0 for p in self.pools}
         for r, places in self.placement.items():
             for pool, share in places:
-                load[pool] += max(demands_ms.get(r, 0.0), 0.0) * share / 1000.0 / self.speed
+                load[pool] += _ms(demands_ms.get(r)) * share / 1000.0 / self.speed
         for pool, d in load.items():
             if d > 0:
                 bounds.append(self.pools[pool] / d)
         for r, cap in self.caps.items():
-            d = max(demands_ms.get(r, 0.0), 0.0) / 1000.0 / self.speed
+            d = _ms(demands_ms.get(r)) / 1000.0 / self.speed
             if d > 0:
                 bounds.append(cap / d)
         return min(bounds) if bounds else float("inf")
@@ -160,3 +161,8 @@ def inventory_topology(inventory_file: Path, **kw: Any) -> Topology:
 def _inventory_name(path: Path) -> str:
     """inventories/cloud.example -> cloud.example; inventories/vms-local/hosts.yml -> vms-local."""
     return path.parent.name if path.stem == "hosts" else path.name
+
+
+def _ms(v: float | None) -> float:
+    """A demand as the model uses it: missing, NaN or negative counts as 0."""
+    return max(float(v), 0.0) if v is not None and math.isfinite(float(v)) else 0.0
