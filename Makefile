@@ -14,7 +14,7 @@ VERBOSE ?=
 # What the stop message tells the user to run again to continue.
 RERUN  := make reproduce$(if $(filter command line environment,$(origin SWEEP)), SWEEP=$(SWEEP))
 
-.PHONY: setup setup-test reproduce test lint pytest teardown clean
+.PHONY: setup setup-test reproduce test lint pytest teardown clean docs-figures
 
 setup: $(STAMPS)/system $(STAMPS)/venv
 
@@ -56,6 +56,12 @@ reproduce: setup
 	       awk 'f || /Traceback|Error|Exception/ {f = 1} f' "$$log" | head -n 40; }; exit 1; }
 
 test: setup-test lint pytest
+
+# The README's figures (docs/fig1.png, docs/summary.png) from a finished sweep's results:
+# DOCS_SWEEP is a sweep name (results/<name>, the quick sweep by default) or a results dir.
+DOCS_SWEEP ?= quick
+docs-figures: setup
+	$(BIN)/python -m analysis.figures_summary $(DOCS_SWEEP) docs
 
 lint: setup
 	$(BIN)/ruff check .

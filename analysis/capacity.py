@@ -1,11 +1,23 @@
-"""Capacity at the bound: does one step of a capacity search meet the study's bound, and what
-is each search's capacity (the highest passing rate, with its bracket).
+"""Capacity at the bound: does one step of a capacity search meet the study's bound, which
+rate comes next, and what is each search's capacity (the highest passing rate, with its
+bracket). The one place these rules live: the runner (sshbench.capacity) calls
+`step_passes` and `next_rate` after each step and `judge_search` at the end; the analysis
+(`capacities`, on the tidy table) judges the same steps with the same functions.
 
-The runner (sshbench.capacity) calls `step_passes` after each step to choose the next rate;
-the analysis calls `capacities` on the tidy table, which judges the same steps with the same
-function. The bound (sweep config `capacity:`, default the study's): p99 of latency from the
-schedule under `p99_ms`, at most `max_failures` failed requests, at least
-`min_achieved_fraction` of the target rate sent, and counts that add up.
+The bound (sweep config `capacity:`, default the study's): p99 of latency from the schedule
+under `p99_ms`, at most `max_failures` failed requests, at least `min_achieved_fraction` of
+the target rate sent, and counts that add up.
+
+The search grows the rate by `growth` from `start_rps` until a step fails (or `max_rps`),
+then bisects between the highest passing and the lowest failing rate until the bracket is
+narrower than `resolution` (relative), in at most `max_steps` steps; a first rate that fails
+makes it go down by the same factor instead. A failing step is repeated once before its
+rate counts as failing (one stray failure cannot set the upper bracket): two failures at a
+rate confirm it; a pass on the repeat overturns it (the rate passes, and the stray failure
+is listed). A failing step below a passing one is reported (`non_monotone`). When the
+bracket's failing rate ran out of the environment (analysis.saturation kind
+`environment`: this machine's CPU or the load generator), the capacity is only a lower
+bound ("≥ N RPS, environment-limited"); so it is when no rate up to `max_rps` failed.
 """
 
 from __future__ import annotations
@@ -16,6 +28,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+
+SEARCH_DEFAULTS: dict[str, float] = {
+    "start_rps": 20.0,
+    "max_rps": 1000.0,
+    "growth": 1.5,
+    "resolution": 0.05,
+    "max_steps": 10,
+}
 
 DEFAULT_BOUND: dict[str, float] = {
     "p99_ms": 2000.0,
@@ -40,6 +60,11 @@ CAPACITY_COLUMNS = [
     "first_failing_limited_by",
     "converged",
     "bound",
+    "lower_bound",
+    "lower_bound_why",
+    "non_monotone",
+    "unconfirmed_failures_rps",
+    "capacity_text",
 ]
 
 
@@ -54,6 +79,113 @@ def bound_text(bound: Mapping[str, float]) -> str:
         f"p99 < {bound['p99_ms']:g} ms, failures <= {bound['max_failures']:g}, "
         f"achieved >= {bound['min_achieved_fraction']:.0%} of target"
     )
+
+
+def search_config(settings: Mapping[str, Any] | None) -> dict[str, float]:
+    """The search's settings in force: the sweep's `capacity:` over SEARCH_DEFAULTS."""
+    given = dict((settings or {}).get("capacity") or {})
+    return {k: float(given.get(k, v)) for k, v in SEARCH_DEFAULTS.items()}
+
+
+def step_rate(x: float) -> float:
+    """Step rates: whole requests per second from 10 up, one decimal below."""
+    return float(round(x)) if x >= 10 else round(x, 1)
+
+
+def _by_rate(steps: list[Mapping[str, Any]]) -> dict[float, list[bool]]:
+    """Each rate's step results (passes), in step order."""
+    out: dict[float, list[bool]] = {}
+    for s in sorted(steps, key=lambda s: s["step"]):
+        out.setdefault(float(s["rps"]), []).append(bool(s["passes"]))
+    return out
+
+
+def rates_of(steps: list[Mapping[str, Any]]) -> tuple[list[float], list[float], list[float]]:
+    """(passing, confirmed failing, pending) rates: a rate fails when two of its steps
+    failed; a single failure waits for its repeat (pending); a rate with a pass and no
+    second failure passes."""
+    passing, failing, pending = [], [], []
+    for rate, results in _by_rate(steps).items():
+        fails = results.count(False)
+        if fails >= 2:
+            failing.append(rate)
+        elif True in results:
+            passing.append(rate)
+        else:
+            pending.append(rate)
+    return sorted(passing), sorted(failing), sorted(pending)
+
+
+def bracket(passed: list[float], failed: list[float]) -> tuple[float | None, float | None]:
+    """(highest passing rate below the lowest failing one, that failing rate); None where
+    there is none."""
+    high = min(failed) if failed else None
+    below = [r for r in passed if high is None or r < high]
+    return (max(below) if below else None), high
+
+
+def next_rate(steps: list[Mapping[str, Any]], cfg: Mapping[str, float]) -> float | None:
+    """The next step's rate (a repeat of a single failure first), or None when done."""
+    passed, failed, pending = rates_of(steps)
+    if pending:
+        return pending[0]
+    low, high = bracket(passed, failed)
+    if high is None:  # nothing failed yet: grow, until max_rps has passed
+        if low is not None and low >= cfg["max_rps"]:
+            return None
+        start = low or cfg["start_rps"] / cfg["growth"]
+        return step_rate(min(cfg["max_rps"], start * cfg["growth"]))
+    if low is None:  # everything failed so far: go down
+        nxt = step_rate(high / cfg["growth"])
+        return nxt if 0.1 <= nxt < high and nxt not in passed else None
+    if high - low <= max(1.0, cfg["resolution"] * low):
+        return None
+    nxt = step_rate((low + high) / 2)
+    return nxt if low < nxt < high else None
+
+
+def judge_search(steps: list[Mapping[str, Any]], cfg: Mapping[str, float]) -> dict[str, Any]:
+    """A search's result from its steps (each: ``step``, ``rps``, ``passes``, and
+    ``limit_kind`` (analysis.saturation.kind of the step; "unknown" when not known)."""
+    passed, failed, pending = rates_of(steps)
+    low, high = bracket(passed, failed)
+    by_rate = _by_rate(steps)
+    fail_rates = [float(s["rps"]) for s in steps if not s["passes"]]
+    pass_rates = [float(s["rps"]) for s in steps if s["passes"]]
+    non_monotone = bool(fail_rates and pass_rates and min(fail_rates) < max(pass_rates))
+    unconfirmed = sorted(r for r in passed if False in by_rate[r])
+    kinds = [str(s.get("limit_kind") or "unknown") for s in steps if high is not None
+             and float(s["rps"]) == high and not s["passes"]]  # fmt: skip
+    converged = (
+        low is not None and high is not None and high - low <= max(1.0, cfg["resolution"] * low)
+    )
+    lower_bound, why = False, None
+    if "environment" in kinds:
+        lower_bound, why = True, "environment-limited"
+    elif high is None and low is not None:
+        lower_bound, why = True, f"no rate up to {max(pass_rates):g} RPS failed"
+    if low is None:
+        text = "no rate met the bound"
+        if fail_rates:
+            text += f" (lowest tried {min(fail_rates):g} RPS)"
+    elif lower_bound:
+        text = f"≥ {low:g} RPS, {why}"
+    else:
+        text = f"{low:g} RPS (bracket {low:g} to {high:g})"
+    if non_monotone:
+        text += "; non-monotone: a step failed below a passing rate"
+    return {
+        "capacity_rps": low,
+        "bracket": [low or 0.0, high],  # high None: nothing failed above the capacity
+        "converged": bool(converged) and not pending,
+        "lower_bound": lower_bound,
+        "lower_bound_why": why,
+        "non_monotone": non_monotone,
+        "confirmed_failures_rps": failed,
+        "unconfirmed_failures_rps": unconfirmed,
+        "bracket_high_limit_kinds": kinds,
+        "capacity_text": text,
+    }
 
 
 def _bad(x: Any) -> bool:
@@ -99,37 +231,60 @@ def capacities(tidy: pd.DataFrame) -> pd.DataFrame:
     first = steps.drop_duplicates("point_id").set_index("point_id")
     out = []
     for search, pts in first.groupby("search", sort=True):
-        judged = []
+        base = pts.iloc[0]
+        settings = _settings_from_row(base)
+        bound = bound_of(settings)
+        steps = []
         for pid, row in pts.iterrows():
             summary = {m: _num(wide.loc[pid, m]) if pid in wide.index and m in wide else None
                        for m in metrics}  # fmt: skip
             summary["integrity"] = row.get("integrity", "ok")
-            bound = bound_of(_settings_from_row(row))
             ok = row.get("status") == "ok" and step_passes(summary, bound)["passes"]
-            judged.append((float(row["rps"]), ok, row.get("limited_by", "[]"), int(row["step"])))
-        passing = [r for r, ok, _, _ in judged if ok]
-        failing = sorted((r, lim) for r, ok, lim, _ in judged if not ok)
-        low = max(passing) if passing else 0.0
-        above = [(r, lim) for r, lim in failing if r > low]
-        high = above[0][0] if above else math.nan
-        first_fail = min(((s, lim) for r, ok, lim, s in judged if not ok), default=(None, "[]"))
-        resolution = float(pts.iloc[0].get("settings.capacity.resolution", 0.05) or 0.05)
-        converged = bool(passing and above and (high - low) <= max(1.0, resolution * low))
-        base = pts.iloc[0]
+            limited = row.get("limited_by", "[]")
+            steps.append(
+                {
+                    "step": int(row["step"]),
+                    "rps": float(row["rps"]),
+                    "passes": bool(ok),
+                    "limited_by": limited,
+                    "limit_kind": _limit_kind(row),
+                }
+            )
+        res = judge_search(steps, search_config(settings))
+        failing = [s for s in steps if not s["passes"]]
+        first_fail = min(failing, key=lambda s: s["step"]) if failing else None
+        low, high = res["bracket"]
         out.append(
             {
                 "search": search,
                 **{k: base.get(k) for k in CAPACITY_COLUMNS[1:9]},
-                "capacity_rps": low if passing else math.nan,
+                "capacity_rps": math.nan if res["capacity_rps"] is None else low,
                 "bracket_low_rps": low,
-                "bracket_high_rps": high,
-                "steps": len(judged),
-                "first_failing_limited_by": _json_list(first_fail[1]),
-                "converged": converged,
-                "bound": bound_text(bound_of(_settings_from_row(base))),
+                "bracket_high_rps": math.nan if high is None else high,
+                "steps": len(steps),
+                "first_failing_limited_by": _json_list(first_fail and first_fail["limited_by"]),
+                "converged": res["converged"],
+                "bound": bound_text(bound),
+                "lower_bound": res["lower_bound"],
+                "lower_bound_why": res["lower_bound_why"],
+                "non_monotone": res["non_monotone"],
+                "unconfirmed_failures_rps": json.dumps(res["unconfirmed_failures_rps"]),
+                "capacity_text": res["capacity_text"],
             }
         )
     return pd.DataFrame(out, columns=CAPACITY_COLUMNS)
+
+
+def _limit_kind(row: Mapping[str, Any]) -> str:
+    """The step's limit kind: the tidy column, else analysis.saturation's kind of its
+    limited_by; "unknown" when neither is there."""
+    given = row.get("limit_kind")
+    if isinstance(given, str) and given:
+        return given
+    from analysis import saturation  # only when the tidy table lacks the column
+
+    limited = row.get("limited_by")
+    return saturation.kind(limited) if isinstance(limited, str) else "unknown"
 
 
 def _num(x: Any) -> float | None:

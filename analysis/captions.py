@@ -5,6 +5,7 @@ from __future__ import annotations
 
 TITLES = {
     "fig1_load_percentiles": "Load test results for SSH API",
+    "fig1b_load_variants": "Load test results per host, sshd profile and command",
     "fig2_mean_response_by_host": "Average response times on both VMs",
     "fig3_sshd_profiles": "sshd default vs tuned: successes and failures",
     "fig4_libraries_and_modes": "SSH libraries and connection modes",
@@ -15,18 +16,27 @@ TITLES = {
 }
 
 CAPTIONS = {
-    "fig1_load_percentiles": "The study's load-test figure: latency at each percentile of "
-    "requests (50 to 100 %) for each target request rate, the study's configuration "
-    "(ssh2-python, a new SSH connection per request, constant rate). Solid lines: latency "
-    "from each request's intended send time in the schedule (a request the generator sent "
-    "late pays for the wait); dashed: service time from its actual send. Means over "
-    "trials; bands are Student-t 95 % confidence intervals.",
+    "fig1_load_percentiles": "The study's load-test figure, drawn as the study drew it: "
+    "latency at each percentile of requests (50 to 100 %), one line per target request rate "
+    "(light to dark as the rate rises), for the study's configuration (ssh2-python, a new SSH "
+    "connection per request, constant rate). Latency runs from each request's intended send "
+    "time in the schedule; a failed or never-sent request is not answered, so a percentile "
+    "that lands on one is drawn as a triangle on the 'not answered' strip at the top, never "
+    "dropped (a trial mean that meets one is not answered too, so every line only rises). "
+    "Hollow markers: the system under test ran out of something at that rate; crossed: the "
+    "environment did (the legend says what). Open triangles are the talk's own numbers (99 % "
+    "< 2 s at 90 RPS, ~90 % < 1 s at 50 RPS): the study's marks. Means over trials; bands are "
+    "Student-t 95 % confidence intervals. Service time (from the actual send) is in the "
+    "percentiles table.",
+    "fig1b_load_variants": "Figure 1 for every host, sshd profile and command the sweep ran, "
+    "in panels with shared axes (the same encoding as figure 1).",
     "fig2_mean_response_by_host": "The study's averages figure: mean latency per host, "
     "command and rate, with Student-t 95 % confidence intervals over trials (the study ran "
     "10 trials per bar).",
     "fig3_sshd_profiles": "The study's sshd tuning question: successful and failed requests per "
     "load under the default sshd (MaxStartups 10:30:100, MaxSessions 10) and the tuned one "
-    "(1000:30:3000, 3000), failures split by their error class (requests.csv error_class).",
+    "(1000:30:3000, 3000): successes in blue, failures in warm shades split by their error "
+    "class (requests.csv error_class); hatched bars: a point there ran out of something.",
     "fig4_libraries_and_modes": "Median and 99th-percentile latency per rate for each SSH "
     "library (ssh2-python, Paramiko, the OpenSSH client, asyncssh, ssh-python/libssh), "
     "connection mode (a new connection per request, or a pool of open sessions) and client "
@@ -34,9 +44,9 @@ CAPTIONS = {
     "the ~40 ms stall after authentication, README: the per-request latency floor).",
     "fig5_target_vs_achieved_rps": "Did the system get the rate asked for? Each point's "
     "sent rate over its measured window against its target, and its successful answers "
-    "per second; points are marked by what ran out (the tidy saturation wording: "
-    "'saturated: host_cpu:<host>' is the system under test, a finding; 'load generator "
-    "limited: ...' is the generator) and failed points.",
+    "per second. Colour: the library; a hollow marker: the system under test ran out "
+    "(a finding); crossed: the environment ran out (machine CPU or the load generator: "
+    "not testable here); a grey square: the point failed.",
     "fig6_variability": "The study's future work, measurement variability: coefficient of "
     "variation (sample SD / mean) of each configuration's latency p50 and p99 across its trials.",
     "fig7_cpu_per_request": "CPU milliseconds per successful answer (utilisation law: CPU "

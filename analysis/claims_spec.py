@@ -12,7 +12,7 @@ import yaml
 
 from analysis.common import isnum
 
-KINDS = ("threshold", "ratio", "trend")
+KINDS = ("threshold", "ratio", "trend", "difference", "first_limit")
 COMPARISONS = ("<", "<=", ">", ">=", "==", "within")
 # Named levels of a ratio: by sorted position among the measured ones (no name checked).
 POSITIONAL = ("first", "second")
@@ -43,8 +43,18 @@ class Claim:
     min_levels: int = 2
     max_drop: float = 0.0
     max_step: float = math.inf
-    failed_points: str = "exclude"
     require: str = "all"
+    # difference: the denominator level must show none (a count-like metric 0 in every trial)
+    denominator_zero: bool = False
+    # parameters every configuration's label names even when the sweep has one level
+    split: list[str] = field(default_factory=list)
+    # first_limit: the metric's limit (per point) and the rival limit's metric (> 0 = reached)
+    limit_metric: str | None = None
+    limit_share: float = 0.9
+    rival_metric: str | None = None
+    rival_name: str = ""
+    # the parameters whose levels differ "by construction" (ratio over host): see claims.py
+    construction: bool = False
 
     def __post_init__(self) -> None:
         # A plain list of levels is the levels of `over` (a trend's series).
@@ -68,7 +78,7 @@ class Claim:
         assert isinstance(self.levels, dict)
         for k, v in self.levels.items():
             named[k] = list(dict.fromkeys([*named.get(k, []), *v]))
-        if self.kind == "ratio" and self.over:
+        if self.kind in ("ratio", "difference") and self.over:
             pair = [v for v in (self.numerator, self.denominator) if v not in POSITIONAL]
             if pair:
                 named[self.over] = list(dict.fromkeys([*named.get(self.over, []), *pair]))
@@ -126,8 +136,16 @@ def check(c: Claim, path: Path | str = "claim") -> None:
         raise ValueError(f"{where}: threshold must be a number")
     if c.kind in ("ratio", "trend") and not c.over:
         raise ValueError(f"{where}: kind {c.kind} needs 'over' (the parameter it runs over)")
-    if c.kind == "ratio" and (c.numerator is None or c.denominator is None):
-        raise ValueError(f"{where}: kind ratio needs 'numerator' and 'denominator'")
+    if c.kind in ("ratio", "difference", "first_limit") and not c.over:
+        raise ValueError(f"{where}: kind {c.kind} needs 'over' (the parameter it runs over)")
+    if c.kind in ("ratio", "difference") and (c.numerator is None or c.denominator is None):
+        raise ValueError(f"{where}: kind {c.kind} needs 'numerator' and 'denominator'")
+    if c.kind == "first_limit" and not (c.limit_metric and c.rival_metric):
+        raise ValueError(f"{where}: kind first_limit needs 'limit_metric' and 'rival_metric'")
+    if not 0 < c.limit_share <= 1:
+        raise ValueError(f"{where}: limit_share must be in (0, 1]")
+    if not isinstance(c.split, list):
+        raise ValueError(f"{where}: split must be a list of parameters")
     if c.kind == "trend" and len(c.series_levels()) < 2:
         raise ValueError(f"{where}: kind trend needs 'levels' (at least 2 of '{c.over}')")
     if c.aggregate not in ("mean", "sum"):
@@ -136,8 +154,6 @@ def check(c: Claim, path: Path | str = "claim") -> None:
         raise ValueError(f"{where}: aggregate sum needs 'rate_of' (the count it is a share of)")
     if not 0 < c.rate_bound <= 1:
         raise ValueError(f"{where}: rate_bound must be in (0, 1]")
-    if c.failed_points not in ("exclude", "violation"):
-        raise ValueError(f"{where}: failed_points must be exclude or violation")
     if c.require not in ("all", "any"):
         raise ValueError(f"{where}: require must be all or any")
     if not isinstance(c.condition, dict):

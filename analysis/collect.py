@@ -17,10 +17,17 @@ Definitions, so every number downstream has one meaning:
   empty); ``failure_rate`` = failures / sent.
 - Rates (sustained-like only): ``achieved_rps`` = sent / W; ``throughput_rps`` = ok answers
   whose answer time lies in the window (whatever their slot) / W; ``target_rps``.
-- Latency (from the intended time): percentiles over every kept slot, a missed slot being
-  +inf, so a percentile that lands on a missed slot is inf; ``latency_mean`` / ``_min``
-  over answered rows (ok or failed). Service time (from the send): the same over sent rows
-  (a missed slot was never sent, so it has no service time).
+- Latency (from the intended time): ``latency_p{q}``, ``latency_mean`` and ``latency_min``
+  are over EVERY kept slot, a failed or missed slot counting as not answered (+inf): a
+  percentile that lands on one is inf, and a mean that meets one is inf. So a request that
+  sshd refused in 10 ms can never lower a latency statistic; it raises it. Beside them,
+  ``answered_share`` = ok / slots says how much of the schedule was answered at all.
+  Success-only statistics keep their own names: ``ok_latency_p{q}``, ``ok_latency_mean``,
+  ``ok_latency_min`` (over ok rows only; absent when none was ok).
+- Service time (from the actual send; decided here): ``service_*`` over every SENT request,
+  a failed one counting as not served (+inf), for the same reason as latency; a missed slot
+  was never sent, so it has no service time (its cost is in ``latency_*``).
+  ``ok_service_p{q}``, ``ok_service_mean``, ``ok_service_min``: over ok rows only.
 - Percentiles: nearest rank, numpy's ``inverted_cdf`` (Hyndman and Fan's type 1): the
   smallest value v with at least q % of the sample <= v, so "p99 < 2 s" is the same
   statement as "at least 99 % took < 2 s". Locust's own CSV uses rank ``floor(n q) + 1`` on
@@ -34,9 +41,17 @@ Definitions, so every number downstream has one meaning:
   d(nr_throttled) / d(nr_periods); ``demand_ms_*`` = CPU ms per ok answer in the window
   (utilisation law D = U / X). A counter without samples covering the window gives no
   metric (absent, not 0).
+- ``sshd_refusals``: failed requests whose class and text say sshd refused or dropped the
+  connection (analysis.saturation.sshd_refused); ``refused_share`` = that / sent.
+- Memory: ``host_mem_peak_mib`` = the largest point.json ``resources.samples[*].host_mem_bytes``
+  (the host cgroup's memory in use) within one sampling interval of the window, in MiB;
+  ``host_mem_limit_mib`` = ``resources.host_mem_limit_bytes`` in MiB (else the limit the
+  testbed applied, provenance ``testbed.hosts.<host>.host_facts.memory_bytes_applied``).
+  Absent when not recorded.
 - Per point columns: ``integrity`` (point.json's, plus "broken: ..." when requests.csv
-  disagrees with point.json ``counts``), ``limited_by`` (JSON list), ``saturation`` and
-  ``limit_kind`` (analysis.saturation).
+  disagrees with point.json ``counts``), ``limited_by`` (JSON list), ``saturation``,
+  ``limit_kind`` and ``limit_order`` (analysis.saturation: what broke the bound and what ran
+  out, in order of time; the environment only counts when it ran out first).
 """
 
 from __future__ import annotations
@@ -54,6 +69,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import saturation
+from analysis.capacity import bound_of
 from sshbench import records
 
 log = logging.getLogger(__name__)
@@ -75,7 +91,7 @@ CPU_COUNTERS: dict[str, str] = {
 # Columns that lead the tidy table; every other column is a parameter or provenance field.
 LEAD_COLUMNS = ["sweep", "point_id", "status", "metric", "value", "unit", "quantile"]
 # Per-point columns computed here (not copied from point.json).
-POINT_COLUMNS = ("integrity", "limited_by", "saturation", "limit_kind")
+POINT_COLUMNS = ("integrity", "limited_by", "saturation", "limit_kind", "limit_order")
 
 # point.json keys not copied into columns: handled as lead/param columns, recomputed here
 # (counts -> metrics, integrity/limits -> POINT_COLUMNS), or not scalar (samples).
@@ -117,7 +133,8 @@ def locust_percentile(times_ms: Sequence[float], q: float) -> float:
     """The percentile Locust's stats CSV reports: rank floor(n*q/100)+1 of bucketed times.
 
     Same as ``locust.stats.calculate_response_time_percentile``; Locust times a request
-    from its send, so this is comparable with our service times.
+    from its send and counts a failed request at its own (often short) time, so this is
+    comparable with neither ``service_*`` (failed = inf) nor ``ok_service_*`` (ok only).
     """
     b = sorted(locust_bucket(t) for t in times_ms)
     if not b:
@@ -211,15 +228,21 @@ def in_window(requests: pd.DataFrame, win: Window | None) -> pd.DataFrame:
     return requests[(t >= win.start) & (t < win.end)]
 
 
-def _stats(rows: list[Row], measure: str, values: np.ndarray, finite: np.ndarray) -> None:
-    """Percentiles over ``values`` (may hold inf), mean and min over ``finite``."""
-    if len(finite):
-        rows.append((f"{measure}_mean", float(finite.mean()), "ms", None))
-        rows.append((f"{measure}_min", float(finite.min()), "ms", None))
-    if len(values):
-        s = np.sort(values)
-        for q in PERCENTILES:
-            rows.append((percentile_metric(q, measure), percentile(s, q), "ms", q / 100.0))
+def _stats(rows: list[Row], measure: str, values: np.ndarray) -> None:
+    """Mean, min and percentiles over ``values`` (+inf = not answered; a mean meeting one is
+    inf). Nothing when there are no values."""
+    if not len(values):
+        return
+    rows.append((f"{measure}_mean", float(values.mean()), "ms", None))
+    rows.append((f"{measure}_min", float(values.min()), "ms", None))
+    s = np.sort(values)
+    for q in PERCENTILES:
+        rows.append((percentile_metric(q, measure), percentile(s, q), "ms", q / 100.0))
+
+
+def _times(kept: pd.DataFrame, mask: pd.Series, column: str) -> np.ndarray:
+    t = kept.loc[mask, column].to_numpy(dtype=float)
+    return t[~np.isnan(t)]
 
 
 def request_metrics(
@@ -256,6 +279,9 @@ def request_metrics(
             strict=True,
         )
     )
+    rows.append(("sshd_refusals", float(refusals), "count", None))
+    if sent:
+        rows.append(("refused_share", refusals / sent, "fraction", None))
     if win is not None and win.sustained:
         ans = requests.loc[requests["outcome"] == _OK, "answered_ts"]
         ok_in_window = int(((ans >= win.start) & (ans < win.end)).sum())
@@ -269,14 +295,14 @@ def request_metrics(
         target = target if target is not None else _num((point.get("params") or {}).get("rps"))
         if target is not None:
             rows.append(("target_rps", target, "req/s", None))
-    sent_rows = ok | failed
-    latency = kept.loc[sent_rows, "latency_ms"].to_numpy(dtype=float)
-    latency = latency[~np.isnan(latency)]
-    _stats(rows, "latency", np.concatenate([latency, np.full(n_missed, np.inf)]), latency)
-    service = kept.loc[sent_rows, "service_ms"].to_numpy(dtype=float)
-    service = service[~np.isnan(service)]
-    _stats(rows, "service", service, service)
+    ok_latency, ok_service = _times(kept, ok, "latency_ms"), _times(kept, ok, "service_ms")
+    not_answered = np.full(n_failed + n_missed, np.inf)
+    _stats(rows, "latency", np.concatenate([ok_latency, not_answered]))
+    _stats(rows, "ok_latency", ok_latency)
+    _stats(rows, "service", np.concatenate([ok_service, np.full(n_failed, np.inf)]))
+    _stats(rows, "ok_service", ok_service)
     if len(kept):
+        rows.append(("answered_share", n_ok / len(kept), "fraction", None))
         ok_ms = kept.loc[ok, "latency_ms"].to_numpy(dtype=float)
         for ms in UNDER_MS:
             rows.append(
@@ -363,6 +389,39 @@ def resource_metrics(point: dict[str, Any], win: Window | None, ok_answers: int)
                 None,
             )
         )
+    rows += memory_metrics(
+        {**res, "_provenance": point.get("provenance") or {}}, samples, win, interval
+    )
+    return rows
+
+
+MIB = 2.0**20
+
+
+def memory_metrics(
+    res: dict[str, Any], samples: Sequence[dict[str, Any]], win: Window, interval_s: float
+) -> list[Row]:
+    """The host's peak memory in use over the window (samples within one interval of it) and
+    its limit, in MiB; absent when not recorded."""
+    slack = max(float(interval_s), 0.0) + 1e-6
+    used = [
+        float(s["host_mem_bytes"])
+        for s in samples
+        if s.get("host_mem_bytes") is not None
+        and s.get("t") is not None
+        and win.start - slack <= float(s["t"]) <= win.end + slack
+    ]
+    rows: list[Row] = []
+    if used:
+        rows.append(("host_mem_peak_mib", max(used) / MIB, "MiB", None))
+    limit = _num(res.get("host_mem_limit_bytes"))
+    if limit is None:  # the testbed's own record of the limit it applied to this host
+        host = res.get("host")
+        hosts = ((res.get("_provenance") or {}).get("testbed") or {}).get("hosts") or {}
+        facts = (hosts.get(host) or {}).get("host_facts") or {} if host else {}
+        limit = _num(facts.get("memory_bytes_applied"))
+    if limit is not None and limit > 0:
+        rows.append(("host_mem_limit_mib", limit / MIB, "MiB", None))
     return rows
 
 
@@ -409,6 +468,7 @@ class PointResult:
     rows: list[Row]
     integrity: str
     limited_by: list[str]
+    limit_order: str = ""
 
     @property
     def values(self) -> dict[str, float]:
@@ -421,6 +481,7 @@ class PointResult:
             "limited_by": json.dumps(self.limited_by),
             "saturation": saturation.describe(self.limited_by),
             "limit_kind": saturation.kind(self.limited_by),
+            "limit_order": self.limit_order,
         }
 
 
@@ -431,8 +492,27 @@ def point_metrics(point: dict[str, Any], requests: pd.DataFrame) -> PointResult:
     rows += resource_metrics(point, win, ok_answers)
     rows.append(("point_ok", 1.0 if point.get("status") == "ok" else 0.0, "bool", None))
     values = {m: v for m, v, _, _ in rows}
-    limits = saturation.limited_by({**values, "sshd_refusals": refusals}, point)
-    return PointResult(rows, integrity(point, requests), limits)
+    line = point_timeline(point, requests, win)
+    if line is not None:
+        line.unbroken = saturation.window_environment(values, point)
+    limits = saturation.limited_by({**values, "sshd_refusals": refusals}, point, line)
+    order = line.text() if line is not None else "no window: the environment is unknown"
+    return PointResult(rows, integrity(point, requests), limits, order)
+
+
+def point_timeline(
+    point: dict[str, Any], requests: pd.DataFrame, win: Window | None
+) -> saturation.Timeline | None:
+    """analysis.saturation.timeline over the window (a point without one, e.g. auth logins:
+    over its rows' span), against the capacity bound's latency; None without rows."""
+    if win is None:
+        start, end = requests["intended_ts"].min(), requests["answered_ts"].max()
+        if not (np.isfinite(start) and np.isfinite(end)) or end <= start:
+            return None
+        win = Window(float(start), float(end), False)
+    kept = in_window(requests, win)
+    bound = bound_of(point.get("settings"))["p99_ms"]
+    return saturation.timeline(point, requests, kept, win.start, win.end, bound)
 
 
 # Provenance text longer than this (a whole sshd_config, `sshd -T` output) is replaced in
@@ -467,6 +547,8 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
 def point_columns(point: dict[str, Any]) -> dict[str, Any]:
     """One point.json as flat columns: parameters unprefixed, the rest by their json path.
 
+    ``reruns``: how many earlier failed attempts point.json ``attempts`` lists (the harness
+    reruns a point it failed once; ``attempts`` itself is kept as JSON text).
     Left out: ``counts`` (the metrics recount them over the window), point.json's
     ``integrity`` (merged into the computed column), ``resources.samples`` (raw series).
     """
@@ -480,6 +562,8 @@ def point_columns(point: dict[str, Any]) -> dict[str, Any]:
         cols[key] = json.dumps(val) if isinstance(val, list | dict) else val
     # Which columns are the design's parameters (the rest is provenance and outcome).
     cols["param_names"] = json.dumps(sorted(params))
+    attempts = point.get("attempts")
+    cols["reruns"] = len(attempts) if isinstance(attempts, list) else 0
     for key, val in point.items():
         if key in _SKIP:
             continue
@@ -526,7 +610,7 @@ def summarise_point(point_dir: Path) -> dict[str, Any]:
     """The runner's console line for one point, from the same computation as the tidy rows.
 
     Keys: pattern, target_rps, achieved_rps, latency_p50, latency_p99, service_p50,
-    service_p99 (floats; inf when a percentile lands on a missed slot), slots, sent,
+    service_p99 (floats; inf when a percentile lands on a failed or missed slot), slots, sent,
     missed, failures (ints); None when the metric does not exist (a burst's rates);
     limited_by (list), saturation, integrity.
     """

@@ -14,31 +14,42 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from analysis.common import NOT_MEASURED_TEXT, isnan, order
+from analysis.common import NOT_MEASURED_TEXT, isnan, order, same
 from analysis.figures_resources import fig7_cpu_per_request, fig8_capacity
 from analysis.plotting import (
     DPI,
+    ENVIRONMENT_MARKER,
     FIGSIZE,
     HEIGHT_PX,
+    HOST_COLOURS,
+    LIBRARY_COLOURS,
+    MAX_COLUMNS,
+    SATURATED_MARKER,
     WIDTH_PX,
     Shown,
     ci,
+    failure_colours,
     figure_grid,
-    figure_legend,
     finite,
+    fixed_colours,
+    limit_handles,
+    limit_kind,
+    limits_of,
+    log_label,
     maybe_log,
     nothing,
-    palette,
     panels,
+    rate_colours,
     rate_label,
-    saturation_notes,
     title,
 )
 from analysis.select import (
@@ -54,7 +65,6 @@ from analysis.select import (
     ok_points,
     params_of,
     per_point,
-    service_metric,
     study_config,
 )
 from analysis.stats import coefficient_of_variation
@@ -79,70 +89,246 @@ def _trials_text(counts: pd.Series) -> str:
 
 # ---------------------------------------------------------------- figure 1
 
+# The talk's own numbers on its load-test figure, drawn as the study's marks: (target RPS,
+# percentile, latency bound in ms, label). Source: the seed slides, Fig. "Load test results
+# for SSH API" (paper/claims.yaml: p99_under_2s_at_90rps, p90_under_1s_at_50rps).
+STUDY_MARKS: tuple[tuple[float, float, float, str], ...] = (
+    (90, 99, 2000.0, "study: 99 % < 2 s at 90 RPS"),
+    (50, 90, 1000.0, "study: ~90 % < 1 s at 50 RPS"),
+)
+NOT_ANSWERED = "not answered"
+PCT_LABELS = [f"{q:g}" for q in PERCENTILES]
+
+
+def percentile_curves(pts: pd.DataFrame) -> pd.DataFrame:
+    """One curve per target rate: the mean over trials of each latency percentile.
+
+    A trial's percentiles are non-decreasing (one sorted sample, failed and missed slots
+    +inf); a mean that meets inf is inf ("not answered"), never dropped; so each curve is
+    non-decreasing by construction. Columns: rps, percentile, x (its position), ms (mean, inf
+    when not answered), low, high (Student t 95 % over finite trials; NaN with one trial),
+    trials.
+    """
+    rows = []
+    for rps, g in pts.groupby("rps"):
+        for x, q in enumerate(PERCENTILES):
+            vals = pd.to_numeric(g[latency_metric(q)], errors="coerce").dropna().to_numpy(float)
+            if not len(vals):
+                continue
+            mean = float(np.mean(vals)) if np.isfinite(vals).all() else np.inf
+            low = high = np.nan
+            if np.isfinite(mean) and len(vals) > 1:
+                low, high = ci(vals)
+            rows.append(
+                {
+                    "rps": rps,
+                    "percentile": q,
+                    "x": x,
+                    "ms": mean,
+                    "low": low,
+                    "high": high,
+                    "trials": len(vals),
+                }
+            )
+    return pd.DataFrame(rows, columns=["rps", "percentile", "x", "ms", "low", "high", "trials"])
+
+
+def _marker_style(kind: str, colour: Any) -> dict[str, Any]:
+    if kind == "environment":
+        return {"marker": ENVIRONMENT_MARKER, "color": colour, "markersize": 7}
+    if kind == "saturated":
+        return {"marker": "o", "color": colour, "markersize": 6, **SATURATED_MARKER}
+    return {"marker": "o", "color": colour, "markersize": 5}
+
+
+def _draw_curves(
+    ax: plt.Axes, strip: plt.Axes | None, pts: pd.DataFrame, colours: dict[Any, Any]
+) -> list[float]:
+    """Each rate's percentile curve on ax; not-answered percentiles as a marker on the strip
+    above it (the top edge). Returns the finite values drawn (for the axis range)."""
+    curves = percentile_curves(pts)
+    drawn: list[float] = []
+    rates = order(curves["rps"].unique())
+    for i, rps in enumerate(rates):
+        c = curves[curves["rps"] == rps]
+        at = pts[pts["rps"] == rps]
+        style = _marker_style(limit_kind(at), colours[rps])
+        ok = c[np.isfinite(c["ms"])]
+        ax.plot(ok["x"], ok["ms"], linewidth=1.6, **style)
+        band = ok.dropna(subset=["low", "high"])
+        if len(band):
+            ax.fill_between(band["x"], band["low"], band["high"], color=colours[rps], alpha=0.15)
+        drawn += [*ok["ms"], *band["low"], *band["high"]]
+        na = c[~np.isfinite(c["ms"])]
+        if len(na) and strip is not None:
+            y = (i - (len(rates) - 1) / 2) * min(0.5, 1.6 / len(rates))  # rates side by side
+            strip.plot(na["x"], np.full(len(na), y), linestyle="none", **{**style, "marker": "^"})
+    return [v for v in drawn if np.isfinite(v)]
+
+
+def _study_marks(ax: plt.Axes, colours: dict[Any, Any]) -> list[Line2D]:
+    handles = []
+    for rps, q, ms, label in STUDY_MARKS:
+        colour = next((c for r, c in colours.items() if same(r, rps)), "0.4")
+        x = PERCENTILES.index(q)
+        style = {"marker": "v", "markersize": 11, "markerfacecolor": "none"}
+        ax.plot([x], [ms], linestyle="none", color=colour, markeredgewidth=2, **style)
+        handles.append(
+            Line2D([], [], linestyle="none", color=colour, markeredgewidth=2, label=label, **style)
+        )
+    return handles
+
+
+def _percentile_axes(ax: plt.Axes, strip: plt.Axes | None, xlabel: bool, ylabel: bool) -> None:
+    ax.set_xticks(range(len(PERCENTILES)), PCT_LABELS)
+    ax.set_xlim(-0.4, len(PERCENTILES) - 0.6)
+    if xlabel:
+        ax.set_xlabel("percentile of requests (%)")
+    else:
+        ax.tick_params(labelbottom=False)
+    if ylabel:
+        ax.set_ylabel("latency (ms)")
+    if strip is not None:
+        strip.set_ylim(-1, 1)
+        strip.set_yticks([0], [NOT_ANSWERED] if ylabel else [""])
+        strip.tick_params(labelbottom=False, length=0)
+        strip.grid(False)
+        strip.set_facecolor("#f4f4f4")
+
+
+def _y_range(axes: list[plt.Axes], values: list[float], log: bool) -> None:
+    v = [x for x in values if np.isfinite(x) and (x > 0 or not log)]
+    if not v:
+        return
+    lo, hi = min(v), max(v)
+    for ax in axes:
+        if log:
+            ax.set_yscale("log")
+            ax.set_ylim(lo / 1.5, hi * 1.5)
+        else:
+            ax.set_ylim(0, hi * 1.1)
+
+
+def _fig1_points(tidy: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    lat = [latency_metric(q) for q in PERCENTILES]
+    pts = ok_points(per_point(tidy, lat))
+    pts, notes = study_config(pts)
+    if pts.empty or "rps" not in pts.columns:
+        return pts.iloc[0:0], notes
+    pts = pts.dropna(subset=["rps"])
+    pts = pts[pts[lat].notna().any(axis=1)]
+    return pts, notes
+
+
+def _wants_log(values: list[float]) -> bool:
+    v = [x for x in values if np.isfinite(x) and x > 0]
+    return bool(v) and max(v) / min(v) > 30
+
 
 def fig1_load_percentiles(tidy: pd.DataFrame) -> Shown:
-    """Latency percentiles (from the schedule; service time dashed) per request rate."""
-    lat = [latency_metric(q) for q in PERCENTILES]
-    svc = [service_metric(q) for q in PERCENTILES]
-    pts = ok_points(per_point(tidy, [*lat, *svc]))
-    pts, notes = study_config(pts)
-    if pts.empty or "rps" not in pts.columns or pts[lat].isna().all().all():
+    """The study's load-test figure: one panel, latency per percentile, a line per rate."""
+    pts, notes = _fig1_points(tidy)
+    for col, pref in (("host", "taco"), ("profile", "default"), ("command", "uptime")):
+        pts, note = keep_one(pts, col, pref, cover=("rps",))
+        notes.append(note)
+    if pts.empty:
         return nothing(NO_SUSTAINED)
-    frames = []
-    for measure, metrics, prefix in (("latency", lat, "latency_p"), ("service", svc, "service_p")):
-        long = pts.melt(
-            id_vars=[c for c in pts.columns if c not in (*lat, *svc)],
-            value_vars=metrics,
-            var_name="metric",
-            value_name="ms",
-        )
-        long["percentile"] = long["metric"].str.removeprefix(prefix)
-        long["measure"] = measure
-        frames.append(long)
-    long = pd.concat(frames, ignore_index=True)
-    long["ms"] = finite(long["ms"])  # a missed slot makes a percentile infinite
-    long = long.dropna(subset=["ms"])
-    long["target RPS"] = long["rps"].map(rate_label)
-    rate_order = [rate_label(r) for r in order(pts["rps"].unique())]
-    colours = palette(rate_order)
-    dims = [("host", ()), ("profile", PROFILE_ORDER), ("command", ("uptime", "ls"))]
-    cells = panels(long, dims)
-    fig, axes = figure_grid(len(cells))
-    notes += [
-        "solid: latency from the intended send time; dashed: service time from the actual send",
-        "mean over trials, band: Student t 95 % CI",
-        *saturation_notes(pts),
+    colours = rate_colours(pts["rps"].unique())
+    unanswered = not np.isfinite(percentile_curves(pts)["ms"]).all()
+    fig = plt.figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    if unanswered:
+        strip, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 11])
+    else:
+        strip, ax = None, fig.subplots(1, 1)
+    values = _draw_curves(ax, strip, pts, colours)
+    marks = _study_marks(ax, colours)
+    values += [ms for _, _, ms, _ in STUDY_MARKS]
+    log = _wants_log(values)
+    _y_range([ax], values, log)
+    _percentile_axes(ax, strip, xlabel=True, ylabel=True)
+    if log:
+        log_label(ax)
+    notes = title(fig, "fig1_load_percentiles", notes)
+    handles = [
+        Line2D([], [], color=colours[r], marker="o", label=f"{rate_label(r)} RPS")
+        for r in order(pts["rps"].unique())
     ]
-    title(fig, "fig1_load_percentiles", notes)
-    xlabel, ylabel = "percentile of requests (%)", "time (ms)"
-    for ax, (panel, d) in zip(axes, cells, strict=True):
-        sns.lineplot(
-            data=d,
-            x="percentile",
-            y="ms",
-            hue="target RPS",
-            hue_order=[r for r in rate_order if r in set(d["target RPS"])],
-            palette=colours,
-            style="measure",
-            style_order=["latency", "service"],
-            dashes={"latency": "", "service": (4, 2)},
-            markers={"latency": "o", "service": "."},
-            errorbar=ci,
-            ax=ax,
-            sort=False,
-            legend=False,
+    handles += marks
+    handles += limit_handles(_by_kind(pts))
+    if unanswered:
+        handles.append(
+            Line2D([], [], color="0.3", marker="^", linestyle="none", label=NOT_ANSWERED)
         )
-        ax.set_title(panel, fontsize=9)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        maybe_log(ax, d["ms"])
-    handles = [Line2D([], [], color=colours[r], marker="o", label=f"{r} RPS") for r in rate_order]
-    handles += [
-        Line2D([], [], color="0.3", marker="o", label="latency (from schedule)"),
-        Line2D([], [], color="0.3", dashes=(4, 2), marker=".", label="service time"),
-    ]
     fig.legend(handles=handles, loc="outside right center", fontsize=8, title="target rate")
-    return Shown(fig)
+    ntrials = pts.groupby("rps").size()
+    notes.append(f"mean over trials ({_trials_text(ntrials)}); band: Student t 95 % CI")
+    return Shown(fig, notes=notes)
+
+
+def _by_kind(pts: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Points by what limited them: saturated (the system under test) or environment."""
+    if "limit_kind" in pts.columns:
+        kind = pts["limit_kind"].fillna("none").astype(str)
+        env = kind == "environment"
+        sat = kind.isin(["saturated", "generator"])
+        return {"saturated": pts[sat], "environment": pts[env]}
+    if "saturation" in pts.columns:
+        return {"saturated": pts[pts["saturation"].fillna("").astype(str) != ""]}
+    return {}
+
+
+def fig1b_load_variants(tidy: pd.DataFrame) -> Shown:
+    """Figure 1 for every host, sshd profile and command the sweep ran: small multiples with
+    shared axes."""
+    pts, notes = _fig1_points(tidy)
+    if pts.empty:
+        return nothing(NO_SUSTAINED)
+    cells = panels(pts, [("host", ()), ("profile", PROFILE_ORDER), ("command", ("uptime", "ls"))])
+    if len(cells) < 2:
+        return nothing("one host, sshd profile and command: figure 1 shows all of it")
+    colours = rate_colours(pts["rps"].unique())
+    unanswered = not np.isfinite(percentile_curves(pts)["ms"]).all()
+    ncols = min(len(cells), MAX_COLUMNS)
+    nrows = -(-len(cells) // ncols)
+    fig = plt.figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    grid = fig.add_gridspec(nrows, ncols)
+    mains, values = [], []
+    for i, (panel, d) in enumerate(cells):
+        r, col = divmod(i, ncols)
+        spec = grid[r, col]
+        if unanswered:
+            sub = spec.subgridspec(2, 1, height_ratios=[1, 6 * nrows + 5])
+            strip = fig.add_subplot(sub[0])
+            ax = fig.add_subplot(sub[1], sharex=strip)
+            strip.set_title(panel, fontsize=8)
+        else:
+            strip, ax = None, fig.add_subplot(spec)
+            ax.set_title(panel, fontsize=8)
+        values += _draw_curves(ax, strip, d, colours)
+        last_row = i + ncols >= len(cells)
+        _percentile_axes(ax, strip, xlabel=last_row, ylabel=col == 0)
+        ax.tick_params(axis="x", labelsize=6, labelbottom=last_row)
+        ax.tick_params(axis="y", labelleft=col == 0)
+        mains.append(ax)
+    log = _wants_log(values)
+    _y_range(mains, values, log)
+    if log:
+        for ax in mains:
+            if ax.get_ylabel():
+                log_label(ax)
+    notes = title(fig, "fig1b_load_variants", notes)
+    handles = [
+        Line2D([], [], color=colours[r], marker="o", label=f"{rate_label(r)} RPS")
+        for r in order(pts["rps"].unique())
+    ]
+    handles += limit_handles(_by_kind(pts))
+    if unanswered:
+        handles.append(
+            Line2D([], [], color="0.3", marker="^", linestyle="none", label=NOT_ANSWERED)
+        )
+    fig.legend(handles=handles, loc="outside right center", fontsize=8, title="target rate")
+    notes.append("mean over trials; band: Student t 95 % CI")
+    return Shown(fig, notes=notes)
 
 
 # ---------------------------------------------------------------- figure 2
@@ -153,38 +339,99 @@ def fig2_mean_response_by_host(tidy: pd.DataFrame) -> Shown:
     pts = ok_points(per_point(tidy, ["latency_mean"]))
     pts, notes = study_config(pts)
     pts = pts.dropna(subset=["latency_mean"]) if not pts.empty else pts
-    if pts.empty or "rps" not in pts.columns:
+    if pts.empty or "rps" not in pts.columns or pts["rps"].isna().all():
         return nothing(NO_SUSTAINED)
+    pts = pts.dropna(subset=["rps"])
     config = [c for c in params_of(pts)]
     ntrials = pts.groupby(config, dropna=False).size()
     notes.append(f"bars: mean over trials, whiskers: Student t 95 % CI, {_trials_text(ntrials)}")
     if "host" not in pts.columns or pts["host"].nunique() < 2:
         notes.append(f"a second host: {NOT_MEASURED_TEXT}")
-    notes += saturation_notes(pts)
-    pts = pts.assign(rate=pts["rps"].map(rate_label))
-    rates = [rate_label(r) for r in order(pts["rps"].unique())]
-    hosts = order(pts["host"].unique()) if "host" in pts.columns else None
+    hosts = order(pts["host"].unique()) if "host" in pts.columns else [None]
+    colours = fixed_colours(hosts, HOST_COLOURS)
     cells = panels(pts, [("profile", PROFILE_ORDER), ("command", ("ls", "uptime"))])
-    fig, axes = figure_grid(len(cells))
-    title(fig, "fig2_mean_response_by_host", notes)
+    fig, axes = figure_grid(len(cells), sharey=True)
+    notes = title(fig, "fig2_mean_response_by_host", notes)
+    width = 0.8 / len(hosts)
+    values: list[float] = []
+    unanswered = False
     for ax, (panel, d) in zip(axes, cells, strict=True):
-        sns.barplot(
-            data=d,
-            x="rate",
-            y="latency_mean",
-            hue="host" if hosts else None,
-            hue_order=hosts,
-            palette=palette(hosts) if hosts else None,
-            order=[r for r in rates if r in set(d["rate"])],
-            errorbar=ci,
-            capsize=0.15,
-            ax=ax,
-        )
+        rates = order(d["rps"].unique())
+        for hi, host in enumerate(hosts):
+            dh = d if host is None else d[d["host"] == host]
+            for xi, rps in enumerate(rates):
+                g = dh[dh["rps"] == rps]
+                vals = pd.to_numeric(g["latency_mean"], errors="coerce").dropna().to_numpy(float)
+                if not len(vals):
+                    continue
+                x = xi - 0.4 + width * (hi + 0.5)
+                if not np.isfinite(vals).all():
+                    _top_edge(ax, x, colours[host])
+                    unanswered = True
+                    continue
+                kind = limit_kind(g)
+                mean = float(np.mean(vals))
+                ax.bar(
+                    x,
+                    mean,
+                    width=width * 0.9,
+                    color="white" if kind == "saturated" else colours[host],
+                    edgecolor=colours[host],
+                    linewidth=1.5,
+                    hatch="xx" if kind == "environment" else "",
+                )
+                values.append(mean)
+                if len(vals) > 1:
+                    low, high = ci(vals)
+                    ax.plot([x, x], [low, high], color="0.15", linewidth=1)
+                    values += [low, high]
+        ax.set_xticks(range(len(rates)), [rate_label(r) for r in rates])
         ax.set_title(panel, fontsize=9)
         ax.set_xlabel("target request rate (RPS)")
-        ax.set_ylabel("mean latency (ms)")
-    figure_legend(fig, axes, "host")
-    return Shown(fig)
+        ax.set_ylabel("mean latency (ms)" if ax is axes[0] else "")
+    if values and max(values) > 0:
+        top = max(values) * 1.1
+        axes[0].set_ylim(0, top)
+    handles = [
+        Patch(facecolor=colours[h], edgecolor=colours[h], label=str(h))
+        for h in hosts
+        if h is not None
+    ]
+    for h in limit_handles(_by_kind(pts)):
+        kind_env = h.get_marker() == ENVIRONMENT_MARKER
+        handles.append(
+            Patch(
+                facecolor="white" if not kind_env else "0.7",
+                edgecolor="0.3",
+                hatch="xx" if kind_env else "",
+                label=h.get_label(),
+            )
+        )
+    if unanswered:
+        handles.append(_not_answered_handle())
+    if handles:
+        fig.legend(handles=handles, loc="outside right center", fontsize=8, title="host")
+    return Shown(fig, notes=notes)
+
+
+def _top_edge(ax: plt.Axes, x: float, colour: Any) -> None:
+    """A value that is not answered (inf): a marker on the panel's top edge, never dropped."""
+    ax.plot(
+        [x],
+        [1.0],
+        marker="^",
+        color=colour,
+        markersize=8,
+        transform=ax.get_xaxis_transform(),
+        clip_on=False,
+        linestyle="none",
+    )
+
+
+def _not_answered_handle() -> Line2D:
+    return Line2D(
+        [], [], color="0.3", marker="^", linestyle="none", label="not answered (top edge)"
+    )
 
 
 # ---------------------------------------------------------------- figure 3
@@ -204,26 +451,39 @@ def fig3_sshd_profiles(tidy: pd.DataFrame) -> Shown:
     if pts.empty or "profile" not in pts.columns or pts["successes"].isna().all():
         return nothing("no point with request counts under an sshd profile")
     notes.append("summed over hosts, commands and trials; failed points included")
-    notes += saturation_notes(pts)
     cells = panels(pts, [("pattern", ("sustained", "burst")), ("profile", PROFILE_ORDER)])
     if len(cells) == 1 and not cells[0][0]:
         cells = [(f"profile={pts['profile'].iloc[0]}", pts)]
     fig, axes = figure_grid(len(cells))
-    title(fig, "fig3_sshd_profiles", notes)
+    notes = title(fig, "fig3_sshd_profiles", notes)
     classes = [m.removeprefix("failures_") for m in fail_metrics]
-    colours = {"success": sns.color_palette("tab10")[2], **palette(classes, skip=(2,))}
+    colours = failure_colours(classes)
+    limited = False
+    drawn: list[str] = []
     for ax, (panel, d) in zip(axes, cells, strict=True):
         burst = "pattern" in d.columns and (d["pattern"] == "burst").all()
         xcol = "burst_size" if burst and "burst_size" in d.columns else "rps"
+        d = d.dropna(subset=[xcol]) if xcol in d.columns else d.iloc[0:0]
+        if d.empty:
+            ax.set_axis_off()
+            ax.set_title(f"{panel}: no rate or burst size", fontsize=9)
+            continue
         sums = d.groupby(xcol)[["successes", *fail_metrics]].sum(min_count=1).fillna(0)
         sums = sums.loc[order(sums.index)]
+        ran_out = [limit_kind(d[d[xcol] == v]) != "none" for v in sums.index]
+        limited |= any(ran_out)
         x = np.arange(len(sums))
         bottom = np.zeros(len(sums))
         for name, col in [("success", "successes")] + [(c, f"failures_{c}") for c in classes]:
             vals = sums[col].to_numpy(dtype=float)
             if name != "success" and not vals.any():
                 continue
-            ax.bar(x, vals, bottom=bottom, color=colours[name], label=name, width=0.7)
+            bars = ax.bar(x, vals, bottom=bottom, color=colours[name], width=0.7)
+            for bar, ran in zip(bars, ran_out, strict=True):
+                if ran:
+                    bar.set_hatch("//")
+                    bar.set_edgecolor("white")
+            drawn.append(name)
             bottom += vals
         for xi, (ok, tot) in enumerate(zip(sums["successes"], bottom, strict=True)):
             ax.annotate(
@@ -240,9 +500,14 @@ def fig3_sshd_profiles(tidy: pd.DataFrame) -> Shown:
         ax.set_title(panel, fontsize=9)
         ax.set_xlabel("burst size" if xcol == "burst_size" else "target RPS")
         ax.set_ylabel("requests (sum over points)")
-        ax.legend()
-    figure_legend(fig, axes, "outcome")
-    return Shown(fig)
+    handles = [Patch(color=colours[n], label=n) for n in colours if n in drawn]
+    if limited:
+        words = ", ".join(limits_of(pts))
+        handles.append(
+            Patch(facecolor="0.6", hatch="//", edgecolor="white", label=f"limited by: {words}")
+        )
+    fig.legend(handles=handles, loc="outside right center", title="outcome", fontsize=8)
+    return Shown(fig, notes=notes)
 
 
 # ---------------------------------------------------------------- figure 4
@@ -263,9 +528,11 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Shown:
         pts, note = keep_one(pts, col, pref, cover=compared)
         notes.append(note)
     pts, note = keep_one(pts, "host", None, cover=compared)
+    if not pts.empty and "rps" in pts.columns:
+        pts = pts.dropna(subset=["rps"])  # a burst has no rate
     if pts.empty or "library" not in pts.columns or "rps" not in pts.columns:
         return nothing(NO_SUSTAINED)
-    notes += [note, "mean over trials, Student t 95 % CI", *saturation_notes(pts)]
+    notes += [note, "mean over trials, Student t 95 % CI"]
     stats = [("latency_p50", "median latency (ms)"), ("latency_p99", "p99 latency (ms)")]
     for col in ("connections", "client_tcp"):  # a sweep from before an axis: its one level
         if col not in pts.columns:
@@ -285,32 +552,50 @@ def fig4_libraries_and_modes(tidy: pd.DataFrame) -> Shown:
         return nothing(NO_SUSTAINED)
     ncols = len({m for m, _ in cells})  # a row per statistic, a column per mode
     fig, axes = figure_grid(len(cells), ncols=ncols if len(cells) % ncols == 0 else 0)
-    title(fig, "fig4_libraries_and_modes", notes)
+    notes = title(fig, "fig4_libraries_and_modes", notes)
     libs = order(pts["library"].unique(), LIBRARY_ORDER)
-    colours = palette(order([*libs, *LIBRARY_ORDER], LIBRARY_ORDER))
+    colours = fixed_colours(libs, LIBRARY_COLOURS)
+    unanswered = False
     for ax, (mode, (metric, ylabel)) in zip(axes, cells, strict=True):
         d = in_mode(mode).dropna(subset=[metric])
-        d = d.assign(rate=d["rps"].map(rate_label), **{metric: finite(d[metric])})
+        rates = order(d["rps"].unique())
         present = [lib for lib in libs if lib in set(d["library"])]
-        sns.pointplot(
-            data=d,
-            x="rate",
-            y=metric,
-            hue="library",
-            hue_order=present,
-            palette=colours,
-            order=[rate_label(r) for r in order(d["rps"].unique())],
-            errorbar=ci,
-            dodge=0.3 if len(present) > 1 else False,  # seaborn divides by levels - 1
-            capsize=0.1,
-            ax=ax,
-        )
+        step = 0.6 / len(present)
+        values: list[float] = []
+        for li, lib in enumerate(present):
+            xs, ys = [], []
+            for xi, rps in enumerate(rates):
+                g = d[(d["library"] == lib) & (d["rps"] == rps)]
+                vals = pd.to_numeric(g[metric], errors="coerce").dropna().to_numpy(float)
+                if not len(vals):
+                    continue
+                x = xi - 0.3 + step * (li + 0.5)
+                if not np.isfinite(vals).all():
+                    _top_edge(ax, x, colours[lib])
+                    unanswered = True
+                    continue
+                mean = float(np.mean(vals))
+                ax.plot([x], [mean], linestyle="none", **_marker_style(limit_kind(g), colours[lib]))
+                if len(vals) > 1:
+                    low, high = ci(vals)
+                    ax.plot([x, x], [low, high], color=colours[lib], linewidth=1)
+                    values += [low, high]
+                xs.append(x)
+                ys.append(mean)
+            ax.plot(xs, ys, color=colours[lib], linewidth=1)
+            values += ys
+        ax.set_xticks(range(len(rates)), [rate_label(r) for r in rates])
+        ax.set_xlim(-0.6, len(rates) - 0.4)
         ax.set_title(f"connections={mode[0]}, client TCP={mode[1]}", fontsize=9)
         ax.set_xlabel("target request rate (RPS)")
         ax.set_ylabel(ylabel)
-        maybe_log(ax, d[metric])
-    figure_legend(fig, axes, "library")
-    return Shown(fig)
+        maybe_log(ax, values)
+    handles = [Line2D([], [], color=colours[lib], marker="o", label=lib) for lib in libs]
+    handles += limit_handles(_by_kind(pts))
+    if unanswered:
+        handles.append(_not_answered_handle())
+    fig.legend(handles=handles, loc="outside right center", title="library", fontsize=8)
+    return Shown(fig, notes=notes)
 
 
 # ---------------------------------------------------------------- figure 5
@@ -320,15 +605,28 @@ FAILED = "point failed"
 
 
 def _outcome(point: dict) -> str:
-    """The point's outcome in the tidy saturation wording (failed points said so)."""
+    """What a point's mark says: nothing ran out, limited by (what, in words), or failed."""
     if point.get("status") != "ok":
         return FAILED
-    text = point.get("saturation")
-    return text if isinstance(text, str) and text else KEPT
+    words = limits_of(pd.DataFrame([point]))
+    if not words:
+        return KEPT
+    env = str(point.get("limit_kind")) == "environment"
+    return ("limited by (not the system): " if env else "limited by: ") + ", ".join(words)
+
+
+def _outcome_style(outcome: str, colour: Any) -> dict[str, Any]:
+    if outcome == FAILED:
+        return {"marker": "s", "color": "0.45", "markersize": 6}
+    if outcome.startswith("limited by (not"):
+        return _marker_style("environment", colour)
+    if outcome.startswith("limited by"):
+        return _marker_style("saturated", colour)
+    return _marker_style("none", colour)
 
 
 def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Shown:
-    """Achieved vs target RPS of every point; saturated, generator-limited, failed marked."""
+    """Achieved vs target RPS of every point; what ran out and failed points on the marks."""
     pts = http_load(per_point(tidy, ["target_rps", "achieved_rps", "throughput_rps"]))
     d = pts.dropna(subset=["target_rps", "achieved_rps"]) if not pts.empty else pts
     if d.empty:
@@ -341,72 +639,67 @@ def fig5_target_vs_achieved_rps(tidy: pd.DataFrame) -> Shown:
     if len(left) > bursts:
         notes.append(f"{len(left) - bursts} point(s) without an achieved rate not shown")
     fig, (ax, ax2) = figure_grid(2, width_ratios=[1.2, 1])
-    title(fig, "fig5_target_vs_achieved_rps", notes)
+    notes = title(fig, "fig5_target_vs_achieved_rps", notes)
     d = d.assign(
         outcome=[_outcome(r) for r in d.to_dict("records")],
         ratio=100 * d["achieved_rps"] / d["target_rps"],
-        rate=d["target_rps"].map(rate_label),
     )
-    limits = sorted(o for o in set(d["outcome"]) if o not in (KEPT, FAILED))
-    outcomes = [o for o in (KEPT, *limits, FAILED) if o in set(d["outcome"])]
-    markers = {KEPT: "o", FAILED: "s", **dict.fromkeys(limits, "X")}
-    colours = {KEPT: "tab:green", FAILED: "0.3"}
-    colours.update(zip(limits, ["tab:red", "tab:orange", "tab:purple", "tab:brown"], strict=False))
-    hue = "library" if "library" in d.columns and d["library"].nunique() > 1 else None
-    sns.scatterplot(
-        data=d,
-        x="target_rps",
-        y="achieved_rps",
-        hue=hue,
-        style="outcome",
-        style_order=outcomes,
-        markers=markers,
-        s=60,
-        alpha=0.8,
-        ax=ax,
-    )
+    libs = order(d["library"].unique(), LIBRARY_ORDER) if "library" in d.columns else [None]
+    colours = fixed_colours(libs, LIBRARY_COLOURS)
+    rates = order(d["target_rps"].unique())
+    rng = np.random.default_rng(JITTER_SEED)
+    for r in d.to_dict("records"):
+        colour = colours[r.get("library")]
+        style = _outcome_style(r["outcome"], colour)
+        ax.plot([r["target_rps"]], [r["achieved_rps"]], linestyle="none", alpha=0.85, **style)
+        xi = rates.index(r["target_rps"]) + rng.uniform(-0.25, 0.25)
+        ax2.plot([xi], [r["ratio"]], linestyle="none", alpha=0.85, **style)
     if d["throughput_rps"].notna().any():
-        ax.scatter(
-            d["target_rps"],
-            d["throughput_rps"],
-            marker="_",
-            s=120,
-            color="0.2",
-            label="successful answers per second",
-            zorder=3,
-        )
+        ax.scatter(d["target_rps"], d["throughput_rps"], marker="_", s=120, color="0.2", zorder=3)
     top = max(d["target_rps"].max(), d["achieved_rps"].max()) * 1.1
-    ax.plot([0, top], [0, top], color="0.5", linestyle="--", linewidth=1, label="achieved = target")
+    ax.plot([0, top], [0, top], color="0.5", linestyle="--", linewidth=1)
     ax.set_xlabel("target request rate (RPS)")
     ax.set_ylabel("sent (marker) and ok answers (bar) per second")
-    maybe_log(ax, d["target_rps"], axis="x")
-    if ax.get_xscale() == "log":
+    if maybe_log(ax, d["target_rps"], axis="x"):
         ax.set_yscale("log")
+        log_label(ax, "y")
         for axis in (ax.xaxis, ax.yaxis):
             axis.set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
-    ax.legend(fontsize=7)
     ax.set_title("every point", fontsize=9)
-    sns.stripplot(
-        data=d,
-        x="rate",
-        y="ratio",
-        hue="outcome",
-        hue_order=outcomes,
-        order=[rate_label(r) for r in order(d["target_rps"].unique())],
-        palette=colours,
-        jitter=0.25,
-        alpha=0.8,
-        ax=ax2,
-    )
     ax2.axhline(100, color="0.5", linestyle="--", linewidth=1)
+    ax2.set_xticks(range(len(rates)), [rate_label(r) for r in rates])
+    ax2.set_xlim(-0.6, len(rates) - 0.4)
     ax2.set_xlabel("target request rate (RPS)")
     ax2.set_ylabel("achieved / target (%)")
     ax2.set_title("achieved as a share of the target", fontsize=9)
-    ax2.legend(fontsize=7)
-    return Shown(fig)
+    handles = [
+        Line2D([], [], color=colours[lib], marker="o", linestyle="none", label=str(lib))
+        for lib in libs
+        if lib is not None and len(libs) > 1
+    ]
+    for outcome in order(d["outcome"].unique(), [KEPT]):
+        handles.append(
+            Line2D([], [], linestyle="none", label=outcome, **_outcome_style(outcome, "0.3"))
+        )
+    handles.append(
+        Line2D(
+            [],
+            [],
+            color="0.2",
+            marker="_",
+            markersize=10,
+            linestyle="none",
+            label="successful answers per second",
+        )
+    )
+    handles.append(Line2D([], [], color="0.5", linestyle="--", label="achieved = target"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=7)
+    return Shown(fig, notes=notes)
 
 
 # ---------------------------------------------------------------- figure 6
+
+STAT_COLOURS = {"p50": "#56B4E9", "p99": "#0072B2"}
 
 
 def fig6_variability(tidy: pd.DataFrame) -> Shown:
@@ -430,40 +723,37 @@ def fig6_variability(tidy: pd.DataFrame) -> Shown:
         return nothing("no sustained-load configuration with 2 or more trials")
     trials = _trials_text(cv["trials"])
     fig, (ax,) = figure_grid(1)
-    title(fig, "fig6_variability", [f"one dot per configuration ({trials}); sample SD / mean"])
-    cv = cv.dropna(subset=["rps"]).assign(rate=lambda x: x["rps"].map(rate_label))
-    rates = [rate_label(r) for r in order(cv["rps"].unique())]
-    sns.stripplot(
-        data=cv,
-        x="rate",
-        y="cv_percent",
-        hue="statistic",
-        order=rates,
-        dodge=True,
-        alpha=0.6,
-        ax=ax,
+    notes = title(
+        fig, "fig6_variability", [f"one dot per configuration ({trials}); sample SD / mean"]
     )
-    sns.pointplot(
-        data=cv,
-        x="rate",
-        y="cv_percent",
-        hue="statistic",
-        order=rates,
-        dodge=0.4,
-        errorbar=None,
-        markers="_",
-        linestyles="none",
-        ax=ax,
-        legend=False,
-    )
+    cv = cv.dropna(subset=["rps"])
+    rates = order(cv["rps"].unique())
+    rng = np.random.default_rng(JITTER_SEED)
+    for si, (stat, colour) in enumerate(STAT_COLOURS.items()):
+        sub = cv[cv["statistic"] == stat]
+        for xi, rps in enumerate(rates):
+            vals = sub.loc[sub["rps"] == rps, "cv_percent"].to_numpy(float)
+            if not len(vals):
+                continue
+            x = xi + (si - 0.5) * 0.4
+            ax.scatter(x + rng.uniform(-0.08, 0.08, len(vals)), vals, color=colour, alpha=0.6)
+            ax.plot([x - 0.12, x + 0.12], [vals.mean()] * 2, color=colour, linewidth=2.5)
+    ax.set_xticks(range(len(rates)), [rate_label(r) for r in rates])
+    ax.set_xlim(-0.6, len(rates) - 0.4)
     ax.set_xlabel("target request rate (RPS)")
     ax.set_ylabel("coefficient of variation across trials (%)")
-    ax.legend(title="statistic (bar: mean)", fontsize=8)
-    return Shown(fig)
+    handles = [
+        Line2D([], [], color=c, marker="o", linestyle="none", label=f"latency {s}")
+        for s, c in STAT_COLOURS.items()
+    ]
+    handles.append(Line2D([], [], color="0.3", linewidth=2.5, label="mean of the dots"))
+    fig.legend(handles=handles, loc="outside right center", fontsize=8, title="statistic")
+    return Shown(fig, notes=notes)
 
 
 BUILDERS: dict[str, Callable[[pd.DataFrame], Shown]] = {
     "fig1_load_percentiles": fig1_load_percentiles,
+    "fig1b_load_variants": fig1b_load_variants,
     "fig2_mean_response_by_host": fig2_mean_response_by_host,
     "fig3_sshd_profiles": fig3_sshd_profiles,
     "fig4_libraries_and_modes": fig4_libraries_and_modes,
@@ -477,31 +767,54 @@ assert tuple(BUILDERS) == FIGURES
 
 def _placeholder(why: str) -> plt.Figure:
     """The file a figure rule must still write when there is nothing to show (the report
-    shows the reason as a line instead of this image)."""
-    fig = plt.figure(figsize=(6.0, 0.6), dpi=DPI)
-    fig.text(0.5, 0.5, f"{NOT_MEASURED_TEXT}: {why}", ha="center", va="center", fontsize=8)
+    shows the reason as a line instead of this image): the full size, the reason in it."""
+    fig = plt.figure(figsize=FIGSIZE, dpi=DPI)
+    fig.text(0.5, 0.5, f"{NOT_MEASURED_TEXT}:\n{why}", ha="center", va="center", fontsize=12)
     return fig
 
 
+def build(stem: str, tidy: pd.DataFrame) -> Shown:
+    """One figure, or why there is nothing to show. A builder that raises is a figure that
+    cannot be drawn: logged with its traceback and shown as one line, never an error that
+    stops the tables and the report."""
+    try:
+        return BUILDERS[stem](tidy)
+    except Exception as exc:  # any failure of one figure must not stop the rest
+        plt.close("all")
+        log.exception("figure %s could not be drawn", stem)
+        why = f"could not be drawn from this sweep ({type(exc).__name__}: {exc})"
+        return nothing(" ".join(why.split())[:300])
+
+
 def draw(stem: str, tidy: pd.DataFrame, png: Path) -> tuple[Path, Path]:
-    """Build one figure; save PNG (fixed pixel size), PDF and what it shows (JSON) beside it."""
+    """Build one figure; save PNG (fixed pixel size), PDF and what it shows (JSON) beside it.
+    Always writes all three: a figure that cannot be drawn writes a placeholder saying why."""
     if stem not in BUILDERS:
         raise ValueError(f"unknown figure {stem!r}; known: {', '.join(BUILDERS)}")
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)
     pdf, info = png.with_suffix(".pdf"), png.with_suffix(".json")
-    # seaborn's strip jitter draws from numpy's global generator: seed it, so the same
-    # table gives the same figure, byte for byte (no creation date in the files either).
+    # Any jitter is drawn from a seeded generator: the same table gives the same figure, byte
+    # for byte (no creation date in the files either).
     np.random.seed(JITTER_SEED)
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.8):
-        shown = BUILDERS[stem](tidy)
+        shown = build(stem, tidy)
         fig = shown.fig if shown.fig is not None else _placeholder(shown.why)
         try:
+            fig.savefig(png, dpi=DPI, metadata={"Software": None})
+            fig.savefig(pdf, metadata={"CreationDate": None, "Producer": None})
+        except Exception as exc:  # a figure that cannot be saved: as above
+            plt.close(fig)
+            log.exception("figure %s could not be saved", stem)
+            shown = nothing(f"could not be drawn from this sweep ({type(exc).__name__})")
+            fig = _placeholder(shown.why)
             fig.savefig(png, dpi=DPI, metadata={"Software": None})
             fig.savefig(pdf, metadata={"CreationDate": None, "Producer": None})
         finally:
             plt.close(fig)
     record = {"stem": stem, "shown": shown.fig is not None, "why": shown.why}
+    if shown.fig is not None:
+        record["notes"] = list(shown.notes)
     info.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     log.info("figure %s -> %s (%s)", stem, png, "drawn" if record["shown"] else shown.why)
     return png, pdf

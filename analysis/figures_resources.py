@@ -5,9 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Patch
 
 from analysis.common import fmt_level, order
-from analysis.plotting import Shown, figure_grid, figure_legend, nothing, palette, panels, title
+from analysis.plotting import (
+    MODE_COLOURS,
+    Shown,
+    figure_grid,
+    figure_legend,
+    fixed_colours,
+    nothing,
+    palette,
+    panels,
+    title,
+)
 from analysis.select import (
     LIBRARY_ORDER,
     MODE_ORDER,
@@ -47,7 +58,7 @@ def fig7_cpu_per_request(tidy: pd.DataFrame) -> Shown:
     notes += [note, "mean over rates and trials (ok points)"]
     cells = panels(pts, [("host_cpus", ())])
     fig, axes = figure_grid(len(cells), sharey=True)
-    title(fig, "fig7_cpu_per_request", notes)
+    notes = title(fig, "fig7_cpu_per_request", notes)
     colours = palette(DEMAND_PARTS)
     for ax, (panel, d) in zip(axes, cells, strict=True):
         by = [c for c in ("library", "connections") if c in d.columns]
@@ -61,12 +72,15 @@ def fig7_cpu_per_request(tidy: pd.DataFrame) -> Shown:
             bottom += vals
         for xi, tot in enumerate(bottom):
             ax.annotate(f"{tot:.1f}", (xi, tot), ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(x, labels, rotation=15)
+        ax.set_xticks(x, labels)
+        ax.set_xlim(-0.5 - max(0, 2 - len(x)) * 0.5, len(x) - 0.5 + max(0, 2 - len(x)) * 0.5)
+        top = max(ax.get_ylim()[1], float(bottom.max()) * 1.12)  # room for the totals
+        ax.set_ylim(0, top)  # shared: never below another panel's
         ax.set_ylabel("CPU ms per successful answer")
         ax.set_title(panel, fontsize=9)
         ax.legend()
     figure_legend(fig, axes, "CPU spent by")
-    return Shown(fig)
+    return Shown(fig, notes=notes)
 
 
 def _ordered(df: pd.DataFrame, mode_first: bool = False) -> pd.DataFrame:
@@ -133,9 +147,9 @@ def capacity_figure(caps: pd.DataFrame) -> Shown:
         notes.append("hosts: " + ", ".join(order(caps["host"].unique())))
     cells = panels(caps, [("host_cpus", ()), ("client_tcp", TCP_ORDER), ("host", ())])
     fig, axes = figure_grid(len(cells), sharey=True)
-    title(fig, "fig8_capacity", notes)
+    notes = title(fig, "fig8_capacity", notes)
     modes = order(caps["connections"].unique(), MODE_ORDER)
-    colours = palette(modes)
+    colours = fixed_colours(modes, MODE_COLOURS)
     for ax, (panel, d) in zip(axes, cells, strict=True):
         d = _ordered(d, mode_first=True)
         x = np.arange(len(d))
@@ -162,12 +176,16 @@ def capacity_figure(caps: pd.DataFrame) -> Shown:
                 va="bottom",
                 fontsize=7,
             )
-        ax.axhline(
-            STUDY_RPS, color="tab:red", linestyle="--", linewidth=1, label="the study's 90 RPS"
-        )
+        ax.axhline(STUDY_RPS, color="0.2", linestyle="--", linewidth=1, label="the study's 90 RPS")
         ax.set_xticks(x, list(d["library"]), rotation=0)
         ax.set_ylabel("capacity (RPS)")
         ax.set_title(panel or f"host_cpus={fmt_level(d['host_cpus'].iloc[0])}", fontsize=9)
         ax.legend()
     figure_legend(fig, axes, "connections")
-    return Shown(fig)
+    if not caps["converged"].all() and fig.legends:  # the hatch on the marks, in the legend
+        leg = fig.legends[0]
+        handles = [*leg.legend_handles, Patch(facecolor="white", edgecolor="0.2", hatch="//")]
+        labels = [t.get_text() for t in leg.get_texts()] + ["not converged: a bound"]
+        leg.remove()
+        fig.legend(handles, labels, loc="outside right center", title="connections", fontsize=8)
+    return Shown(fig, notes=notes)

@@ -9,12 +9,12 @@ factors the sweep asked for, and a figure with nothing to show is no figure at a
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 
@@ -104,11 +104,11 @@ def figure_grid(n: int, ncols: int = 0, **kw: Any) -> tuple[Figure, list[plt.Axe
     return fig, flat[:n]
 
 
-def title(fig: Figure, stem: str, notes: Sequence[str] = ()) -> None:
-    """Figure title, and below it (wrapped) what the figure kept fixed, pooled or found."""
-    sub = "; ".join(n for n in notes if n)
-    text = TITLES[stem] + ("\n" + "\n".join(textwrap.wrap(f"({sub})", 120)) if sub else "")
-    fig.suptitle(text, fontsize=10)
+def title(fig: Figure, stem: str, notes: Sequence[str] = ()) -> list[str]:
+    """The figure's one-line title; what it kept fixed, pooled or found (``notes``) goes to
+    the caption instead (returned, for ``Shown.notes``: the report prints them under it)."""
+    fig.suptitle(TITLES[stem], fontsize=10)
+    return [n for n in notes if n]
 
 
 def figure_legend(fig: Figure, axes: Sequence[plt.Axes], legend_title: str = "") -> None:
@@ -130,15 +130,97 @@ def figure_legend(fig: Figure, axes: Sequence[plt.Axes], legend_title: str = "")
 
 def palette(levels: Sequence[Any], skip: Sequence[int] = ()) -> dict[Any, Any]:
     """One colour per level, the same in every panel (so one legend serves the figure)."""
-    base = [c for i, c in enumerate(sns.color_palette("tab10")) if i not in skip]
+    base = [c for i, c in enumerate(OKABE_ITO) if i not in skip]
     colours = base if len(levels) <= len(base) else sns.color_palette("husl", len(levels))
     return dict(zip(levels, colours, strict=False))
 
 
-def maybe_log(ax: plt.Axes, values: Sequence[float], axis: str = "y") -> None:
+# ---------------------------------------------------------------- colours that mean something
+#
+# Okabe and Ito's colour-blind-safe set. Success is blue and failure vermillion (warm) in
+# every figure; each library, sshd profile and host has one colour everywhere; request rates
+# run light to dark along one sequential map, in the order of their values.
+
+OKABE_ITO = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+SUCCESS = "#0072B2"
+FAILURE = "#D55E00"
+# Failure classes: warm and dark shades only, vermillion first.
+FAILURE_SHADES = ("#D55E00", "#E69F00", "#CC79A7", "#8C2D04", "#F0E442", "#7F3B08")
+LIBRARY_COLOURS = {
+    "ssh2": "#0072B2",
+    "paramiko": "#E69F00",
+    "openssh": "#009E73",
+    "asyncssh": "#CC79A7",
+    "ssh-python": "#56B4E9",
+}
+PROFILE_COLOURS = {"default": "#CC79A7", "tuned": "#009E73"}
+HOST_COLOURS = {"taco": "#E69F00", "jetstream": "#56B4E9"}
+MODE_COLOURS = {"per-request": "#0072B2", "pooled": "#009E73"}
+# Verdicts of the claims check (the report's badges use the same, paper/templates/report.css).
+VERDICT_COLOURS = {
+    "holds": "#0072B2",
+    "does not hold": "#D55E00",
+    "inconclusive": "#E69F00",
+    "not testable here": "#CC79A7",
+    "partially measured": "#56B4E9",
+    "not measured": "#999999",
+}
+SPARE = ("#999999", "#7F7F7F", "#444444", "#BBBBBB")
+
+
+def fixed_colours(levels: Sequence[Any], known: dict[str, str]) -> dict[Any, str]:
+    """Each level's fixed colour (``known``); a level no table names gets a grey, in order."""
+    spare = iter(SPARE * (1 + len(levels) // len(SPARE)))
+    return {lv: known.get(str(lv)) or next(spare) for lv in levels}
+
+
+def failure_colours(classes: Sequence[str]) -> dict[str, str]:
+    """Success blue, each failure class a warm shade (the same class, the same shade)."""
+    shades = FAILURE_SHADES * (1 + len(classes) // len(FAILURE_SHADES))
+    return {"success": SUCCESS, **dict(zip(sorted(classes), shades, strict=False))}
+
+
+def rate_colours(rates: Sequence[Any]) -> dict[Any, Any]:
+    """Rates light to dark in the order of their values (one sequential map, viridis reversed
+    so the highest rate is the darkest)."""
+    levels = order(rates)
+    cmap = matplotlib.colormaps["viridis_r"]
+    n = len(levels)
+    return {lv: cmap(0.15 + 0.75 * (i / (n - 1) if n > 1 else 0.5)) for i, lv in enumerate(levels)}
+
+
+def log_label(ax: plt.Axes, axis: str = "y") -> None:
+    """Say on the axis label that the axis is logarithmic (once)."""
+    get, set_ = (ax.get_ylabel, ax.set_ylabel) if axis == "y" else (ax.get_xlabel, ax.set_xlabel)
+    scale = ax.get_yscale() if axis == "y" else ax.get_xscale()
+    text = get()
+    if scale == "log" and "log scale" not in text:
+        set_(f"{text} (log scale)" if text else "log scale")
+    if scale == "log":  # ticks at 1, 2, 5 per decade, as plain numbers (not 10^3)
+        axis_ = ax.yaxis if axis == "y" else ax.xaxis
+        axis_.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis_.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis_.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def maybe_log(ax: plt.Axes, values: Sequence[float], axis: str = "y") -> bool:
+    """A log axis when the values span more than 30x; the axis label says so. Call after
+    setting the label."""
     v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0])
     if len(v) and v.max() / v.min() > 30:
         (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+        log_label(ax, axis)
+        return True
+    return False
 
 
 # ---------------------------------------------------------------- saturation wording
@@ -175,3 +257,80 @@ def finite(values: pd.Series) -> pd.Series:
 
 def isblank(v: Any) -> bool:
     return isnan(v) or v == ""
+
+
+# ---------------------------------------------------------------- what ran out, on the marks
+
+LIMIT_WORDS = {
+    "machine_cpu": "machine CPU",
+    "api_cpu": "API CPU",
+    "generator_cpu": "load generator CPU",
+    "generator_users": "load generator users",
+    "sshd_refusals": "sshd refusals",
+}
+SATURATED_MARKER = {"markerfacecolor": "white", "markeredgewidth": 1.5}  # hollow
+ENVIRONMENT_MARKER = "X"  # crossed
+
+
+def limit_word(item: str) -> str:
+    """One `limited_by` item in words: host_cpu:taco -> "host CPU (taco)"."""
+    if item.startswith("host_cpu:"):
+        return f"host CPU ({item.split(':', 1)[1]})"
+    return LIMIT_WORDS.get(item, item.replace("_", " "))
+
+
+def limits_of(points: pd.DataFrame) -> list[str]:
+    """What ran out in any of these points, in words, in the order of first appearance."""
+    from analysis.select import limited_by
+
+    if "limited_by" not in points.columns:
+        return []
+    items = [i for v in points["limited_by"] for i in limited_by(v)]
+    return list(dict.fromkeys(limit_word(i) for i in items))
+
+
+def limit_kind(points: pd.DataFrame) -> str:
+    """ "environment" if any point ran out of something outside the study's setup,
+    "saturated" if only the system under test ran out, else "none"."""
+    if "limit_kind" in points.columns:
+        kinds = set(points["limit_kind"].fillna("none").astype(str))
+        if "environment" in kinds:
+            return "environment"
+        if kinds & {"saturated", "generator"}:
+            return "saturated"
+        return "none"
+    return "saturated" if limits_of(points) else "none"
+
+
+def limit_handles(points_by_kind: dict[str, pd.DataFrame]) -> list[Any]:
+    """Legend entries for the marks of points that ran out: hollow = the system under test,
+    crossed = the environment; each says what ran out."""
+    from matplotlib.lines import Line2D
+
+    out = []
+    sat = points_by_kind.get("saturated")
+    if sat is not None and len(sat):
+        out.append(
+            Line2D(
+                [],
+                [],
+                color="0.3",
+                marker="o",
+                linestyle="none",
+                label="limited by: " + ", ".join(limits_of(sat)),
+                **SATURATED_MARKER,
+            )
+        )
+    env = points_by_kind.get("environment")
+    if env is not None and len(env):
+        out.append(
+            Line2D(
+                [],
+                [],
+                color="0.3",
+                marker=ENVIRONMENT_MARKER,
+                linestyle="none",
+                label="limited by (not the system): " + ", ".join(limits_of(env)),
+            )
+        )
+    return out

@@ -23,6 +23,7 @@ from analysis.captions import CAPTIONS, TITLES
 from analysis.claims import FAILS, HOLDS, MIN_TRIALS, VERDICT_RULES, load_study
 from analysis.collect import read_tidy
 from analysis.common import NOT_MEASURED, NOT_MEASURED_TEXT, fmt_level, fmt_levels, nan_to
+from analysis.figures_summary import SUMMARY_STEM, draw_summary
 from analysis.select import integrity_ok, ok_points, param_columns, per_point
 from analysis.tables import fmt, fmt_ci
 from sshbench import paths
@@ -31,6 +32,17 @@ from sshbench.paths import FIGURES, SweepLayout
 log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = paths.PAPER_DIR / "templates"
+
+# CSS class of each verdict's badge (paper/templates/report.css; the colours are
+# analysis.plotting.VERDICT_COLOURS, the summary figure's).
+VERDICT_CLASSES = {
+    "holds": "holds",
+    "does not hold": "fails",
+    "inconclusive": "inconclusive",
+    "not testable here": "untestable",
+    "partially measured": "partial",
+    "not measured": "nm",
+}
 
 # Host facts the report shows, by the last part(s) of their provenance column.
 HOST_FACTS = {
@@ -296,18 +308,31 @@ def _claim_rows(layout: SweepLayout) -> tuple[list[dict[str, Any]], list[dict[st
     return summary, details
 
 
+def figure_label(stem: str) -> str:
+    """The figure's number as the report prints it: fig1b_load_variants -> "1b"."""
+    m = re.match(r"fig(\d+[a-z]?)_", stem)
+    return m.group(1) if m else stem
+
+
 def figure_entries(layout: SweepLayout, embed: bool) -> list[dict[str, Any]]:
     """Each figure: embedded (HTML) or linked (Markdown), or, when it has nothing to show,
-    the one line that says why (from figures/<stem>.json, written by analysis.figures)."""
+    the one line that says why (from figures/<stem>.json, written by analysis.figures), with
+    what the figure kept fixed or pooled (its notes) for the caption."""
     out = []
     for stem in FIGURES:
         png = layout.figure(stem, "png")
-        entry = {"stem": stem, "title": TITLES[stem], "caption": CAPTIONS[stem]}
+        entry = {
+            "stem": stem,
+            "label": figure_label(stem),
+            "title": TITLES.get(stem, stem),
+            "caption": CAPTIONS.get(stem, ""),
+        }
         info = layout.figure(stem, "json")
         record = json.loads(info.read_text()) if info.exists() else {}
         entry["exists"] = png.exists()
         entry["shown"] = bool(record.get("shown", png.exists()))
         entry["why"] = record.get("why") or ("" if png.exists() else "figure not built")
+        entry["notes"] = "; ".join(record.get("notes") or [])
         if embed and entry["shown"] and png.exists():
             entry["src"] = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
         else:
@@ -315,6 +340,38 @@ def figure_entries(layout: SweepLayout, embed: bool) -> list[dict[str, Any]]:
         entry["pdf"] = os.path.relpath(layout.figure(stem, "pdf"), layout.paper)
         out.append(entry)
     return out
+
+
+def summary_entry(layout: SweepLayout, embed: bool) -> dict[str, Any]:
+    """The summary figure (analysis.figures_summary, drawn by render_report)."""
+    png = layout.figure(SUMMARY_STEM, "png")
+    info = layout.figure(SUMMARY_STEM, "json")
+    record = json.loads(info.read_text()) if info.exists() else {}
+    shown = bool(record.get("shown")) and png.exists()
+    src = os.path.relpath(png, layout.paper)
+    if embed and shown:
+        src = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
+    return {"shown": shown, "why": record.get("why") or "figure not built", "src": src}
+
+
+def answer_rows(layout: SweepLayout) -> list[dict[str, Any]]:
+    """The first screen's table: per claim, what the study said, what this sweep measured
+    (each configuration's value and CI, compact) and the verdict."""
+    summary = _records(layout.claims_summary)
+    if not layout.claims.exists():
+        return [{**r, "measured": ""} for r in summary]
+    d = pd.read_csv(layout.claims)
+    rows = []
+    for r in summary:
+        mine = d[(d["claim_id"] == r["claim_id"]) & d["value"].notna()]
+        parts = []
+        for m in mine.itertuples(index=False):
+            ci_text = fmt_ci(m.ci_low, m.ci_high)
+            where = "" if m.group == "all" else f"{m.group}: "
+            parts.append(f"{where}{fmt(m.value)}" + (f" {ci_text}" if ci_text else ""))
+        shown = parts[:3] + ([f"... ({len(parts)} configurations)"] if len(parts) > 3 else [])
+        rows.append({**r, "measured": shown})
+    return rows
 
 
 def build_context(layout: SweepLayout, embed: bool) -> dict[str, Any]:
@@ -334,6 +391,9 @@ def build_context(layout: SweepLayout, embed: bool) -> dict[str, Any]:
         "verdict_rules": VERDICT_RULES,
         "min_trials": MIN_TRIALS,
         "figures": figure_entries(layout, embed),
+        "summary_figure": summary_entry(layout, embed),
+        "answer": answer_rows(layout),
+        "verdict_classes": VERDICT_CLASSES,
         "latency_vs_service": latency_vs_service(tidy),
         "capacity": capacity_lines(layout.table("capacity", "csv")),
         "tables": {
@@ -372,6 +432,7 @@ def _env() -> jinja2.Environment:
 def render_report(layout: SweepLayout) -> tuple[Path, Path]:
     """Write paper/report.html (figures embedded) and paper/report.md (figures linked)."""
     layout.paper.mkdir(parents=True, exist_ok=True)
+    draw_summary(layout.claims, layout.claims_summary, layout.figure(SUMMARY_STEM, "png"))
     env = _env()
     html = env.get_template("report.html.j2").render(**build_context(layout, embed=True))
     layout.report_html.write_text(html)

@@ -40,7 +40,14 @@ CONTRACT_PARAMS = (
 REPETITION_PARAMS = ("trial", "seed", "step")
 
 # Facts of a point (one value per point) that selection and wording read.
-POINT_FACTS = ("integrity", "limited_by", "saturation", "limit_kind", "error_class")
+POINT_FACTS = (
+    "integrity",
+    "limited_by",
+    "saturation",
+    "limit_kind",
+    "limit_order",
+    "error_class",
+)
 
 # The study's configuration: its API used ssh2-python with a new connection per request,
 # driven at a constant rate, on VMs of 2 CPUs. Figures prefer these levels when a sweep has
@@ -75,6 +82,12 @@ CONDITION_OPS: dict[str, Callable[[Any, Any], Any]] = {
 def latency_metric(q: float) -> str:
     """Latency (from the intended send time) at percentile q: 99.9 -> latency_p99.9."""
     return f"latency_p{q:g}"
+
+
+def ok_latency_metric(q: float) -> str:
+    """Latency at percentile q over successful requests only (latency_metric counts a failed
+    or missed slot as not answered, +inf): 50 -> ok_latency_p50."""
+    return f"ok_latency_p{q:g}"
 
 
 def service_metric(q: float) -> str:
@@ -152,7 +165,8 @@ def limited_by(value: Any) -> list[str]:
 
 
 def environment_limited(rows: pd.DataFrame) -> pd.Series:
-    """Rows of points limited by something outside the study's setup (limit_kind environment)."""
+    """Rows of points whose environment (machine CPU, load generator) ran out before the
+    bound broke (limit_kind environment, analysis.saturation); "unknown" is not included."""
     if "limit_kind" not in rows.columns:
         return pd.Series(False, index=rows.index)
     return rows["limit_kind"].astype(str).eq("environment")

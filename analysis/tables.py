@@ -8,7 +8,7 @@ that loads booktabs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -377,9 +377,11 @@ def capacity_table(caps: pd.DataFrame) -> pd.DataFrame:
                 "host_cpus": fmt_level(r["host_cpus"]),
                 "client_tcp": r["client_tcp"],
                 "trial": fmt_level(r.get("trial", "")),
-                "capacity (RPS)": "" if isnan(cap) else round(cap, 1),
+                "capacity (RPS)": capacity_text(cap, lower_bound(r)),
                 "bracket (RPS)": fmt_ci(r["bracket_low_rps"], r["bracket_high_rps"]),
-                "vs the study's 90 RPS": versus_study(cap, bool(r["converged"])),
+                "vs the study's 90 RPS": versus_study(
+                    cap, bool(r["converged"]), lower_bound(r), r.get("lower_bound_why")
+                ),
                 "converged": bool(r["converged"]),
                 "steps": int(r["steps"]),
                 "first failing step limited by": r["first_failing_limited_by"],
@@ -388,10 +390,39 @@ def capacity_table(caps: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def versus_study(capacity: float, converged: bool = True) -> str:
-    """ "above the study's 90 RPS (x1.3)" / "below ..." for one capacity."""
+def lower_bound(search: Mapping[str, Any]) -> bool:
+    """True when a search's first failing step was limited by the environment (capacity
+    field ``lower_bound``; absent: false): its capacity is then only a lower bound."""
+    v = search.get("lower_bound")
+    if isnan(v):
+        return False
+    return str(v).strip().lower() in ("true", "1", "1.0") if isinstance(v, str) else bool(v)
+
+
+def capacity_text(capacity: float, lower: bool = False) -> Any:
+    """A capacity cell: 56.0, or "≥ 56" for a lower bound (the next column says why)."""
     if isnan(capacity):
+        return ""
+    if lower:
+        return f"≥ {capacity:g}"
+    return round(capacity, 1)
+
+
+def versus_study(
+    capacity: float, converged: bool = True, lower: bool = False, why: Any = None
+) -> str:
+    """ "above the study's 90 RPS (x1.3)" / "below ..." for one capacity; a lower bound
+    (analysis.capacity.judge_search's ``lower_bound``, with its ``lower_bound_why``, by default
+    "environment-limited") is compared only when it is already at or above 90."""
+    why = "environment-limited" if isnan(why) or not why else str(why)
+    if isnan(capacity):
+        if lower:
+            return f"{why} before any step met the bound: not comparable"
         return f"no step met the bound: below the study's {STUDY_RPS} RPS"
+    if lower:
+        if capacity >= STUDY_RPS:
+            return f"at least the study's {STUDY_RPS} RPS (lower bound, {why})"
+        return f"≥ {capacity:g} RPS, {why}: not comparable with the study's {STUDY_RPS} RPS"
     side = "above" if capacity >= STUDY_RPS else "below"
     text = f"{side} the study's {STUDY_RPS} RPS (x{capacity / STUDY_RPS:.2f})"
     return text if converged else text + ", search not converged"

@@ -9,8 +9,12 @@
 // thread, where JSch runs the handshake), the process CPU spent in the timed part, wall
 // time, failures, and the key exchange negotiated (the first of JSch's list the server offers).
 // JSch 0.1.55 knows no ed25519 and no SHA-2 RSA signatures, so it logs in with ECDSA keys.
+// SFTP (issue 21): MODE sftp-read|sftp-write with two more arguments, REMOTE and LOCAL: each of
+// the THREADS streams copies REMOTE to LOCAL.i (read) or LOCAL.i to REMOTE.i (write) over its
+// own session (CALLS_PER_THREAD is 1); the JSON line adds the client->server cipher.
 
 import com.jcraft.jsch.ChannelExec;
+import com.jcraft.jsch.ChannelSftp;
 import com.jcraft.jsch.JSch;
 import com.jcraft.jsch.Logger;
 import com.jcraft.jsch.Session;
@@ -26,6 +30,7 @@ public class JschBench {
     static final ThreadLocal<long[]> AUTH = ThreadLocal.withInitial(() -> new long[2]);
     static volatile String serverKex = null;
     static volatile String clientKex = null;
+    static volatile String cipher = null;
 
     static class TimingLogger implements Logger {
         public boolean isEnabled(int level) {
@@ -42,6 +47,8 @@ public class JschBench {
                 serverKex = message.substring("kex: server: ".length());
             } else if (message.startsWith("kex: client: ") && clientKex == null) {
                 clientKex = message.substring("kex: client: ".length());
+            } else if (message.startsWith("kex: client->server ") && cipher == null) {
+                cipher = message.substring("kex: client->server ".length()).split(" ")[0];
             }
         }
     }
@@ -94,8 +101,23 @@ public class JschBench {
         return text;
     }
 
+    static void sftp(Session s, String mode, String remote, String local, int i) throws Exception {
+        ChannelSftp ch = (ChannelSftp) s.openChannel("sftp");
+        ch.connect(10000);
+        try {
+            if (mode.equals("sftp-read")) {
+                ch.get(remote, local + "." + i);
+            } else {
+                ch.put(local + "." + i, remote + "." + i);
+            }
+        } finally {
+            ch.disconnect();
+        }
+    }
+
     public static void main(String[] args) throws Exception {
-        if (args.length != 8) {
+        final boolean files = args.length == 10 && args[5].startsWith("sftp-");
+        if (args.length != 8 && !files) {
             System.err.println("usage: JschBench HOST PORT USER KEYFILE KNOWN_HOSTS "
                     + "connect|reused CALLS_PER_THREAD THREADS");
             System.exit(2);
@@ -108,6 +130,8 @@ public class JschBench {
         final int threads = Integer.parseInt(args[7]);
         final String keyFile = args[3];
         final String knownHosts = args[4];
+        final String remotePath = files ? args[8] : null;
+        final String localPath = files ? args[9] : null;
         JSch.setLogger(new TimingLogger());
         // one untimed call first: class loading and the JIT's first pass stay out of the numbers
         Session warm = open(client(keyFile, knownHosts), host, port, user);
@@ -130,6 +154,15 @@ public class JschBench {
                 try {
                     if (mode.equals("reused")) {
                         reused = open(client(keyFile, knownHosts), host, port, user);
+                    }
+                    if (files) {
+                        long t0 = System.nanoTime();
+                        Session s = open(client(keyFile, knownHosts), host, port, user);
+                        sftp(s, mode, remotePath, localPath, Integer.parseInt(
+                                Thread.currentThread().getName().replace("stream-", "")));
+                        s.disconnect();
+                        latencies.add((System.nanoTime() - t0) / 1e6);
+                        return;
                     }
                     for (int i = 0; i < calls; i++) {
                         long t0 = System.nanoTime();
@@ -168,7 +201,7 @@ public class JschBench {
                         reused.disconnect();
                     }
                 }
-            });
+            }, "stream-" + t);
             workers.add(w);
             w.start();
         }
@@ -186,6 +219,7 @@ public class JschBench {
         sb.append(", \"failures\": ").append(failures[0]);
         String kex = negotiated();
         sb.append(", \"kex\": ").append(kex == null ? "null" : "\"" + kex + "\"");
+        sb.append(", \"cipher\": ").append(cipher == null ? "null" : "\"" + cipher + "\"");
         sb.append(", \"first_error\": ");
         sb.append(errors.isEmpty() ? "null" : "\"" + errors.get(0).replace("\"", "'") + "\"");
         sb.append("}");

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from sshapi import __version__, backends, store
+from sshapi import __version__, backends, files, store
 from sshapi.backends.base import Result
 from sshapi.commands import UPTIME, ls_command
 from sshapi.crypto import Box, data_key
@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         info = healthz_info(settings)
         if pool is not None:
             info["pool"] = pool.stats()
+        info["transfers"] = files.TRANSFERS.stats()  # issue 21: file transfer progress
         return jsonify(info)
 
     @app.post("/credentials")
@@ -142,16 +143,28 @@ def create_app(settings: Settings | None = None) -> Flask:
     running: dict[int, int] = {}  # per API user: SSH requests in progress in this worker
     running_lock = threading.Lock()
 
-    def run_command(name: str, command: str):
-        _known_name(name)
-        target = store.get_target(engine, box, g.user_id, name)
+    def take_user_slot(user_id: int) -> None:
+        """One of the user's max_user_requests SSH requests (429 when all are taken)."""
         with running_lock:
-            if running.get(g.user_id, 0) >= settings.max_user_requests:
+            if running.get(user_id, 0) >= settings.max_user_requests:
                 raise TooManyRequests(
                     f"you already have {settings.max_user_requests} SSH requests running; "
                     "wait for one to finish"
                 )
-            running[g.user_id] = running.get(g.user_id, 0) + 1
+            running[user_id] = running.get(user_id, 0) + 1
+
+    def free_user_slot(user_id: int) -> None:
+        with running_lock:
+            running[user_id] -= 1
+            if not running[user_id]:
+                del running[user_id]
+
+    app.extensions["sshapi"]["user_slots"] = (take_user_slot, free_user_slot)
+
+    def run_command(name: str, command: str):
+        _known_name(name)
+        target = store.get_target(engine, box, g.user_id, name)
+        take_user_slot(g.user_id)
         start = time.perf_counter()
         try:
             result = run(target, command)
@@ -167,10 +180,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             )
             raise
         finally:
-            with running_lock:
-                running[g.user_id] -= 1
-                if not running[g.user_id]:
-                    del running[g.user_id]
+            free_user_slot(g.user_id)
         ms = (time.perf_counter() - start) * 1000
         return jsonify(
             stdout=result.stdout,
@@ -188,6 +198,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         command = ls_command(request.args.get("path"))
         return run_command(name, command)
 
+    app.register_blueprint(files.blueprint(engine, box))  # the file endpoints (issue 21)
     log.info(
         "sshapi %s ready: library=%s connections=%s",
         __version__,

@@ -20,10 +20,16 @@ _PATH_RE = re.compile(r"[A-Za-z0-9 ._/+,:=@-]+")
 
 def ls_command(path: str | None) -> str:
     """`ls -- 'PATH'`: `--` so a path starting with `-` is a path, not an option."""
-    if path is None or path == "":
-        raise BadRequest("ls needs a non-empty path: ?path=P", "bad_path")
+    return f"ls -- '{check_path(path, 'ls')}'"
+
+
+def check_path(path: object, what: str) -> str:
+    """A caller's path, refused with 400 unless it is 1-MAX_PATH characters of the alphabet
+    (the command endpoints and the file endpoints share this one rule)."""
+    if not isinstance(path, str) or path == "":
+        raise BadRequest(f"{what} needs a non-empty path: ?path=P", "bad_path")
     if len(path) > MAX_PATH:
         raise BadRequest(f"path is longer than {MAX_PATH} characters", "bad_path")
     if not _PATH_RE.fullmatch(path):
         raise BadRequest(f"path may contain only {PATH_ALPHABET}", "bad_path")
-    return f"ls -- '{path}'"
+    return path

@@ -44,6 +44,11 @@ class Settings:
     max_credentials: int = 100  # credentials one API user may store
     # Destinations a credential may reach, checked after name resolution; empty: any.
     allowed_networks: tuple[str, ...] = ()
+    # File transfers (sshapi/files.py): an upload larger than this is refused with 413; a
+    # transfer is cut once it falls below this average rate (bytes/s) after command_timeout
+    # seconds, or moves no byte for command_timeout seconds.
+    max_upload_bytes: int = 1024 * MIB
+    min_transfer_rate: float = 256 * 1024
 
     def __post_init__(self) -> None:
         if self.library not in LIBRARIES:
@@ -63,6 +68,8 @@ class Settings:
             "max_output_bytes",
             "max_user_requests",
             "max_credentials",
+            "max_upload_bytes",
+            "min_transfer_rate",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sshbench import loadgen_remote, paths, records
-from sshbench.resources import HostReader, Sampler
+from sshbench.resources import HostMemory, HostReader, Sampler
 
 SAMPLE_S = 0.5
 
@@ -149,6 +149,7 @@ def run(
     host: str | None = None,
     host_reader: HostReader | None = None,
     host_cpus: float | None = None,
+    host_memory: HostMemory | None = None,
 ) -> dict[str, Any]:
     """Run Locust for `load`, writing into `out`; return the run's facts (never raises on
     a Locust failure: the caller decides the point's status from `returncodes`)."""
@@ -179,7 +180,7 @@ def run(
                     cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True
                 )
             )
-        sampler = Sampler(api_pid, [p.pid for p in procs], host, host_reader)
+        sampler = Sampler(api_pid, [p.pid for p in procs], host, host_reader, host_memory)
         deadline = time.monotonic() + run_time_cap(load) + 30
         while any(p.poll() is None for p in procs):
             sampler.sample()

@@ -92,6 +92,7 @@ def testbed_dir(name: str | None = None) -> Path:
 # Figure stems, in the order the report shows them.
 FIGURES: tuple[str, ...] = (
     "fig1_load_percentiles",
+    "fig1b_load_variants",
     "fig2_mean_response_by_host",
     "fig3_sshd_profiles",
     "fig4_libraries_and_modes",

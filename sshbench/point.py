@@ -9,12 +9,16 @@ with a point.json is final and one without it is a crashed run's leftover (remov
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import signal
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,7 @@ from sshbench import (
     progress,
     provenance,
     records,
+    resources,
     sweep,
     testbed,
 )
@@ -164,6 +169,14 @@ def _measure(
         raise PointFailure(
             "testbed_error", f"host {params['host']!r} is not in the testbed: {sorted(st['hosts'])}"
         )
+    try:  # the sshd settings in force are the profile's (~50 ms: sshd -T)
+        ctx["applied"] = {
+            "sshd": testbed.check_profile(
+                params["host"], host, params["profile"], settings.get("sshd_profiles")
+            )
+        }
+    except testbed.TestbedError as e:
+        raise PointFailure("testbed_error", f"sshd profile not in force: {e}") from None
     if params["pattern"] == "auth":  # the library alone: no API, no Locust
         _measure_auth(params, host, pdir, ctx, log)
         return
@@ -179,7 +192,7 @@ def _measure(
     except (api_deploy.DeployError, OSError) as e:
         raise PointFailure("api_down", f"deploying the API failed: {e}") from None
     try:
-        ctx["applied"] = prepare_host(params, log)
+        ctx["applied"].update(prepare_host(params, log))
     except testbed.TestbedError as e:
         raise PointFailure("testbed_error", str(e)) from None
     load = make_load(params, settings, dep)
@@ -194,6 +207,7 @@ def _measure(
             host=params["host"],
             host_reader=_host_reader(params["host"]),
             host_cpus=float(params["host_cpus"]),
+            host_memory=resources.HostMemory.of_provenance(host.get("provenance")),
         )
     except loadgen_remote.RemoteLoadError as e:
         raise PointFailure("locust_error", str(e)) from None
@@ -223,14 +237,27 @@ def _measure_auth(
     from sshbench import authtime  # the SSH libraries and the API's store: auth points only
 
     try:
-        ctx["applied"] = prepare_host(params, log)
+        ctx["applied"].update(prepare_host(params, log))
         target = authtime.target_of(params["host"], host)
     except (testbed.TestbedError, OSError) as e:
         raise PointFailure("testbed_error", str(e)) from None
+    # Sampled like a load point; the "generator" is this process, which does the logins.
+    sampler = resources.Sampler(
+        None,
+        [os.getpid()],
+        params["host"],
+        _host_reader(params["host"]),
+        resources.HostMemory.of_provenance(host.get("provenance")),
+    )
     try:
-        ctx["facts"] = authtime.run(params["library"], target, int(params["logins"]), pdir, log)
+        with sampler.every(loadgen.SAMPLE_S):
+            ctx["facts"] = authtime.run(params["library"], target, int(params["logins"]), pdir, log)
     except SSHFailure as e:  # the warm-up login failed: no row was due yet
         raise PointFailure(e.code, f"warm-up login: {e}") from None
+    finally:
+        ctx.setdefault("facts", {})["resources"] = sampler.record(
+            loadgen.SAMPLE_S, float(params["host_cpus"])
+        )
     _check_sshd(params["host"], host)
 
 
@@ -286,20 +313,23 @@ def summarise(pdir: Path, log) -> dict[str, Any]:
         return {}
 
 
-def run(
+# Failures of the harness, not of the system under test: a point that fails so is rerun once
+# (its first attempt recorded in point.json `attempts`). api_down and sshd_died are evidence
+# about the system under test and are never rerun.
+HARNESS_ERRORS = ("testbed_error", "locust_error", "worker_lost", "internal_error")
+ATTEMPTS = 2
+KEPT_FILE = ".point.json.kept"  # a second name of point.json (see `_restore_kept`)
+
+
+def _attempt(
     sweep_name: str,
     point_id: str,
     params: dict[str, Any],
     settings: dict[str, Any],
-    log_path: Path | None = None,
+    pdir: Path,
+    log,
 ) -> dict[str, Any]:
-    """Run one point into results/<sweep>/points/<id>/ and return its point.json record."""
-    signal.signal(signal.SIGTERM, _sigterm)
-    pdir = paths.SweepLayout.of(sweep_name).point(point_id)
-    if pdir.exists():  # a crashed or interrupted run's partial directory
-        shutil.rmtree(pdir)
-    pdir.mkdir(parents=True)
-    log = _Log(log_path)
+    """One attempt at a point into `pdir`: the point.json record (not written yet)."""
     rec: dict[str, Any] = {
         "id": point_id,
         "sweep": sweep_name,
@@ -342,21 +372,144 @@ def run(
             "provenance": provenance.collect(st, ctx.get("deployment")),
         }
     )
-    if not (pdir / "requests.csv").exists():
-        records.write_empty(pdir / "requests.csv")
+    return rec
+
+
+def _set_aside(pdir: Path, n: int) -> None:
+    """Move attempt n's files into pdir/attempt-<n>/ (kept for a look; the analysis reads
+    only the point's own files)."""
+    dest = pdir / f"attempt-{n}"
+    dest.mkdir()
+    for f in pdir.iterdir():
+        if f.is_file():
+            f.replace(dest / f.name)
+
+
+def run(
+    sweep_name: str,
+    point_id: str,
+    params: dict[str, Any],
+    settings: dict[str, Any],
+    log_path: Path | None = None,
+) -> dict[str, Any]:
+    """Run one point into results/<sweep>/points/<id>/ and return its point.json record.
+
+    A harness failure (HARNESS_ERRORS) is rerun once; the record's `attempts` lists the
+    earlier attempts. Ctrl-C before the record is written discards the point (its directory
+    is removed, it runs again next time); once written, the point is kept: if a Ctrl-C
+    reached the job after that, the record's second name (KEPT_FILE) stays, and the rerun
+    Snakemake asks for (it marks a job cut by Ctrl-C incomplete) restores the record
+    instead of measuring again. After a normal end the second name is removed."""
+    signal.signal(signal.SIGTERM, _sigterm)
+    pdir = paths.SweepLayout.of(sweep_name).point(point_id)
+    log = _Log(log_path)
+    kept = _restore_kept(pdir, params, settings)
+    if kept is not None:
+        line = (
+            f"point {point_id}: {kept['status']}, kept from the run Ctrl-C stopped (not run again)"
+        )
+        log(line)
+        log.close()
+        print(line, flush=True)
+        return kept
+    if pdir.exists():  # a crashed or interrupted run's partial directory
+        shutil.rmtree(pdir)
+    pdir.mkdir(parents=True)
+    attempts: list[dict[str, Any]] = []
+    try:
+        while True:
+            rec = _attempt(sweep_name, point_id, params, settings, pdir, log)
+            if rec["error_class"] not in HARNESS_ERRORS or len(attempts) + 1 >= ATTEMPTS:
+                break
+            attempts.append({k: rec[k] for k in ("error_class", "error", "started_at", "ended_at")})
+            log(f"harness failure ({rec['error_class']}): running the point again")
+            print(
+                f"point {point_id}: {rec['error_class']} (a harness failure): running it again",
+                flush=True,
+            )
+            _set_aside(pdir, len(attempts))
+        rec["attempts"] = attempts
+        if not (pdir / "requests.csv").exists():
+            records.write_empty(pdir / "requests.csv")
+    except (
+        KeyboardInterrupt,
+        SystemExit,
+    ):  # Ctrl-C (or SIGTERM) before the record: nothing of this point is kept
+        shutil.rmtree(pdir, ignore_errors=True)
+        line = f"point {point_id}: cut by Ctrl-C, discarded (it runs again next time)"
+        log(line)
+        log.close()
+        print(line, flush=True)
+        raise
     write_record(pdir, rec)
-    line = console_line(rec, summarise(pdir, log), progress_note(sweep_name, point_id))
-    log(line)
+    with _ctrl_c_noted() as got:  # kept from here on: Ctrl-C no longer cuts the point
+        line = console_line(rec, summarise(pdir, log), progress_note(sweep_name, point_id))
+        log(line)
+        print(line, flush=True)
+        if got:  # Snakemake will think this job incomplete: the second name restores it
+            _INTERRUPTED.append(point_id)
+            log("Ctrl-C after the record: kept (.point.json.kept restores it if asked again)")
+        else:  # a normal end: a later rerun (--forcerun, a code change) measures again
+            (pdir / KEPT_FILE).unlink(missing_ok=True)
     log.close()
-    print(line, flush=True)
+    return rec
+
+
+_INTERRUPTED: list[str] = []  # points of this process that a Ctrl-C reached after their record
+
+
+def interrupted() -> bool:
+    """Whether a Ctrl-C reached a point of this process after its record was written (the
+    point is kept; a caller running more points, the capacity search, must stop)."""
+    return bool(_INTERRUPTED)
+
+
+@contextlib.contextmanager
+def _ctrl_c_noted() -> Iterator[list[int]]:
+    """Inside the block, a Ctrl-C (SIGINT) is noted in the yielded list, not raised."""
+    got: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+    old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    try:
+        yield got
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _restore_kept(
+    pdir: Path, params: dict[str, Any], settings: dict[str, Any]
+) -> dict[str, Any] | None:
+    """A record this point wrote before Ctrl-C stopped the sweep, if it is still there and
+    was measured with the same parameters and settings. Snakemake removes a job's output
+    before it runs the job again, but not the record's second name (KEPT_FILE)."""
+    try:
+        rec = json.loads((pdir / KEPT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    same = {k: settings[k] for k in sweep.RUN_SETTING_KEYS if k in settings}
+    if rec.get("params") != params or rec.get("settings") != json.loads(json.dumps(same)):
+        return None
+    if not (pdir / "point.json").exists():
+        os.link(pdir / KEPT_FILE, pdir / "point.json")
     return rec
 
 
 def write_record(pdir: Path, rec: dict[str, Any]) -> None:
-    """point.json, atomically: a point directory with a point.json is final."""
+    """point.json, atomically: a point directory with a point.json is final. Its second
+    name KEPT_FILE (a hard link) is made in the same step, with Ctrl-C held off, so the two
+    never disagree."""
     tmp = pdir / "point.json.tmp"
     tmp.write_text(json.dumps(rec, indent=1, default=str) + "\n")
-    tmp.replace(pdir / "point.json")
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        (pdir / KEPT_FILE).unlink(missing_ok=True)
+        os.link(tmp, pdir / KEPT_FILE)
+        tmp.replace(pdir / "point.json")
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def progress_note(sweep_name: str, point_id: str) -> str:

@@ -11,19 +11,68 @@ Per sample:
 - generator: the same for every Locust process, and the busiest single Locust process
   (one process uses one core at most: that is its ceiling);
 - host: the host's cgroup counters (CPU seconds, CFS periods and throttled periods), when
-  the testbed can read them (a local namespace host; not a real VM).
+  the testbed can read them (a local namespace host; not a real VM), and the memory its
+  group uses now, ``host_mem_bytes`` (cgroup v1 ``memory.usage_in_bytes``, page cache
+  included; v2 ``memory.current``), beside the group's limit in the record
+  (``host_mem_limit_bytes``).
 """
 
 from __future__ import annotations
 
+import json
 import resource
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psutil
 
 HostReader = Callable[[], dict[str, float] | None]
+
+# Memory in use and the limit, per cgroup version.
+_MEM_FILES = {
+    "1": ("memory.usage_in_bytes", "memory.limit_in_bytes"),
+    "2": ("memory.current", "memory.max"),
+}
+
+
+class HostMemory:
+    """A host's cgroup memory (in use now, and its limit), from the ``cgroup`` block of the
+    host's provenance.json (cgroup.sh show: ``version``, ``memory_path``)."""
+
+    def __init__(self, version: str, path: Path) -> None:
+        self.used_file, self.limit_file = (path / f for f in _MEM_FILES[version])
+
+    @classmethod
+    def of_provenance(cls, provenance_file: str | Path | None) -> HostMemory | None:
+        """None when the host has no memory group here (a real VM, no cgroups)."""
+        try:
+            facts = json.loads(Path(provenance_file).read_text())["host_facts"]["cgroup"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        version, path = str(facts.get("version")), facts.get("memory_path")
+        if version not in _MEM_FILES or not path or not Path(path).is_dir():
+            return None
+        return cls(version, Path(path))
+
+    def used(self) -> int | None:
+        try:
+            return int(self.used_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def limit(self) -> int | None:
+        """Bytes, or None for no limit (v2 "max"; v1's huge "unlimited" number)."""
+        try:
+            text = self.limit_file.read_text().strip()
+        except OSError:
+            return None
+        if not text.isdigit() or int(text) >= 2**62:
+            return None
+        return int(text)
 
 
 def self_cpu_seconds() -> float:
@@ -71,8 +120,10 @@ class Sampler:
         generator_pids: list[int],
         host: str | None = None,
         host_reader: HostReader | None = None,
+        host_memory: HostMemory | None = None,
     ) -> None:
         self.api_pid = api_pid
+        self.host_memory = host_memory
         self.generator_pids = list(generator_pids)
         self.host = host
         self.host_reader = host_reader
@@ -116,6 +167,8 @@ class Sampler:
                 counters = None
             for key, val in (counters or {}).items():
                 row[f"host_{key}"] = val
+        if self.host_memory is not None:
+            row["host_mem_bytes"] = self.host_memory.used()
         self.samples.append(row)
 
     def add_remote(self, name: str, series: list[tuple[float, float]]) -> None:
@@ -141,5 +194,26 @@ class Sampler:
             "machine_cores": psutil.cpu_count(),
             "generator_processes": len(self.generator_pids) + len(self.remote),
             "remote_generators": self.remote,
+            "host_mem_limit_bytes": self.host_memory.limit() if self.host_memory else None,
             "samples": self.samples,
         }
+
+    @contextmanager
+    def every(self, interval_s: float) -> Iterator[Sampler]:
+        """Sample in a background thread every `interval_s` while the block runs (and once
+        at its start and end): for a point whose load runs in this process (auth)."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(interval_s):
+                self.sample()
+
+        self.sample()
+        thread = threading.Thread(target=loop, name="sampler", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
+            self.sample()

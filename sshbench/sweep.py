@@ -247,27 +247,33 @@ def deployment(p: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def run_order(points: Mapping[str, Mapping[str, Any]], seed: int) -> list[str]:
-    """The order the points run in: seeded, interleaved, with as few sshd switches as can be.
+    """The order the points run in: seeded, interleaved, with few sshd switches.
 
-    Points are grouped by sshd profile (a switch reloads sshd; NOTES: never under load), in
-    the profiles' sorted order. Within a profile, trial after trial (trial 0 of every
-    configuration, then trial 1, ...), and within a trial the API deployments (library x
-    connection mode) in a seeded random order, each deployment's points (host, CPUs, TCP
-    mode, command, rate) shuffled too. So every trial round visits every library in a new
-    order, and drift over a long sweep cannot line up with a library, a mode or a host.
+    Trial round after trial round (trial 0 of every configuration, then trial 1, ...), so
+    the sshd profile is not confounded with time: every round holds a block of each profile.
+    The profile blocks alternate: round 0 takes the profiles in a seeded order, each later
+    round starts with the profile the round before ended with (a switch reloads sshd;
+    NOTES: never under load), so two profiles cost one switch per round (A B | B A | A B).
+    Within a block, the API deployments (library x connection mode) in a seeded random
+    order, each deployment's points (host, CPUs, TCP mode, command, rate) shuffled too. So
+    every round visits every profile and library in a new order, and drift over a long
+    sweep cannot line up with a profile, a library, a mode or a host.
     """
     rng = random.Random(seed)
-    order: list[str] = []
-    by_profile: dict[str, list[str]] = {}
+    rounds: dict[int, dict[str, list[str]]] = {}
     for pid, p in sorted(points.items()):
-        by_profile.setdefault(p["profile"], []).append(pid)
-    for profile in sorted(by_profile):
-        trials: dict[int, list[str]] = {}
-        for pid in by_profile[profile]:
-            trials.setdefault(points[pid]["trial"], []).append(pid)
-        for trial in sorted(trials):
+        rounds.setdefault(p["trial"], {}).setdefault(p["profile"], []).append(pid)
+    order: list[str] = []
+    last: str | None = None
+    for trial in sorted(rounds):
+        profiles = sorted(rounds[trial])
+        rng.shuffle(profiles)
+        if last in profiles:  # carry on with the profile in force: no switch here
+            profiles.remove(last)
+            profiles.insert(0, last)
+        for profile in profiles:
             blocks: dict[tuple[str, str], list[str]] = {}
-            for pid in trials[trial]:
+            for pid in rounds[trial][profile]:
                 blocks.setdefault(deployment(points[pid]), []).append(pid)
             keys = sorted(blocks)
             rng.shuffle(keys)
@@ -275,6 +281,7 @@ def run_order(points: Mapping[str, Mapping[str, Any]], seed: int) -> list[str]:
                 ids = blocks[key]
                 rng.shuffle(ids)
                 order.extend(ids)
+        last = profiles[-1]
     return order
 
 
@@ -348,8 +355,8 @@ def plan(
     searches: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The sweep's plan (results/<sweep>/plan.json): points in run order, then the capacity
-    searches, each with its load and an estimate of its other costs (a redeploy or a
-    profile switch before it)."""
+    searches, each with its sshd profile and trial (the run order log), its load and an
+    estimate of its other costs (a redeploy or a profile switch before it)."""
     rows = []
     prev: Mapping[str, Any] | None = None
     deployed: tuple[str, str] | None = None  # the API deployment in place (auth points use none)
@@ -367,6 +374,8 @@ def plan(
                 "id": pid,
                 "kind": "search" if p["pattern"] == "capacity" else "point",
                 "order": i,
+                "profile": p["profile"],
+                "trial": p["trial"],
                 "load_s": n * load_seconds(p),
                 "overhead_s": overhead + (n - 1) * POINT_OVERHEAD_S,
             }

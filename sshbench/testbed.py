@@ -34,6 +34,7 @@ from sshbench.ansible_run import PlaybookError, RunResult, fact, run_playbook
 
 PROFILES_FILE = paths.ANSIBLE_DIR / "profiles.yml"
 SSHD_DEFAULTS = paths.ANSIBLE_DIR / "roles" / "sshd" / "defaults" / "main.yml"
+SSHD_BINARY = "/usr/sbin/sshd"
 CLIENT_TCP_SH = paths.ANSIBLE_DIR / "roles" / "testbed_host" / "files" / "client_tcp.sh"
 BENCH_NETWORK = ipaddress.ip_network("198.18.0.0/15")
 CLIENT_TCP_MODES = ("default", "quickack")
@@ -134,6 +135,77 @@ def resolve_profile(profile: str, profiles: dict[str, Any] | None = None) -> dic
             )
         settings["max_startups"] = value
     return {"sshd_profile": profile, "sshd_profile_settings": settings}
+
+
+def profile_defaults() -> dict[str, Any]:
+    """OpenSSH's own values of every profile setting (the sshd role's sshd_profile_defaults)."""
+    return dict(yaml.safe_load(SSHD_DEFAULTS.read_text())["sshd_profile_defaults"])
+
+
+_TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _as_sshd_t(key: str, value: Any) -> str:
+    """A profile value as `sshd -T` prints it: MaxStartups 10 -> 10:30:10 (sshd's own
+    rate and full for a single number), LoginGraceTime 2m -> 120."""
+    text = str(value).strip().lower()
+    if key == "max_startups" and text.isdigit():
+        return f"{text}:30:{text}"
+    if key == "login_grace_time":
+        parts = re.findall(r"(\d+)([smhdw]?)", text)
+        if parts and "".join(n + u for n, u in parts) == text:
+            return str(sum(int(n) * _TIME_UNITS[u] for n, u in parts))
+    return text
+
+
+def sshd_t(host: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """The host's resolved sshd config as `sshd -T` prints it ({keyword: value}) and where it
+    came from: a local host's sshd_config read now (`sshd -T -f`, ~50 ms); a real VM's as
+    Ansible recorded it right after its last change (provenance.json `sshd_T`)."""
+    config = host.get("sshd_config")
+    if host.get("kind") != "remote" and config and Path(config).is_file():
+        proc = subprocess.run(
+            [SSHD_BINARY, "-T", "-f", config], capture_output=True, text=True, timeout=30
+        )
+        if proc.returncode != 0:
+            raise TestbedError(f"sshd -T -f {config} failed: {proc.stderr.strip()[:300]}")
+        lines, source = proc.stdout.splitlines(), f"sshd -T -f {config}"
+    else:
+        try:
+            lines = json.loads(Path(host["provenance"]).read_text())["sshd_T"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise TestbedError(f"no sshd -T record for the host ({exc})") from None
+        source = f"sshd_T in {host['provenance']}"
+    out = {}
+    for line in lines:
+        key, _, value = line.partition(" ")
+        out.setdefault(key.lower(), value.strip())
+    return out, source
+
+
+def check_profile(
+    name: str, host: dict[str, Any], profile: str, profiles: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The host's sshd runs with `profile`: every profile setting (the profile's, over
+    OpenSSH's defaults) as `sshd -T` shows it. A mismatch is a TestbedError naming the
+    setting; otherwise ``{"profile", "settings": {sshd -T keyword: value}, "source"}``."""
+    if host.get("profile") != profile:
+        raise TestbedError(
+            f"host {name!r} has sshd profile {host.get('profile')!r}, the point wants {profile!r}"
+        )
+    want = {**profile_defaults(), **resolve_profile(profile, profiles)["sshd_profile_settings"]}
+    applied, source = sshd_t(host)
+    settings = {}
+    for key, value in want.items():
+        word = key.replace("_", "")
+        expected = _as_sshd_t(key, value)
+        if applied.get(word) != expected:
+            raise TestbedError(
+                f"host {name!r}: {source} shows {word} {applied.get(word)!r}, "
+                f"profile {profile!r} wants {expected!r}"
+            )
+        settings[word] = expected
+    return {"profile": profile, "settings": settings, "source": source}
 
 
 # ---- inventories and state ----------------------------------------------------------------

@@ -1,7 +1,10 @@
-"""report.html in a real browser: Debian's Chromium, headless, at a 1280 px wide viewport.
+"""report.html in a real browser: Debian's Chromium, headless, at 1400x900 (a laptop) and at
+390 px wide (a phone), each with a screenshot kept beside the test's files.
 
-Two checks: no element reaches past the viewport's right edge unless it sits in a box of its
-own that scrolls (so the page itself never scrolls sideways), and every figure image loads.
+Checks: no element reaches past the viewport's right edge unless it sits in a box of its own
+that scrolls (so the page itself never scrolls sideways), every figure image loads, and the
+first screen (1400x900) shows the answer: the claims with their verdict badges and, beside
+them, the summary figure.
 The page is the CI sweep's report as built, then the same page with every table given a cell
 far wider than the screen (what a long sweep's configuration names or provenance values do):
 every table must still fit or scroll inside its own box.
@@ -13,6 +16,7 @@ is needed beyond the browser itself.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import json
@@ -28,7 +32,8 @@ import pytest
 
 from sshbench.paths import SweepLayout
 
-VIEWPORT = (1280, 900)
+VIEWPORT = (1400, 900)
+PHONE = (390, 844)
 # As root Chromium needs --no-sandbox; on this closed network the background services only
 # produce refused connections, so they are switched off.
 FLAGS = [
@@ -140,16 +145,22 @@ class Chromium:
             "sessionId"
         ]
         self.call("Page.enable", session=True)
+        self.set_viewport(*VIEWPORT)
+
+    def set_viewport(self, width: int, height: int, mobile: bool = False) -> None:
         self.call(
             "Emulation.setDeviceMetricsOverride",
-            {
-                "width": VIEWPORT[0],
-                "height": VIEWPORT[1],
-                "deviceScaleFactor": 1,
-                "mobile": False,
-            },
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
             session=True,
         )
+
+    def screenshot(self, path: Path) -> bytes:
+        """The visible viewport as PNG, written to path."""
+        data = base64.b64decode(
+            self.call("Page.captureScreenshot", {"format": "png"}, session=True)["data"]
+        )
+        path.write_bytes(data)
+        return data
 
     def _read(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buf:
@@ -225,23 +236,68 @@ def browser(tmp_path: Path):
         chromium.close()
 
 
-def _assert_fits(layout: dict[str, Any]) -> None:
-    assert layout["viewport"] <= VIEWPORT[0]
+def _assert_fits(layout: dict[str, Any], width: int = VIEWPORT[0]) -> None:
+    assert layout["viewport"] <= width
     assert not layout["wide"], "\n".join(layout["wide"])
     assert layout["page_width"] <= layout["viewport"], layout
 
 
-def test_report_fits_a_1280px_window_and_every_figure_loads(ci_sweep: Path, browser) -> None:
+# Where the answer sits on the first screen: the claims table and the summary figure, their
+# boxes (viewport pixels), and how many verdict badges are in view.
+FIRST_SCREEN_JS = r"""
+(() => {
+  const box = sel => { const e = document.querySelector(sel);
+    if (!e) return null; const r = e.getBoundingClientRect();
+    return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+  const img = document.querySelector('#summary_claims img');
+  return {
+    table: box('#answer table.claims'),
+    figure: box('#summary_claims img'),
+    figure_loaded: !!img && img.complete && img.naturalWidth > 0,
+    badges: [...document.querySelectorAll('#answer .v')].filter(b => {
+      const r = b.getBoundingClientRect(); return r.bottom <= innerHeight && r.top >= 0; }).length,
+    colours: [...new Set([...document.querySelectorAll('#answer .v')].map(
+      b => getComputedStyle(b).backgroundColor))],
+  };
+})()
+"""
+
+
+def test_report_fits_a_laptop_and_a_phone_and_every_figure_loads(
+    ci_sweep: Path, browser, tmp_path: Path
+) -> None:
     report = SweepLayout(ci_sweep).report_html
     assert report.exists(), (ci_sweep.parent / "snakemake.log").read_text()[-3000:]
+    for (width, height), mobile in ((VIEWPORT, False), (PHONE, True)):
+        browser.set_viewport(width, height, mobile)
+        browser.open(report.resolve().as_uri())
+        layout = browser.evaluate(LAYOUT_JS)
+        shot = browser.screenshot(tmp_path / f"report-{width}x{height}.png")
+        assert shot[:8] == b"\x89PNG\r\n\x1a\n"
+        assert layout["images"] >= 2, "the report has no figure images"
+        assert not layout["broken"], f"figure images that did not load: {layout['broken']}"
+        _assert_fits(layout, width)
+        tables = browser.evaluate(WIDEN_JS)
+        assert tables >= 1
+        _assert_fits(browser.evaluate(LAYOUT_JS), width)
+
+
+def test_the_first_screen_is_the_answer(ci_sweep: Path, browser, tmp_path: Path) -> None:
+    """At 1400x900 the claims table (with its badges) and the summary figure are in view
+    without scrolling, side by side."""
+    report = SweepLayout(ci_sweep).report_html
+    browser.set_viewport(*VIEWPORT)
     browser.open(report.resolve().as_uri())
-    layout = browser.evaluate(LAYOUT_JS)
-    assert layout["images"] >= 1, "the report has no figure images"
-    assert not layout["broken"], f"figure images that did not load: {layout['broken']}"
-    _assert_fits(layout)
-    tables = browser.evaluate(WIDEN_JS)
-    assert tables >= 1
-    _assert_fits(browser.evaluate(LAYOUT_JS))
+    browser.evaluate(LAYOUT_JS)  # waits for the images
+    browser.screenshot(tmp_path / "first-screen.png")
+    got = browser.evaluate(FIRST_SCREEN_JS)
+    table, figure = got["table"], got["figure"]
+    assert table and figure and got["figure_loaded"], got
+    assert table["top"] < VIEWPORT[1] / 3 and figure["top"] < VIEWPORT[1] / 3, got
+    assert figure["left"] >= table["right"] - 1, f"the figure is not beside the table: {got}"
+    assert figure["right"] <= VIEWPORT[0], got
+    assert got["badges"] >= 3, got  # the verdicts are read on the first screen
+    assert len(got["colours"]) >= 2, "every verdict badge has the same colour"
 
 
 def test_the_check_sees_a_page_that_is_too_wide(tmp_path: Path, browser) -> None:

@@ -43,6 +43,8 @@ from sshapi.backends.base import (
     library_socket_options,
     open_socket,
 )
+from sshapi.backends.sftp import CHUNK as SFTP_CHUNK
+from sshapi.backends.sftp import WINDOW, FileStat, RateGuard, SftpStatus, windows
 from sshapi.deadline import Deadline
 from sshapi.errors import (
     OutputTooLarge,
@@ -279,6 +281,10 @@ class AsyncsshConnection:
         with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
             _run(goodbye, grace, self._abort_now)
 
+    def open_sftp(self, guard: RateGuard) -> AsyncsshSftp:
+        """An SFTP session on this connection (issue 21; the class is at the end)."""
+        return AsyncsshSftp(self, guard)
+
 
 async def _exec(conn: asyncssh.SSHClientConnection, command: str, limit: int) -> tuple[int, Output]:
     """Run `command`; stdout and stderr are read together and capped together."""
@@ -316,3 +322,103 @@ def connect(
     target: Target, settings: Settings, deadline: Deadline | None = None
 ) -> AsyncsshConnection:
     return AsyncsshConnection(target, settings, deadline or Deadline(settings.connect_timeout))
+
+
+# --- SFTP (issue 21) -----------------------------------------------------------------------
+# asyncssh's SFTP client lives on the loop like the connection; each call is submitted with
+# the time the guard leaves it. A read asks for one WINDOW at a time (asyncssh splits it
+# into parallel requests itself) and hands it on in CHUNKs.
+
+
+def _quiet_lost_reads(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """asyncssh's parallel reads leave their tasks' "connection lost" unretrieved when a
+    read is aborted (the guard cut the connection): expected, not an error worth a traceback."""
+    if isinstance(context.get("exception"), asyncssh.SFTPConnectionLost | asyncssh.ConnectionLost):
+        return
+    loop.default_exception_handler(context)
+
+
+class AsyncsshSftp:
+    def __init__(self, conn: AsyncsshConnection, guard: RateGuard) -> None:
+        LOOP.get().set_exception_handler(_quiet_lost_reads)
+        self._conn = conn
+        self._guard = guard
+        guard.arm(conn._abort)
+        self._sftp: asyncssh.SFTPClient | None = None
+        self._sftp = self._call("session start", conn._conn.start_sftp_client)
+
+    def _call(self, what: str, make: Callable[[], Awaitable[T]]) -> T:
+        try:
+            self._guard.check()
+            result = _run(make, self._guard.due() - time.monotonic(), self._conn._abort_now)
+            self._guard.check()  # an aborted call may have returned as if at EOF
+            return result
+        except (asyncssh.Error, OSError, TimeoutError) as e:
+            err = self._error(e, what)
+        if not isinstance(err, SftpStatus):
+            self._conn._abort()  # the connection is done for
+        raise err
+
+    def _error(self, e: BaseException, what: str) -> SSHFailure:
+        if self._guard.fired or isinstance(e, TimeoutError):
+            return SSHTimeout(f"SFTP {what} fell below the minimum transfer rate or stalled")
+        if isinstance(e, asyncssh.SFTPError):
+            return SftpStatus(e.code, f"SFTP {what} failed (status {e.code})")
+        return SSHFailure(f"SFTP {what} failed: {type(e).__name__}")
+
+    def stat(self, path: str) -> FileStat:
+        a = self._call(f"stat of {path!r}", lambda: self._sftp.stat(path))
+        return FileStat(a.size or 0, a.mtime or 0, a.permissions or 0)
+
+    def read(self, path: str, offset: int, length: int):
+        f = self._call(f"open of {path!r}", lambda: self._sftp.open(path, "rb"))
+        try:
+            for start, n in windows(offset, length, WINDOW):
+                data = self._call(f"read of {path!r}", lambda o=start, k=n: f.read(k, o))
+                for i in range(0, len(data), SFTP_CHUNK):
+                    piece = data[i : i + SFTP_CHUNK]
+                    self._guard.add(len(piece))
+                    yield piece
+                if len(data) < n:  # end of file
+                    return
+        finally:
+            if not self._conn._broken:
+                self._call(f"close of {path!r}", f.close)
+
+    def write(self, path: str, chunks, offset: int) -> int:
+        mode = "wb" if offset == 0 else "r+b"
+        f = self._call(f"open of {path!r}", lambda: self._sftp.open(path, mode))
+        total = 0
+        try:
+            for chunk in chunks:
+                self._call(f"write of {path!r}", lambda c=chunk, o=offset + total: f.write(c, o))
+                total += len(chunk)
+                self._guard.add(len(chunk))
+        finally:
+            if not self._conn._broken:
+                self._call(f"close of {path!r}", f.close)
+        return total
+
+    def rename(self, src: str, dst: str) -> None:
+        self._call(f"rename of {src!r}", lambda: self._sftp.rename(src, dst))
+
+    def remove(self, path: str) -> None:
+        self._call(f"delete of {path!r}", lambda: self._sftp.remove(path))
+
+    def rmdir(self, path: str) -> None:
+        self._call(f"rmdir of {path!r}", lambda: self._sftp.rmdir(path))
+
+    def mkdir(self, path: str) -> None:
+        self._call(f"mkdir of {path!r}", lambda: self._sftp.mkdir(path))
+
+    def close(self) -> None:
+        sftp, self._sftp = self._sftp, None
+        if sftp is not None and not self._conn._broken:
+
+            async def bye() -> None:
+                sftp.exit()
+                await sftp.wait_closed()
+
+            with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
+                _run(bye, 1.0, self._conn._abort_now)
+        self._guard.cancel()

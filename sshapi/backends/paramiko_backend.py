@@ -3,6 +3,7 @@ once, so a pooled connection may run up to max-sessions-per-connection commands 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import socket
@@ -18,6 +19,17 @@ from sshapi.backends.base import (
     library_socket_options,
     open_socket,
     shutdown,
+)
+from sshapi.backends.sftp import (
+    CHUNK,
+    FX_FAILURE,
+    FX_NO_SUCH_FILE,
+    FX_PERMISSION_DENIED,
+    WINDOW,
+    FileStat,
+    RateGuard,
+    SftpStatus,
+    windows,
 )
 from sshapi.deadline import Deadline, arm
 from sshapi.errors import (
@@ -173,6 +185,10 @@ class ParamikoConnection:
     def close(self) -> None:
         self._t.close()  # does not wait for the server: the packetizer is closed first
 
+    def open_sftp(self, guard: RateGuard) -> ParamikoSftp:
+        """An SFTP session on this connection (issue 21; the class is at the end)."""
+        return ParamikoSftp(self, guard)
+
 
 def _read(chan: paramiko.Channel, out: Output, dl: Deadline) -> None:
     """stdout to EOF, stderr as it comes (so a flood on either one meets the cap), then the
@@ -203,3 +219,116 @@ def connect(
     target: Target, settings: Settings, deadline: Deadline | None = None
 ) -> ParamikoConnection:
     return ParamikoConnection(target, settings, deadline or Deadline(settings.connect_timeout))
+
+
+# --- SFTP (issue 21) -----------------------------------------------------------------------
+# Paramiko raises SFTP statuses as OSError: FileNotFoundError (no such file),
+# PermissionError, or a bare OSError without errno (any other status). Reads go through
+# readv() one WINDOW at a time: its prefetch keeps that window in flight and never more
+# (prefetch() of a whole file would buffer all of it if the HTTP side reads slowly).
+READ_BLOCK = 32768  # Paramiko's largest single SFTP read
+
+
+class ParamikoSftp:
+    def __init__(self, conn: ParamikoConnection, guard: RateGuard) -> None:
+        self._conn = conn
+        self._guard = guard
+        guard.arm(conn._abort)
+        self._sftp = self._call("session start", conn._t.open_sftp_client)
+
+    def _call(self, what: str, fn):
+        try:
+            self._guard.check()
+            self._sftp_timeout()
+            result = fn()
+            self._guard.check()  # an aborted call may have returned as if at EOF
+            return result
+        except (OSError, EOFError, paramiko.SSHException, TimeoutError) as e:
+            err = self._error(e, what)
+        if not isinstance(err, SftpStatus):
+            self._conn._abort()  # the connection is done for
+        raise err
+
+    def _sftp_timeout(self) -> None:
+        sftp = getattr(self, "_sftp", None)
+        if sftp is not None:  # one wait; the guard bounds the whole transfer
+            sftp.get_channel().settimeout(max(0.001, self._guard.due() - time.monotonic()))
+
+    def _error(self, e: BaseException, what: str) -> SSHFailure:
+        if self._guard.fired or isinstance(e, TimeoutError):
+            return SSHTimeout(f"SFTP {what} fell below the minimum transfer rate or stalled")
+        code = None
+        if isinstance(e, FileNotFoundError):
+            code = FX_NO_SUCH_FILE
+        elif isinstance(e, PermissionError):
+            code = FX_PERMISSION_DENIED
+        elif type(e) is OSError and e.errno is None:
+            code = FX_FAILURE
+        if code is not None:
+            return SftpStatus(code, f"SFTP {what} failed (status {code})")
+        return SSHFailure(f"SFTP {what} failed: {type(e).__name__}")
+
+    def stat(self, path: str) -> FileStat:
+        a = self._call(f"stat of {path!r}", lambda: self._sftp.stat(path))
+        return FileStat(a.st_size or 0, a.st_mtime or 0, a.st_mode or 0)
+
+    def read(self, path: str, offset: int, length: int):
+        f = self._call(f"open of {path!r}", lambda: self._sftp.open(path, "rb"))
+        try:
+            size = self._call(f"stat of {path!r}", f.stat).st_size or 0
+            length = max(0, min(length, size - offset))  # readv past the end fails
+            for start, n in windows(offset, length, WINDOW):
+                pieces = list(windows(start, n, READ_BLOCK))
+                blocks = self._call(f"read of {path!r}", lambda p=pieces: f.readv(p))
+                buf: list[bytes] = []
+                got = 0
+                while True:
+                    block = self._call(f"read of {path!r}", lambda b=blocks: next(b, None))
+                    if not block:
+                        break
+                    buf.append(block)
+                    got += len(block)
+                    self._guard.add(len(block))
+                    if got >= CHUNK:
+                        yield b"".join(buf)
+                        buf, got = [], 0
+                if buf:
+                    yield b"".join(buf)
+        finally:
+            if not self._conn._broken:
+                self._call(f"close of {path!r}", f.close)
+
+    def write(self, path: str, chunks, offset: int) -> int:
+        mode = "wb" if offset == 0 else "r+b"
+        f = self._call(f"open of {path!r}", lambda: self._sftp.open(path, mode))
+        total = 0
+        try:
+            f.set_pipelined(True)
+            f.seek(offset)
+            for chunk in chunks:
+                self._call(f"write of {path!r}", lambda c=chunk: f.write(c))
+                total += len(chunk)
+                self._guard.add(len(chunk))
+        finally:
+            if not self._conn._broken:
+                self._call(f"close of {path!r}", f.close)  # waits for every pipelined ack
+        return total
+
+    def rename(self, src: str, dst: str) -> None:
+        self._call(f"rename of {src!r}", lambda: self._sftp.rename(src, dst))
+
+    def remove(self, path: str) -> None:
+        self._call(f"delete of {path!r}", lambda: self._sftp.remove(path))
+
+    def rmdir(self, path: str) -> None:
+        self._call(f"rmdir of {path!r}", lambda: self._sftp.rmdir(path))
+
+    def mkdir(self, path: str) -> None:
+        self._call(f"mkdir of {path!r}", lambda: self._sftp.mkdir(path, 0o755))
+
+    def close(self) -> None:
+        sftp, self._sftp = self._sftp, None
+        if sftp is not None and not self._conn._broken:
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                sftp.close()
+        self._guard.cancel()

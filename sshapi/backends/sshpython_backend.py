@@ -35,12 +35,14 @@ from sshapi.backends.base import (
     open_socket,
     shutdown,
 )
+from sshapi.backends.sftp import CHUNK, FX_FAILURE, FileStat, RateGuard, SftpStatus
 from sshapi.deadline import Deadline, arm
 from sshapi.errors import (
     OutputTooLarge,
     SSHAuthFailed,
     SSHFailure,
     SSHHostKeyMismatch,
+    SSHTimeout,
 )
 from sshapi.keys import parse_host_key
 from sshapi.settings import Settings
@@ -198,6 +200,10 @@ class SshPythonConnection:
         with contextlib.suppress(OSError):
             self._waker.close()
 
+    def open_sftp(self, guard: RateGuard) -> SshPythonSftp:
+        """An SFTP session on this connection (issue 21; the class is at the end)."""
+        return SshPythonSftp(self, guard)
+
 
 def _chunk(read, *args) -> tuple[int, bytes]:
     """One read; libssh answers SSH_EOF (raised as EOF) once a stream is drained."""
@@ -239,3 +245,102 @@ def connect(
     target: Target, settings: Settings, deadline: Deadline | None = None
 ) -> SshPythonConnection:
     return SshPythonConnection(target, settings, deadline or Deadline(settings.connect_timeout))
+
+
+# --- SFTP (issue 21) -----------------------------------------------------------------------
+# libssh's SFTP calls block; the guard's alarm shuts the socket down to end one that waits
+# past the transfer's due time. Statuses come from sftp_get_error(). The SFTP session and
+# every file handle are dropped before the connection is (close()), as for channels.
+
+
+class SshPythonSftp:
+    def __init__(self, conn: SshPythonConnection, guard: RateGuard) -> None:
+        self._conn = conn
+        self._guard = guard
+        guard.arm(conn._abort)
+        self._sftp = None
+        sftp = self._call("session start", conn._session.sftp_init)
+        if isinstance(sftp, int):  # ssh-python returns libssh's error code here, no raise
+            conn._abort()
+            raise SSHFailure(f"SFTP session start failed (libssh error {sftp})")
+        self._sftp = sftp
+
+    def _call(self, what: str, fn):
+        try:
+            self._guard.check()
+            result = fn()
+            self._guard.check()  # an aborted call may have returned as if at EOF
+            return result
+        except (x.BaseSSHError, TimeoutError) as e:
+            err = self._error(e, what)
+        if not isinstance(err, SftpStatus):
+            self._conn._abort()  # the connection is done for
+        raise err
+
+    def _error(self, e: BaseException, what: str) -> SSHFailure:
+        if self._guard.fired or isinstance(e, TimeoutError):
+            return SSHTimeout(f"SFTP {what} fell below the minimum transfer rate or stalled")
+        # libssh raises some statuses as SSHError (mkdir of an existing name: its code 11)
+        code = self._sftp.get_error() if self._sftp is not None else 0
+        if isinstance(e, x.SFTPError | x.SFTPHandleError) or (code and not self._conn._broken):
+            code = code or FX_FAILURE
+            return SftpStatus(code, f"SFTP {what} failed (status {code})")
+        return SSHFailure(f"SFTP {what} failed: {type(e).__name__}")
+
+    def stat(self, path: str) -> FileStat:
+        a = self._call(f"stat of {path!r}", lambda: self._sftp.stat(path))
+        return FileStat(a.size or 0, a.mtime or 0, a.permissions or 0)
+
+    def read(self, path: str, offset: int, length: int):
+        f = self._call(f"open of {path!r}", lambda: self._sftp.open(path, os.O_RDONLY, 0))
+        try:
+            f.seek64(offset)
+            left = length
+            while left > 0:
+                want = min(CHUNK, left)
+                size, data = self._call(f"read of {path!r}", lambda n=want: _chunk(f.read, n))
+                if size <= 0:
+                    break
+                data = data[:left]
+                left -= len(data)
+                self._guard.add(len(data))
+                yield data
+        finally:
+            if not self._conn._broken:
+                self._call(f"close of {path!r}", f.close)
+            f = None
+
+    def write(self, path: str, chunks, offset: int) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if offset == 0 else 0)
+        f = self._call(f"open of {path!r}", lambda: self._sftp.open(path, flags, 0o644))
+        total = 0
+        try:
+            f.seek64(offset)
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    n = self._call(f"write of {path!r}", lambda v=view: f.write(bytes(v)))
+                    n = n[1] if isinstance(n, tuple) else n
+                    view = view[n:]
+                    total += n
+                    self._guard.add(n)
+            self._call(f"close of {path!r}", f.close)
+        finally:
+            f = None
+        return total
+
+    def rename(self, src: str, dst: str) -> None:
+        self._call(f"rename of {src!r}", lambda: self._sftp.rename(src, dst))
+
+    def remove(self, path: str) -> None:
+        self._call(f"delete of {path!r}", lambda: self._sftp.unlink(path))
+
+    def rmdir(self, path: str) -> None:
+        self._call(f"rmdir of {path!r}", lambda: self._sftp.rmdir(path))
+
+    def mkdir(self, path: str) -> None:
+        self._call(f"mkdir of {path!r}", lambda: self._sftp.mkdir(path, 0o755))
+
+    def close(self) -> None:
+        self._sftp = None  # freed here, while the connection is open
+        self._guard.cancel()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 
 import pandas as pd
 
@@ -37,11 +38,14 @@ def point_rows(params: dict, metrics: dict, point_id: str, status: str = "ok") -
 def sustained_metrics(rps: float, base_ms: float, saturated: bool = False) -> dict[str, float]:
     lat = base_ms * (40 if saturated else 1)
     m = {latency_metric(q): lat * (1 + q / 200) for q in PERCENTILES}
+    m |= {f"ok_{latency_metric(q)}": lat * (1 + q / 200) for q in PERCENTILES}
     m |= {service_metric(q): base_ms * (1 + q / 200) for q in PERCENTILES}
     sent = rps * 20
     ok = sent - (3 if saturated else 0)
     m |= {
-        "latency_mean": lat * 1.1,
+        "latency_mean": math.inf if saturated else lat * 1.1,  # a failure: not answered
+        "ok_latency_mean": lat * 1.1,
+        "answered_share": ok / sent,
         "service_mean": base_ms * 1.1,
         "slots": sent,
         "sent": sent,

@@ -42,7 +42,7 @@ WINDOW_SLOTS: dict[int, tuple[str, float, float, str, str]] = {
     11: ("ok", 0.050, 200, "", ""),
     12: ("ok", 0.000, 300, "", ""),
     13: ("ok", 0.100, 600, "", ""),
-    14: ("ok", 0.200, 1200, "", ""),
+    14: ("ok", 0.150, 1200, "", ""),
     15: ("ok", 0.100, 1500, "", ""),
     16: ("failed", 0.010, 50, "ssh_error", REFUSED),
     17: ("ok", 0.100, 2500, "", ""),
@@ -51,7 +51,7 @@ WINDOW_SLOTS: dict[int, tuple[str, float, float, str, str]] = {
 }
 # Sorted by hand: latencies of the 10 window slots (missed = inf) and service times of the 8 sent.
 LATENCIES = [50, 100, 200, 300, 600, 1200, 1500, 2500, math.inf, math.inf]
-SERVICES = [40, 90, 150, 300, 500, 1000, 1400, 2400]
+SERVICES = [40, 90, 150, 300, 500, 1050, 1400, 2400]
 
 # Resource counters: slope per second, piecewise for the host (1.0 before 1001.25, 2.0 after).
 SLOPES = {
@@ -175,24 +175,35 @@ def test_counts_and_rates_over_the_window(tmp_path: Path) -> None:
     assert m["point_ok"] == 1.0
 
 
-def test_latency_percentiles_count_missed_slots_as_infinite(tmp_path: Path) -> None:
+def test_latency_counts_failed_and_missed_slots_as_not_answered(tmp_path: Path) -> None:
+    """The failed slot (50 ms, refused) and the two missed ones are +inf: 3 of 10 slots."""
     m = metrics_of(make_point(tmp_path))
-    want = {50: 600, 66: 1500, 75: 2500, 80: 2500, 90: math.inf, 95: math.inf, 99: math.inf}
+    want = {50: 1200, 66: 2500, 75: math.inf, 80: math.inf, 90: math.inf, 99: math.inf}
     for q, v in want.items():
         assert m[percentile_metric(q)] == pytest.approx(v), q
     assert m["latency_p100"] == math.inf
-    assert m["latency_mean"] == pytest.approx(sum(LATENCIES[:8]) / 8)  # answered only
-    assert m["latency_min"] == pytest.approx(50)
+    assert m["latency_mean"] == math.inf  # a mean that meets a not-answered slot
+    assert m["latency_min"] == pytest.approx(100)  # the refused 50 ms is not an answer
+    assert m["answered_share"] == pytest.approx(0.7)
+    ok = sorted(v for v in LATENCIES if v not in (50, math.inf))  # the 7 ok latencies
+    assert m["ok_latency_mean"] == pytest.approx(sum(ok) / 7)
+    assert m["ok_latency_min"] == pytest.approx(100)
+    assert m["ok_latency_p50"] == pytest.approx(600) and m["ok_latency_p100"] == 2500
 
 
-def test_service_percentiles_over_sent_requests(tmp_path: Path) -> None:
+def test_service_counts_failed_requests_as_not_served(tmp_path: Path) -> None:
     m = metrics_of(make_point(tmp_path))
-    want = {50: 300, 66: 1000, 75: 1000, 80: 1400, 90: 2400, 100: 2400}
+    # sent: 8; the failed one (40 ms) is +inf, the missed slots have no service time
+    want = {50: 500, 66: 1400, 75: 1400, 80: 2400, 90: math.inf, 100: math.inf}
     for q, v in want.items():
         assert m[percentile_metric(q, "service")] == pytest.approx(v), q
-    assert m["service_mean"] == pytest.approx(sum(SERVICES) / 8)
-    assert m["service_min"] == pytest.approx(40)
+    assert m["service_mean"] == math.inf
+    ok = [v for v in SERVICES if v != 40]
+    assert m["ok_service_mean"] == pytest.approx(sum(ok) / 7)
+    assert m["ok_service_min"] == pytest.approx(90)
+    assert m["ok_service_p100"] == 2400
     assert set(m) >= {percentile_metric(q, "service") for q in PERCENTILES}
+    assert set(m) >= {percentile_metric(q, "ok_service") for q in PERCENTILES}
 
 
 def test_frac_ok_under_counts_missed_and_failed_as_not_under(tmp_path: Path) -> None:
@@ -299,17 +310,30 @@ def test_tidy_round_trip_keeps_inf(tmp_path: Path) -> None:
     write_tidy(tidy, tmp_path / "tidy.csv", tmp_path / "tidy.parquet")
     back = read_tidy(tmp_path / "tidy.csv").set_index("metric")
     assert back.loc["latency_p99", "value"] == math.inf
-    assert json.loads(back.loc["slots", "limited_by"]) == ["generator_users", "sshd_refusals"]
+    assert json.loads(back.loc["slots", "limited_by"]) == ["sshd_refusals"]
 
 
 def test_per_point_columns_of_the_fixture(tmp_path: Path) -> None:
-    """Missed slots with headroom everywhere -> generator_users; the dropped handshake ->
-    sshd_refusals."""
+    """The refused handshake (slot 16, answered at +0.65 s) broke the bound before the first
+    missed slot (+0.8 s), with machine and generator CPU idle: the system under test first,
+    so the missed slots do not make the point the environment's."""
     row = collect(tmp_path, [make_point(tmp_path)]).iloc[0]
-    assert json.loads(row["limited_by"]) == ["generator_users", "sshd_refusals"]
-    assert row["saturation"] == "saturated: sshd_refusals; load generator limited: generator_users"
-    assert row["limit_kind"] == "environment"
+    assert json.loads(row["limited_by"]) == ["sshd_refusals"]
+    assert row["saturation"] == "saturated: sshd_refusals"
+    assert row["limit_kind"] == "saturated"
+    assert "generator_users ran out at +0.8 s" in row["limit_order"]
+    assert row["limit_order"].endswith("the system under test first (every environment "
+                                       "resource had room)")  # fmt: skip
     assert row["integrity"] == "ok"
+
+
+def test_missed_slots_before_any_break_are_the_environment(tmp_path: Path) -> None:
+    rows = request_rows()
+    rows[16] = records.row(16, 0, T0 + 1.6, T0 + 1.61, T0 + 1.7, "uptime", "ok")  # no refusal
+    row = collect(tmp_path, [make_point(tmp_path, rows=rows)]).iloc[0]
+    # the missed slot 18 (+0.8 s) comes before slot 17's 2500 ms passes 2000 ms (+2.7 s)
+    assert json.loads(row["limited_by"]) == ["generator_users"]
+    assert row["limit_kind"] == "environment"
 
 
 def test_integrity_broken_when_rows_disagree_with_counts(tmp_path: Path) -> None:
@@ -356,15 +380,15 @@ def test_summarise_point_agrees_with_the_tidy_rows(tmp_path: Path) -> None:
     assert point_dirs(tmp_path) == [d]
 
 
-# --- saturation rules on metric dicts (the same facts collect passes) ---
+# --- saturation rules: the system under test over the window, the environment in time order
 
 CALM = {
     "util_host": 0.5,
     "host_throttled_fraction": 0.0,
     "util_api": 0.3,
-    "util_machine": 0.6,
-    "util_generator": 0.2,
-    "missed": 0,
+    "util_machine": 0.99,  # whole-window averages of the environment no longer decide
+    "util_generator": 0.99,
+    "missed": 3,
     "sshd_refusals": 0,
 }
 
@@ -383,47 +407,84 @@ def calm_point() -> dict[str, Any]:
         ({"host_throttled_fraction": 0.2}, ["host_cpu:taco"]),
         ({"util_host": 0.89, "host_throttled_fraction": 0.19}, []),
         ({"util_api": 0.95}, ["api_cpu"]),
-        ({"util_machine": 0.95}, ["machine_cpu"]),
-        ({"util_machine": 0.94}, []),
-        ({"util_generator": 0.9}, ["generator_cpu"]),
-        ({"missed": 1}, ["generator_users"]),
-        # the system ran out: waiting users are its queue, not the generator's limit
-        ({"missed": 3, "util_host": 0.97}, ["host_cpu:taco"]),
-        ({"missed": 3, "util_api": 0.97}, ["api_cpu"]),
-        ({"missed": 3, "util_machine": 0.99}, ["machine_cpu"]),
-        ({"missed": 3, "util_generator": 0.99}, ["generator_cpu", "generator_users"]),
-        ({"sshd_refusals": 2}, ["sshd_refusals"]),
         ({"util_host": None, "util_api": math.nan}, []),  # absent metrics limit nothing
     ],
 )
-def test_limited_by_rules(change: dict[str, Any], want: list[str]) -> None:
+def test_system_limits(change: dict[str, Any], want: list[str]) -> None:
+    assert saturation.system_limits({**CALM, **change}, calm_point()) == want
+
+
+def line(
+    broke: float | None, unknown: tuple[str, ...] = (), **ran_out: float
+) -> saturation.Timeline:
+    return saturation.Timeline(1000.0, 2000.0, broke, dict(ran_out), list(unknown))
+
+
+@pytest.mark.parametrize(
+    ("timeline", "want", "kind"),
+    [
+        (line(None), [], "none"),
+        (line(1002.0), [], "none"),  # broke with room everywhere: a finding (no env item)
+        (line(1002.0, machine_cpu=1001.0), ["machine_cpu"], "environment"),
+        (line(1002.0, machine_cpu=1002.0), ["machine_cpu"], "environment"),  # a tie
+        (line(1002.0, machine_cpu=1003.0), [], "none"),  # ran out after the break
+        (line(None, generator_cpu=1003.0), [], "none"),  # a moment's peak, bound met
+        (line(None, ("machine_cpu",)), ["unknown:machine_cpu"], "unknown"),
+        (
+            line(1005.0, generator_users=1001.0, generator_cpu=1004.0),
+            ["generator_cpu", "generator_users"],
+            "environment",
+        ),
+        (line(1002.0, ("machine_cpu",)), ["unknown:machine_cpu"], "unknown"),
+        (line(1002.0, ("generator_cpu",), machine_cpu=1001.0), ["machine_cpu"], "environment"),
+    ],
+)
+def test_environment_counts_only_when_it_ran_out_first(
+    timeline: saturation.Timeline, want: list[str], kind: str
+) -> None:
+    got = saturation.limited_by(CALM, calm_point(), timeline)
+    assert got == want and saturation.kind(got) == kind
+    got = saturation.limited_by({**CALM, "util_host": 0.95}, calm_point(), timeline)
+    assert got == ["host_cpu:taco", *want]
+
+
+@pytest.mark.parametrize(
+    ("change", "want"),
+    [
+        ({"util_machine": 0.5, "util_generator": 0.2, "missed": 0}, []),
+        ({"util_machine": 0.95, "util_generator": 0.2, "missed": 0}, ["machine_cpu"]),
+        ({"util_machine": 0.5, "util_generator": 0.9, "missed": 0}, ["generator_cpu"]),
+        ({"util_machine": 0.5, "util_generator": 0.2, "missed": 1}, ["generator_users"]),
+    ],
+)
+def test_when_nothing_broke_the_window_as_a_whole_decides(
+    change: dict[str, Any], want: list[str]
+) -> None:
     metrics = {**CALM, **change}
-    assert saturation.limited_by(metrics, calm_point()) == want
+    unbroken = line(None)
+    unbroken.unbroken = saturation.window_environment(metrics, calm_point())
+    assert saturation.limited_by(metrics, calm_point(), unbroken) == want
 
 
-def test_generator_users_when_every_user_was_waiting() -> None:
-    point = calm_point()
-    point["loadgen"]["max_in_flight"] = 20  # == users
-    assert saturation.limited_by(CALM, point) == ["generator_users"]
-    point["params"]["pattern"] = "burst"  # a burst has every user in flight by design
-    assert saturation.limited_by(CALM, point) == []
-    point["params"]["pattern"] = "capacity"
-    assert saturation.limited_by(CALM, point) == ["generator_users"]
+def test_without_a_timeline_the_environment_is_unknown() -> None:
+    got = saturation.limited_by(CALM, calm_point(), None)
+    assert saturation.kind(got) == "unknown"
+    assert saturation.describe(got).startswith("environment unknown: machine_cpu")
 
 
 def test_thresholds_from_settings() -> None:
     point = calm_point()
     point["settings"]["saturation"] = {"host_util": 0.5, "api_util": 0.95}
-    assert saturation.limited_by({**CALM, "util_api": 0.92}, point) == ["host_cpu:taco"]
+    assert saturation.system_limits({**CALM, "util_api": 0.92}, point) == ["host_cpu:taco"]
     point["settings"]["saturation"] = {"host_cpu": 0.5}
     with pytest.raises(ValueError, match=r"unknown threshold.*host_cpu"):
-        saturation.limited_by(CALM, point)
+        saturation.system_limits(CALM, point)
 
 
 def test_host_name_comes_from_the_point() -> None:
     point = copy.deepcopy(calm_point())
     point["resources"]["host"] = "jetstream"
-    assert saturation.limited_by({**CALM, "util_host": 1.0}, point) == ["host_cpu:jetstream"]
+    assert saturation.system_limits({**CALM, "util_host": 1.0}, point) == ["host_cpu:jetstream"]
 
 
 @pytest.mark.parametrize(
@@ -488,3 +549,33 @@ def test_old_requests_csv_is_a_clear_error(tmp_path: Path) -> None:
     (d / "requests.csv").write_text("t_start,name,response_time_ms,response_length,success,error\n")
     with pytest.raises(ValueError, match=r"requests\.csv: missing column\(s\) slot, process"):
         summarise_point(d)
+
+
+def test_host_memory_peak_and_limit(tmp_path: Path) -> None:
+    point = base_point()
+    for i, smp in enumerate(point["resources"]["samples"]):
+        smp["host_mem_bytes"] = (100 + 10 * i) * 2**20  # 999.75 .. 1002.25: 100 .. 150 MiB
+    point["resources"]["samples"][-1]["host_mem_bytes"] = 900 * 2**20  # t = 1002.25: inside
+    point["resources"]["samples"].append({"t": 1003.5, "host_mem_bytes": 950 * 2**20})  # out
+    point["resources"]["host_mem_limit_bytes"] = 2**31
+    m = metrics_of(make_point(tmp_path / "a", point))
+    # samples within one interval (0.5 s) of the window [1001, 1002): up to t = 1002.25
+    assert m["host_mem_peak_mib"] == pytest.approx(900) and m["host_mem_limit_mib"] == 2048
+    del point["resources"]["host_mem_limit_bytes"]
+    point["provenance"]["testbed"] = {
+        "hosts": {"taco": {"host_facts": {"memory_bytes_applied": 2**32}}}
+    }
+    m = metrics_of(make_point(tmp_path / "b", point))
+    assert m["host_mem_limit_mib"] == 4096
+    m = metrics_of(make_point(tmp_path / "c"))
+    assert "host_mem_peak_mib" not in m and "host_mem_limit_mib" not in m
+
+
+def test_reruns_counts_the_earlier_attempts(tmp_path: Path) -> None:
+    point = base_point()
+    point["attempts"] = [
+        {"error_class": "testbed_error", "error": "x" * 400, "started_at": "a", "ended_at": "b"}
+    ]
+    row = collect(tmp_path / "a", [make_point(tmp_path / "a", point)]).iloc[0]
+    assert row["reruns"] == 1
+    assert collect(tmp_path / "b", [make_point(tmp_path / "b")]).iloc[0]["reruns"] == 0

@@ -36,7 +36,11 @@ def _check_files(png: Path) -> None:
     assert pdf.exists() and pdf.read_bytes()[:5] == b"%PDF-"
 
 
-@pytest.mark.parametrize("stem", [s for s in FIGURES if s != "fig8_capacity"])
+# The hand-built table has one host, profile and command (no figure 1 variants) and no
+# capacity search.
+@pytest.mark.parametrize(
+    "stem", [s for s in FIGURES if s not in ("fig8_capacity", "fig1b_load_variants")]
+)
 def test_every_figure_draws_from_a_v2_table(stem: str, tmp_path: Path) -> None:
     png, _ = draw(stem, v2_tidy(), tmp_path / f"{stem}.png")
     _check_files(png)
@@ -71,20 +75,36 @@ def test_figures_leave_out_panels_the_sweep_never_asked_for() -> None:
     assert sorted(_titles(fig4)) == sorted(modes * 2)
 
 
-def test_saturation_wording_is_the_tidy_column(tmp_path: Path) -> None:
+def test_what_ran_out_is_on_the_marks_not_in_the_title(tmp_path: Path) -> None:
     tidy = v2_tidy()
     for stem in (
         "fig1_load_percentiles",
         "fig2_mean_response_by_host",
+        "fig4_libraries_and_modes",
         "fig5_target_vs_achieved_rps",
     ):
-        assert "saturated: host_cpu:taco" in _texts(BUILDERS[stem](tidy).fig), stem
+        fig = BUILDERS[stem](tidy).fig
+        legend = " ".join(t.get_text() for leg in fig.legends for t in leg.get_texts())
+        assert "limited by: host CPU (taco)" in legend, stem
+        assert "\n" not in fig._suptitle.get_text() and "saturated" not in _texts(fig), stem
     assert "load generator" not in _texts(BUILDERS["fig5_target_vs_achieved_rps"](tidy).fig)
 
 
-def test_fig1_shows_service_time_beside_latency() -> None:
-    texts = _texts(BUILDERS["fig1_load_percentiles"](v2_tidy()).fig)
-    assert "latency (from schedule)" in texts and "service time" in texts
+def test_fig1_variants_are_panels_with_shared_axes() -> None:
+    """The hand-built table with its 10 RPS points also run with `ls` (relabelled copies):
+    figure 1 keeps one command, the variants figure has a panel per command, same y range."""
+    tidy = v2_tidy()
+    ls = tidy[tidy["rps"] == 10].assign(
+        command="ls", point_id=lambda d: d["point_id"].astype(str) + "-ls"
+    )
+    both = pd.concat([tidy, ls], ignore_index=True)
+    shown = BUILDERS["fig1_load_percentiles"](both)
+    assert "command=uptime" in shown.notes
+    fig = BUILDERS["fig1b_load_variants"](both).fig
+    titles = _titles(fig)
+    assert titles == ["command=uptime", "command=ls"]
+    mains = [ax for ax in fig.axes if ax.get_visible()]
+    assert len({ax.get_ylim() for ax in mains}) == 1  # shared y axis
 
 
 def test_cpu_figure_splits_by_library_and_mode() -> None:
@@ -97,7 +117,7 @@ def test_cpu_figure_splits_by_library_and_mode() -> None:
 
 def test_capacity_figure_from_the_contract_columns(tmp_path: Path) -> None:
     shown = capacity_figure(capacities_frame())
-    texts = _texts(shown.fig)
+    texts = _texts(shown.fig) + " ".join(shown.notes)
     assert "75" in texts and "310" in texts and "the study's 90 RPS" in texts  # 75: 2 trials
     assert "not converged" in texts and "none passed" in texts
     assert capacity_figure(capacities_frame().iloc[0:0]).why == "this sweep has no capacity search"

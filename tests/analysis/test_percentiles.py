@@ -93,3 +93,19 @@ def test_missed_slots_are_infinite(values: list[float], missed: int) -> None:
         assert (p == np.inf) == (answered < q / 100 - 1e-12)
         if p != np.inf:  # an answered time with at least q % of all slots at or below it
             assert p in values and (s <= p).mean() >= q / 100 - 1e-12
+
+
+@settings(max_examples=200, deadline=None)
+@given(times, st.integers(min_value=0, max_value=50), st.floats(min_value=0.5, max_value=60000))
+def test_a_refusal_never_lowers_a_percentile(
+    values: list[float], refused: int, fast: float
+) -> None:
+    """A refused request is a slot not answered (+inf): adding any number of them never
+    lowers a percentile, whatever time the refusal itself took (`fast`). Counting it at its
+    own time, the old rule, can lower one."""
+    base = np.sort(np.asarray(values))
+    with_refused = np.sort(np.concatenate([base, np.full(refused, np.inf)]))
+    old_rule = np.sort(np.concatenate([base, np.full(refused, fast)]))
+    for q in PERCENTILES:
+        assert percentile(with_refused, q) >= percentile(base, q)
+        assert percentile(with_refused, q) >= percentile(old_rule, q)

@@ -7,6 +7,12 @@ port per behaviour. Any public key is accepted; what happens next is the behavio
 - `cut`: the connection is closed mid-handshake (banner, then half a packet);
 - `drip_banner`: the version banner comes one byte every `interval` seconds.
 
+SFTP behaviours (issue 21; not in BEHAVIOURS, which the command tests iterate), for any path:
+
+- `sftp_flood`: every file is 1 TiB and reads are answered in full, as fast as they come;
+- `sftp_stall`: stat and open answer, reads and writes are never answered;
+- `sftp_drip`: reads are answered with one byte every `interval` seconds.
+
 Every loop here is bounded in time (`max_s`), and `close()` ends them all.
 """
 
@@ -22,6 +28,8 @@ from pathlib import Path
 import paramiko
 
 BEHAVIOURS = ("stream", "drip", "noexec", "cut", "drip_banner")
+SFTP_BEHAVIOURS = ("sftp_flood", "sftp_stall", "sftp_drip")
+FLOOD_SIZE = 2**40
 BANNER = b"SSH-2.0-OpenSSH_9.2p1 hostile\r\n"
 
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
@@ -59,8 +67,9 @@ class HostileServer:
     def __init__(
         self, behaviour: str, host_key: Path, interval: float = 1.0, max_s: float = 60.0
     ) -> None:
-        if behaviour not in BEHAVIOURS:
-            raise ValueError(f"unknown behaviour {behaviour!r}: one of {', '.join(BEHAVIOURS)}")
+        known = BEHAVIOURS + SFTP_BEHAVIOURS
+        if behaviour not in known:
+            raise ValueError(f"unknown behaviour {behaviour!r}: one of {', '.join(known)}")
         self.behaviour = behaviour
         self.key = paramiko.Ed25519Key.from_private_key_file(str(host_key))
         self.interval = interval
@@ -121,6 +130,7 @@ class HostileServer:
             else:
                 t = paramiko.Transport(conn)
                 t.add_server_key(self.key)
+                t.set_subsystem_handler("sftp", paramiko.SFTPServer, _Sftp, self)
                 t.start_server(server=_Interface(self))
                 deadline = time.monotonic() + self.max_s
                 while t.is_active() and not self.stopped.is_set():
@@ -172,3 +182,52 @@ class HostileServer:
                 self._sent(1)
         except (OSError, EOFError, paramiko.SSHException):
             pass
+
+
+class _Handle(paramiko.SFTPHandle):
+    def __init__(self, server: HostileServer) -> None:
+        super().__init__()
+        self.server = server
+
+    def stat(self):
+        return _attrs(self.server)
+
+    def read(self, offset: int, length: int):
+        server = self.server
+        if server.behaviour == "sftp_stall":
+            server.stopped.wait(server.max_s)  # blocks this SFTP session's only thread
+            return b""
+        if server.behaviour == "sftp_drip":
+            server.stopped.wait(server.interval)
+            server._sent(1)
+            return b"."
+        server._sent(length)
+        return b"z" * length
+
+    def write(self, offset: int, data: bytes) -> int:
+        if self.server.behaviour == "sftp_stall":
+            self.server.stopped.wait(self.server.max_s)
+        return paramiko.SFTP_OK
+
+
+def _attrs(server: HostileServer) -> paramiko.SFTPAttributes:
+    a = paramiko.SFTPAttributes()
+    a.st_size = FLOOD_SIZE
+    a.st_mode = 0o100644
+    a.st_uid = a.st_gid = 0
+    a.st_atime = a.st_mtime = int(time.time())
+    return a
+
+
+class _Sftp(paramiko.SFTPServerInterface):
+    def __init__(self, server_interface, server: HostileServer) -> None:
+        super().__init__(server_interface)
+        self.server = server
+
+    def stat(self, path: str):
+        return _attrs(self.server)
+
+    lstat = stat
+
+    def open(self, path: str, flags: int, attr):
+        return _Handle(self.server)

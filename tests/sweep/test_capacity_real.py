@@ -3,8 +3,9 @@ a new connection per request), run through Snakemake like any sweep.
 
 A host given a quarter of a CPU must have a lower capacity than a host with one CPU, each
 search must converge within its step budget and bracket its result between its last
-passing and first failing steps, and the step that failed first on the small host must name
-that host's CPU as what ran out, never the load generator.
+passing and its lowest confirmed failing rate (a failing step is repeated once before it
+counts), and the step that failed first on the small host must name that host's CPU as what
+ran out, never the load generator: a capacity measured, not a lower bound.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def searched(sweep_env_factory, tmp_path_factory) -> tuple[Path, dict[str, dict]
         "sweep": "capt",
         "inventory": "local",
         "capacity": {"p99_ms": 1000, "start_rps": 8, "growth": 2, "resolution": 0.25,
-                     "max_steps": 7},
+                     "max_steps": 12},
         "points": {
             "hosts": ["taco"], "host_cpus": [0.25, 1], "profiles": ["tuned"],
             "libraries": ["ssh2"], "connections": ["per-request"], "commands": ["uptime"],
@@ -56,12 +57,24 @@ def test_each_search_converges_and_brackets_its_capacity(searched):
     _, found = searched
     for cpus, res in found.items():
         steps = res["steps"]
-        assert 2 <= len(steps) <= 7, (cpus, steps)
+        assert 3 <= len(steps) <= 12, (cpus, steps)
         assert res["converged"], (cpus, steps)
         low, high = res["bracket"]
         assert res["capacity_rps"] == low == max(s["rps"] for s in steps if s["passes"])
         assert high == min(s["rps"] for s in steps if not s["passes"] and s["rps"] > low)
         assert high - low <= max(1.0, 0.25 * low)
+        # the upper bracket is confirmed: its rate failed twice, on consecutive steps
+        at_high = [s for s in steps if s["rps"] == high]
+        assert [s["passes"] for s in at_high] == [False, False], (cpus, steps)
+        assert at_high[1]["step"] == at_high[0]["step"] + 1
+        assert high in res["confirmed_failures_rps"]
+        # measured, or (this machine's CPU or the generator ran out at the bracket: a shared
+        # machine can be that busy) only a lower bound, and then it says so
+        env = "environment" in res["bracket_high_limit_kinds"]
+        assert res["lower_bound"] == env, (cpus, steps)
+        want = f"≥ {low:g} RPS, environment-limited" if env else f"{low:g} RPS (bracket"
+        assert res["capacity_text"].startswith(want), res["capacity_text"]
+        assert not res["non_monotone"] or res["unconfirmed_failures_rps"], (cpus, steps)
 
 
 def test_a_smaller_host_has_a_lower_capacity(searched):
@@ -78,6 +91,7 @@ def test_the_small_host_ran_out_of_cpu_and_the_generator_is_not_blamed(searched)
     )
     limited = json.loads(small[small["point_id"] == first_fail["id"]]["limited_by"].iloc[0])
     assert "host_cpu:taco" in limited, limited
+    assert first_fail["limit_kind"] in ("saturated", "environment"), first_fail
     for text in small["limited_by"].unique():
         assert not any(x.startswith("generator_") for x in json.loads(text)), text
     # every step's counts added up

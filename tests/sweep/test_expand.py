@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 
 import pytest
 import yaml
@@ -90,21 +91,31 @@ def test_changing_one_rate_changes_only_those_points():
     assert all(after[k]["rps"] == 60 for k in set(after) - same)
 
 
-def test_order_is_seeded_interleaved_and_switches_profiles_once():
+def test_order_interleaves_profiles_per_trial_round_with_one_switch_per_round():
     points = sweep.expand(cfg())
     ps = list(points.values())
-    profiles = [p["profile"] for p in ps]
-    # one block per sshd profile: a reload never happens more often than it must
-    assert [k for i, k in enumerate(profiles) if i == 0 or profiles[i - 1] != k] == [
-        "default",
-        "tuned",
+    # trial rounds: trial 0 of every configuration before any trial 1
+    trials = [p["trial"] for p in ps]
+    assert trials == sorted(trials)
+    # every round holds a block of each profile: the profile is not confounded with time
+    blocks = [
+        (p["trial"], p["profile"])
+        for i, p in enumerate(ps)
+        if i == 0 or (ps[i - 1]["trial"], ps[i - 1]["profile"]) != (p["trial"], p["profile"])
     ]
-    # within a profile, trial rounds: trial 0 of every configuration before any trial 1
-    for prof in ("default", "tuned"):
-        trials = [p["trial"] for p in ps if p["profile"] == prof]
-        assert trials == sorted(trials)
+    assert len(blocks) == 3 * 2
+    assert all({prof for t, prof in blocks if t == r} == {"default", "tuned"} for r in range(3))
+    # the blocks alternate (A B | B A | A B): one sshd switch per round, no more
+    profiles = [p["profile"] for p in ps]
+    switches = sum(a != b for a, b in itertools.pairwise(profiles))
+    assert switches == 3
+    # the plan says each point's profile and trial (the run order log)
+    plan = sweep.plan(cfg(), points)
+    assert [(r["profile"], r["trial"]) for r in plan["points"]] == [
+        (p["profile"], p["trial"]) for p in ps
+    ]
     # the libraries' order differs between rounds somewhere (interleaved, not in blocks)
-    rounds = {(p["profile"], p["trial"]): [] for p in ps}  # first library seen in each round
+    rounds = {(p["profile"], p["trial"]): [] for p in ps}  # first library seen in each block
     for p in ps:
         r = rounds[(p["profile"], p["trial"])]
         if p["library"] not in r:

@@ -1,5 +1,7 @@
 """A broken config stops before anything is provisioned; a host's sshd killed during a
-point makes that point fail (and only that one), and the sweep still finishes and tears down."""
+point makes that point fail (and only that one: a failure of the system under test is not
+rerun); Locust killed during the next point is a harness failure, so that point runs again
+and is kept with its first attempt recorded; the sweep still finishes and tears down."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
@@ -77,6 +80,7 @@ def test_killed_sshd_fails_that_point_and_the_sweep_goes_on(sweep_env_factory, t
     cfg.write_text(yaml.safe_dump(config))
     first = Path(env["SSHBENCH_RESULTS"]) / "kill" / "points"
     first = first / "r5-taco-c2-uptime-default-ssh2-perreq-tcpd-sustained-t0"
+    second_dir = first.parent / first.name.replace("-t0", "-t1")
     status = Path(env["SSHBENCH_STATE"]) / "testbed" / name / "status.json"
     proc = subprocess.Popen(
         [SNAKEMAKE, "--cores", "2", "--until", "run_point", "--configfile", str(cfg)],
@@ -95,7 +99,14 @@ def test_killed_sshd_fails_that_point_and_the_sweep_goes_on(sweep_env_factory, t
             time.sleep(0.2)
         sshd_pid = json.loads(status.read_text())["hosts"]["taco"]["sshd_pid"]
         os.kill(int(sshd_pid), signal.SIGKILL)  # this test's own testbed's sshd
-        out, _ = proc.communicate(timeout=240)
+        part = second_dir / "requests-0.csv"
+        while not (part.exists() and len(part.read_text().splitlines()) >= 4):
+            assert proc.poll() is None, proc.stdout.read()[-3000:]
+            assert time.monotonic() < deadline + 120, "the second point never started sending"
+            time.sleep(0.2)
+        locust_pid = _locust_of(second_dir)
+        os.kill(locust_pid, signal.SIGKILL)  # the Locust this test's sweep started
+        out, _ = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -110,10 +121,25 @@ def test_killed_sshd_fails_that_point_and_the_sweep_goes_on(sweep_env_factory, t
     assert failed["counts"]["failed"] > 0 and failed["integrity"] == "ok"
     assert (first / "requests.csv").exists() and (first / "locust_stats.csv").exists()
     assert "r5-taco-c2-uptime-default-ssh2-perreq-tcpd-sustained-t0: failed" in out
-    second = json.loads(
-        (first.parent / first.name.replace("-t0", "-t1") / "point.json").read_text()
-    )
+    assert failed["attempts"] == [], "a failure of the system under test was rerun"
+    second = json.loads((second_dir / "point.json").read_text())
     assert second["status"] == "ok", f"{second['error_class']}: {second['error']}"
     assert second["counts"]["failed"] == 0 and second["integrity"] == "ok"
+    # Locust killed: a harness failure, run once more; the first attempt is on record
+    (attempt,) = second["attempts"]
+    assert attempt["error_class"] == "locust_error", attempt
+    assert str(-signal.SIGKILL) in attempt["error"]
+    assert attempt["started_at"] <= attempt["ended_at"] <= second["started_at"]
+    assert (second_dir / "attempt-1" / "locust.log").exists()
+    assert f"point {second_dir.name}: locust_error (a harness failure): running it again" in out
     assert "teardown: testbed" in out
     assert not _netns_of(name)
+
+
+def _locust_of(point_dir: Path) -> int:
+    """PID of the Locust process writing into `point_dir` (its --csv prefix is there)."""
+    prefix = str(point_dir / "locust")
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if prefix in (proc.info["cmdline"] or []):
+            return proc.info["pid"]
+    raise AssertionError(f"no Locust process writes to {point_dir}")

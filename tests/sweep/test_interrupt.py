@@ -1,5 +1,8 @@
 """Ctrl-C during a sweep, then the same command again: the sweep continues where it
-stopped, finished points are not run again, and the console said how to continue.
+stopped, finished points are not run again, and the console said how to continue. The
+console's "N of M points finished and kept" is what is on disk, and a kept point (even one
+whose job Ctrl-C cut after it wrote point.json, which Snakemake marks incomplete) is never
+measured again.
 
 The interrupt comes the way a terminal sends it (SIGINT to the whole foreground process group:
 Snakemake, the point's job, Locust) right when a point has written its point.json but its job
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -94,13 +98,22 @@ def test_ctrl_c_then_the_same_command_continues(env: dict[str, str], tmp_path: P
         assert proc.returncode != 0, said[-3000:]
         assert "run the same command again" in said, said[-3000:]
         assert f"teardown: testbed {env['SSHBENCH_TESTBED']}: down" in said, said[-3000:]
-        kept = (first / "point.json").read_bytes()
+        # What the console counted as kept is what is on disk: a point cut by Ctrl-C
+        # either left its whole record (kept) or nothing (discarded, it runs again).
+        kept = {d.name: (d / "point.json").read_bytes() for d in _finished(points)}
+        counted = re.search(r"(\d+) of (\d+) points finished and kept", said)
+        assert counted, said[-3000:]
+        assert int(counted[1]) == len(kept) >= 2 and int(counted[2]) == len(CI_POINTS)
+        left = {d.name for d in points.iterdir()} - set(kept)
+        assert not left, f"half a point left behind: {left}"
         again = run_snakemake(env, *README_COMMAND, timeout=600)
         out = again.stdout + again.stderr
         assert again.returncode == 0, out[-3000:]
         assert "IncompleteFilesException" not in out
-        assert (first / "point.json").read_bytes() == kept, "a finished point ran again"
         assert f"point {first.name}:" not in again.stdout
+        for name, record in kept.items():
+            assert (points / name / "point.json").read_bytes() == record, f"{name} ran again"
+            assert f"point {name}: ok  " not in again.stdout, f"{name} was measured again"
         for pid in CI_POINTS:
             rec = json.loads((points / pid / "point.json").read_text())
             assert rec["status"] == "ok", f"{pid}: {rec['error_class']}: {rec['error']}"

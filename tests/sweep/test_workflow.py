@@ -25,6 +25,7 @@ CI_CONFIG = paths.EXPERIMENTS_DIR / "ci.yaml"
 POINTS = sweep.expand(sweep.load(CI_CONFIG))
 # The burst against the default MaxStartups: refusals expected (test_refused_burst...).
 REFUSED = "n40-taco-c2-uptime-default-ssh2-perreq-tcpd-burst-t0"
+TACO_MEMORY = 2048 * 1024 * 1024  # ansible/inventories/local: testbed_host_memory_mb
 
 
 def _record(ci_sweep: Path, pid: str) -> dict:
@@ -81,6 +82,13 @@ def test_auth_point_directory(ci_sweep: Path, pid: str) -> None:
     assert [int(r["slot"]) for r in rows] == list(range(len(rows)))
     assert all(r["outcome"] == "ok" and r["name"] == "auth" for r in rows)
     assert all(0 < float(r["latency_ms"]) == float(r["service_ms"]) for r in rows)
+    # sampled like a load point: the host's CPU and memory, and the process doing the logins
+    res = rec["resources"]
+    assert res["host"] == "taco" and res["host_mem_limit_bytes"] == TACO_MEMORY
+    samples = res["samples"]
+    assert len(samples) >= 2 and all(0 < x["host_mem_bytes"] <= TACO_MEMORY for x in samples)
+    assert samples[-1]["host_cpu_s"] > samples[0]["host_cpu_s"]
+    assert samples[-1]["generator_cpu_s"] > samples[0]["generator_cpu_s"]
 
 
 @pytest.mark.parametrize("pid", [p for p in POINTS if p != REFUSED and p not in AUTH])
@@ -108,6 +116,9 @@ def test_point_directory(ci_sweep: Path, pid: str) -> None:
     samples = rec["resources"]["samples"]
     assert samples and all("host_cpu_s" in x and "api_cpu_s" in x for x in samples)
     assert samples[-1]["host_cpu_s"] > samples[0]["host_cpu_s"]
+    # the host's memory in use at every sample, below its limit (the study's 2 GB for taco)
+    assert rec["resources"]["host_mem_limit_bytes"] == TACO_MEMORY
+    assert all(0 < x["host_mem_bytes"] <= TACO_MEMORY for x in samples)
 
     sched = rec["schedule"]
     if params["pattern"] == "sustained":
@@ -153,7 +164,10 @@ def test_points_ran_in_the_planned_order(ci_sweep: Path) -> None:
     assert [r["id"] for r in recs] == [p["id"] for p in plan["points"]] == list(POINTS)
     profiles = [r["params"]["profile"] for r in recs]
     switches = sum(a != b for a, b in itertools.pairwise(profiles))
-    assert switches == len(set(profiles)) - 1  # one block per sshd profile
+    # profile blocks alternate per trial round: one switch per round at most
+    rounds = len({r["params"]["trial"] for r in recs})
+    assert len(set(profiles)) - 1 <= switches <= rounds
+    assert [p["profile"] for p in plan["points"]] == profiles
     # never two points at once on the testbed
     for a, b in itertools.pairwise(recs):
         assert a["ended_at"] <= b["started_at"]

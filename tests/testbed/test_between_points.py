@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from sshbench import paths, testbed, testbed_live
+from sshbench import paths, resources, testbed, testbed_live
 
 from .ssh2_calls import call, parallel
 
@@ -165,6 +165,43 @@ def test_counters_read_from_the_kernel(taco: dict[str, Any]) -> None:
     assert isinstance(counters["nr_periods"], int) and counters["cpu_s"] > 0
     call(taco)  # one more connection: its CPU is counted
     assert testbed.host_cpu_counters("taco")["cpu_s"] > counters["cpu_s"]
+
+
+def test_sshd_t_shows_the_profile_in_force_and_names_a_mismatch(taco: dict[str, Any]) -> None:
+    """The runner's check before every point: the applied sshd -T against the profile."""
+    started = time.monotonic()
+    ok = testbed.check_profile("taco", taco, "default")
+    assert time.monotonic() - started < 1.0  # cheap enough to run before every point
+    assert ok["settings"] == {
+        "maxstartups": "10:30:100",
+        "maxsessions": "10",
+        "logingracetime": "120",
+        "maxauthtries": "6",
+    }
+    assert ok["source"] == f"sshd -T -f {taco['sshd_config']}"
+    # the status said tuned, but the sshd config in force is the default profile's
+    with pytest.raises(testbed.TestbedError, match=r"maxstartups '10:30:100'.*'1000:30:3000'"):
+        testbed.check_profile("taco", {**taco, "profile": "tuned"}, "tuned")
+    with pytest.raises(testbed.TestbedError, match=r"has sshd profile 'default'.*'tuned'"):
+        testbed.check_profile("taco", taco, "tuned")
+    # a profile of the sweep whose values differ from what sshd runs with
+    mine = {"default": {"max_sessions": 11}}
+    with pytest.raises(testbed.TestbedError, match=r"maxsessions '10'.*'11'"):
+        testbed.check_profile("taco", taco, "default", mine)
+
+
+def test_host_memory_in_use_and_its_limit(taco: dict[str, Any]) -> None:
+    mem = resources.HostMemory.of_provenance(taco["provenance"])
+    assert mem is not None and mem.limit() == 2048 * 1024 * 1024  # the study's taco
+    before = mem.used()
+    assert before and 0 < before < mem.limit()
+    sampler = resources.Sampler(None, [os.getpid()], "taco", None, mem)
+    with sampler.every(0.1):
+        parallel(taco, 8)  # sshd forks a session per connection, inside the group
+    rec = sampler.record(0.1, None)
+    assert rec["host_mem_limit_bytes"] == mem.limit()
+    assert len(rec["samples"]) >= 2
+    assert all(0 < x["host_mem_bytes"] < mem.limit() for x in rec["samples"])
 
 
 def test_client_tcp_quickack_is_in_the_route_and_applied_once(

@@ -177,7 +177,7 @@ def _when_sending(part: Path, action) -> threading.Thread:
     return thread
 
 
-def test_killed_remote_worker_fails_that_point_and_the_next_runs(vms_testbed, cloud):
+def test_killed_remote_worker_attempt_is_rerun_and_the_next_point_runs(vms_testbed, cloud):
     (first, second), settings = _points(duration_s=5, trials=2, hosts=["load"], processes=1)
     remote = Path(cloud["hosts"]["load"]["dir"]) / "loadgen" / first[0]
     killed: dict[str, int] = {}
@@ -190,9 +190,12 @@ def test_killed_remote_worker_fails_that_point_and_the_next_runs(vms_testbed, cl
     rec = point.run("vmfail", first[0], first[1], settings)
     thread.join(5)
     assert killed, "the worker never started sending"
-    assert rec["status"] == "failed" and rec["error_class"] == "worker_lost", rec["error"]
-    assert "load-0" in rec["error"] and "\n" not in rec["error"]
-    assert rec["loadgen"]["workers_lost"] == ["load-0"]
+    # worker_lost is the harness's failure: the point is rerun once (issue 20), and the lost
+    # attempt stays in its record
+    (lost,) = rec["attempts"]
+    assert lost["error_class"] == "worker_lost", lost
+    assert "load-0" in lost["error"] and "\n" not in lost["error"]
+    assert rec["status"] == "ok", f"{rec['error_class']}: {rec['error']}"
     rec = point.run("vmfail", second[0], second[1], settings)
     assert rec["status"] == "ok", f"{rec['error_class']}: {rec['error']}"
     assert rec["integrity"] == "ok" and rec["counts"]["failed"] == 0

@@ -134,6 +134,7 @@ rule analysis_report:
             caption="../../paper/captions/report.rst",
         ),
         md=LAYOUT.report_md,
+        summary=LAYOUT.figure("summary_claims", "png"),
     conda:
         "../../environment.yml"
     log:
