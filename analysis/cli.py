@@ -30,6 +30,9 @@ def run_all(sweep_dir: Path, claims_file: Path | None = None) -> Path:
     log.info("tidy table: %d rows -> %s", len(tidy), layout.tidy)
     for stem in FIGURES:
         draw(stem, tidy, layout.figure(stem, "png"))
+    from analysis.model.run import run_model  # model (issue 19): before the claims use it
+
+    run_model(layout, tidy, claims_file or default_claims_file())
     write_tables(tidy, claims_file or default_claims_file(), layout)
     render_report(layout)
     return layout.report_html

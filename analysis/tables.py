@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis.claims import evaluate, load_claims
 from analysis.common import NOT_MEASURED, fmt_level, isnan
+from analysis.model.claims_hook import add_projection  # model (issue 19)
 from analysis.select import (
     LIBRARY_ORDER,
     PERCENTILES,
@@ -438,6 +439,8 @@ def write_tables(tidy: pd.DataFrame, claims_file: Path, layout: SweepLayout) -> 
         on="claim_id",
         how="left",
     )
+    # model (issue 19): projected verdicts beside the measured ones, never in their place
+    details_full = add_projection(details_full, layout.model_file("projection.csv"))
     details_full.to_csv(layout.claims, index=False)
     summary.to_csv(layout.claims_summary, index=False)
     tables = {

@@ -120,6 +120,19 @@ TABLES: tuple[str, ...] = (
 )
 
 
+# The model's files under results/<sweep>/model/ and its figure (analysis.model).
+MODEL_FILES: tuple[str, ...] = (
+    "demands.csv",
+    "validation.csv",
+    "validation.json",
+    "projection.csv",
+    "curves.csv",
+    "section.html",
+    "section.md",
+)
+MODEL_FIGURE = "fig9_projection"
+
+
 class SweepLayout:
     """Every file and folder of one sweep, derived from its directory (results/<sweep>).
 
@@ -181,6 +194,22 @@ class SweepLayout:
 
     def capacity_search(self, search: str) -> Path:
         return self.capacity / f"{search}.json"
+
+    @property
+    def model(self) -> Path:
+        """The model's outputs (analysis.model): demands, validation, projection, section."""
+        return self.root / "model"
+
+    def model_file(self, name: str) -> Path:
+        return self.model / name
+
+    def model_outputs(self) -> list[Path]:
+        """What the model rule writes: its tables and section, and figure 9."""
+        return [
+            *(self.model_file(n) for n in MODEL_FILES),
+            self.figure(MODEL_FIGURE, "png"),
+            self.figure(MODEL_FIGURE, "pdf"),
+        ]
 
     # files
     @property

@@ -326,6 +326,6 @@ def test_sweep_list_one_group_as_snakemake_targets(capsys, tmp_path, monkeypatch
                    for sid in sweep.searches(sweep.load(quick))]  # fmt: skip
     assert cli.main(["sweep", "list", quick, "--group", "loadtest", "--targets"]) == 0
     out = capsys.readouterr().out.split()
-    assert len(out) == 9 and all(p.endswith("/point.json") for p in out)
+    assert len(out) == 3 and all(p.endswith("/point.json") for p in out)  # 10 RPS x 3 trials
     assert cli.main(["sweep", "list", quick, "--group", "nope"]) == 1
     assert "no group 'nope' in sweep 'quick'" in capsys.readouterr().err

@@ -66,9 +66,31 @@ rule analysis_figure:
         "../scripts/analysis_figure.py"
 
 
+rule analysis_model:
+    input:
+        tidy=LAYOUT.tidy,
+        claims_file=paths.PAPER_DIR / "claims.yaml",
+        templates=[
+            TEMPLATES / "_projection_section.html.j2",
+            TEMPLATES / "_projection_section.md.j2",
+        ],
+        code=code_inputs(SCRIPTS / "analysis_model.py"),
+    output:
+        LAYOUT.model_outputs(),
+    conda:
+        "../../environment.yml"
+    log:
+        LAYOUT.log("model"),
+    message:
+        "Fitting demands, validating the model and projecting onto the study's hardware"
+    script:
+        "../scripts/analysis_model.py"
+
+
 rule analysis_paper_tables:
     input:
         tidy=LAYOUT.tidy,
+        projection=LAYOUT.model_file("projection.csv"),
         claims_file=paths.PAPER_DIR / "claims.yaml",
         template=TEMPLATES / "table.tex.j2",
         code=code_inputs(SCRIPTS / "analysis_tables.py"),
@@ -96,10 +118,13 @@ rule analysis_report:
         figures=LAYOUT.figure_outputs(),
         tables=LAYOUT.table_outputs(),
         claims_file=paths.PAPER_DIR / "claims.yaml",
+        model=LAYOUT.model_outputs(),
         templates=[
             TEMPLATES / "report.html.j2",
             TEMPLATES / "report.md.j2",
             TEMPLATES / "report.css",
+            TEMPLATES / "_projection.html.j2",
+            TEMPLATES / "_projection.md.j2",
         ],
         code=code_inputs(SCRIPTS / "analysis_report.py"),
     output:
