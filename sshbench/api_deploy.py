@@ -21,6 +21,7 @@ import psutil
 import requests
 
 from sshbench import ansible_run, paths
+from sshbench.redact import redact
 
 
 class DeployError(RuntimeError):
@@ -114,11 +115,15 @@ def current() -> dict[str, Any] | None:
 
 
 def _wanted(library: str, connections: str, api: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "library": library,
-        "connections": connections,
-        **{k: v for k, v in sorted(api.items()) if k != "port"},
-    }
+    """What a deployment is for, as recorded in deployment.json and point.json: credentials
+    masked (redact.py), so a changed database password alone does not redeploy."""
+    return redact(
+        {
+            "library": library,
+            "connections": connections,
+            **{k: v for k, v in sorted(api.items()) if k != "port"},
+        }
+    )
 
 
 def target(api: dict[str, Any], inventory: str) -> str:

@@ -29,6 +29,7 @@ from sshbench import (
     sweep,
     testbed,
 )
+from sshbench.redact import redact
 
 
 class PointFailure(Exception):
@@ -355,7 +356,7 @@ def run(
 def write_record(pdir: Path, rec: dict[str, Any]) -> None:
     """point.json, atomically: a point directory with a point.json is final."""
     tmp = pdir / "point.json.tmp"
-    tmp.write_text(json.dumps(rec, indent=1, default=str) + "\n")
+    tmp.write_text(json.dumps(redact(rec), indent=1, default=str) + "\n")
     tmp.replace(pdir / "point.json")
 
 
