@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pymysql
 import pytest
-from helpers import run_snakemake, teardown_in
 
 from sshapi.testing import free_port, stop_process
+from sweep.helpers import run_snakemake, teardown_in
 
 MARIADBD = "/usr/sbin/mariadbd"
 PASSWORD = "Pw-q7XkZ3-never-in-results"
