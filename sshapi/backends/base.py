@@ -25,7 +25,9 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Protocol
@@ -59,8 +61,64 @@ class Connection(Protocol):
 
 
 # Name lookups run here so a slow resolver cannot hold a request past its deadline (the
-# lookup itself cannot be interrupted; a few threads bound how many may hang at once).
-_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sshapi-resolve")
+# lookup itself cannot be interrupted; a few threads bound how many may hang at once). The
+# queue in front of them is bounded too: past MAX_LOOKUPS waiting or running, a lookup fails
+# at once instead of queueing behind names in a silent zone for minutes (issue 24). A name
+# being looked up is looked up once (later callers share the answer), and answers are kept
+# LOOKUP_TTL seconds (failures and timeouts NEGATIVE_TTL), so one user's silent names cost
+# the others nothing after the first MAX_LOOKUPS.
+LOOKUP_THREADS = 4
+MAX_LOOKUPS = 16
+LOOKUP_TTL = 60.0
+NEGATIVE_TTL = 30.0
+MAX_CACHED_NAMES = 4096
+_RESOLVER = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="sshapi-resolve")
+_lookup_lock = threading.Lock()
+_in_flight: dict[tuple[str, int], Future] = {}
+_answers: dict[tuple[str, int], tuple[float, list | None]] = {}  # -> (expires, infos or None)
+
+
+def _remember(key: tuple[str, int], infos: list | None) -> None:
+    ttl = LOOKUP_TTL if infos else NEGATIVE_TTL
+    with _lookup_lock:
+        _in_flight.pop(key, None)
+        if len(_answers) >= MAX_CACHED_NAMES:
+            now = time.monotonic()
+            for k in [k for k, (t, _) in _answers.items() if t <= now] or list(_answers)[:64]:
+                _answers.pop(k, None)
+        _answers[key] = (time.monotonic() + ttl, infos)
+
+
+def _lookup(host: str, port: int) -> list | None:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        infos = None
+    _remember((host, port), infos)
+    return infos
+
+
+def lookup(host: str, port: int, deadline: Deadline) -> list:
+    """getaddrinfo(host, port) within `deadline`, through the bounded, cached resolver."""
+    key = (host, port)
+    with _lookup_lock:
+        hit = _answers.get(key)
+        if hit and hit[0] > time.monotonic():
+            if hit[1] is None:
+                raise unreachable(host, port)
+            return hit[1]
+        future = _in_flight.get(key)
+        if future is None:
+            if len(_in_flight) >= MAX_LOOKUPS:
+                raise unreachable(host, port)  # the resolver is busy: fail now, not later
+            future = _in_flight[key] = _RESOLVER.submit(_lookup, host, port)
+    try:
+        infos = future.result(timeout=max(0.0, deadline.left()))
+    except FutureTimeout:
+        raise SSHTimeout(f"looking up {host} did not finish in time") from None
+    if not infos:
+        raise unreachable(host, port)
+    return infos
 
 
 def unreachable(host: str, port: int) -> SSHFailure:
@@ -89,13 +147,7 @@ def resolve(host: str, port: int, deadline: Deadline, allowed: tuple[str, ...] =
         ipaddress.ip_address(host)
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)  # a literal: no lookup
     except ValueError:
-        future = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-        try:
-            infos = future.result(timeout=max(0.0, deadline.left()))
-        except FutureTimeout:
-            raise SSHTimeout(f"looking up {host} did not finish in time") from None
-        except OSError:
-            raise unreachable(host, port) from None
+        infos = lookup(host, port, deadline)
     except OSError:
         raise unreachable(host, port) from None
     if allowed:
