@@ -21,6 +21,8 @@ from sshapi.errors import (
     ApiError,
     BadRequest,
     NotFound,
+    SSHConnectionRefused,
+    SSHFailure,
     TooLarge,
     TooManyRequests,
     Unauthorized,
@@ -165,6 +167,9 @@ def create_app(settings: Settings | None = None) -> Flask:
                 e.code,
                 ms,
             )
+            if settings.uniform_connect_errors and _unreached(e):
+                log.info("user %s %s: %s", g.user_id, name, e.message)  # the detail: log only
+                raise SSHFailure(f"cannot connect to credential {name}") from None
             raise
         finally:
             with running_lock:
@@ -195,6 +200,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.connections,
     )
     return app
+
+
+def _unreached(e: ApiError) -> bool:
+    """Whether `e` says the host was not reached at all (refused, unreachable, TCP timeout)."""
+    return isinstance(e, SSHConnectionRefused) or bool(getattr(e, "tcp_level", False))
 
 
 def _known_name(name: str) -> None:

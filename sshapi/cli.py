@@ -92,6 +92,20 @@ def parser() -> argparse.ArgumentParser:
         help="connect only to addresses in these networks (repeatable; default: anywhere)",
     )
     s.add_argument(
+        "--deny-network",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="never connect to addresses in these networks, even inside --allow-network "
+        "(repeatable; 'self': this machine's own addresses)",
+    )
+    s.add_argument(
+        "--uniform-connect-errors",
+        action="store_true",
+        help="answer refused, unreachable and timed-out connects alike (502 ssh_error), "
+        "the detail in the log only",
+    )
+    s.add_argument(
         "--max-connections",
         type=_positive(int),
         default=50,
@@ -150,6 +164,8 @@ def serve(args: argparse.Namespace) -> int:
         max_user_requests=args.max_user_requests or max(1, args.threads // 2),
         max_credentials=args.max_credentials,
         allowed_networks=tuple(args.allow_network),
+        denied_networks=tuple(args.deny_network),
+        uniform_connect_errors=args.uniform_connect_errors,
     )
     return run_gunicorn(
         settings,

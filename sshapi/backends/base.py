@@ -115,7 +115,7 @@ def lookup(host: str, port: int, deadline: Deadline) -> list:
     try:
         infos = future.result(timeout=max(0.0, deadline.left()))
     except FutureTimeout:
-        raise SSHTimeout(f"looking up {host} did not finish in time") from None
+        raise tcp_level(SSHTimeout(f"looking up {host} did not finish in time")) from None
     if not infos:
         raise unreachable(host, port)
     return infos
@@ -124,7 +124,14 @@ def lookup(host: str, port: int, deadline: Deadline) -> list:
 def unreachable(host: str, port: int) -> SSHFailure:
     """One text for every destination the API will not or cannot reach (unknown name, not
     in the allowed networks, no route), so error messages do not help map a network."""
-    return SSHFailure(f"cannot connect to {host}:{port}")
+    return tcp_level(SSHFailure(f"cannot connect to {host}:{port}"))
+
+
+def tcp_level(err: SSHFailure) -> SSHFailure:
+    """Mark a failure to reach host:port at all (lookup, route, refused, TCP timeout): the
+    API answers these alike when settings.uniform_connect_errors is on."""
+    err.tcp_level = True  # type: ignore[attr-defined]
+    return err
 
 
 def handshake_timeout(host: str, port: int, seconds: float) -> SSHTimeout:
@@ -141,8 +148,8 @@ def exec_timeout(command: str, host: str, port: int, timeout: float) -> SSHTimeo
 
 def resolve(host: str, port: int, deadline: Deadline, allowed: tuple[str, ...] = ()) -> list:
     """The addresses (getaddrinfo tuples) of host:port the API may connect to: all of them,
-    or only those inside `allowed` networks (checked after resolution, and the caller connects
-    to these addresses, never to the name again)."""
+    or only those inside `allowed` networks and outside its "!CIDR" ones (checked after
+    resolution, and the caller connects to these addresses, never to the name again)."""
     try:
         ipaddress.ip_address(host)
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)  # a literal: no lookup
@@ -150,12 +157,21 @@ def resolve(host: str, port: int, deadline: Deadline, allowed: tuple[str, ...] =
         infos = lookup(host, port, deadline)
     except OSError:
         raise unreachable(host, port) from None
-    if allowed:
-        nets = [ipaddress.ip_network(n) for n in allowed]
-        infos = [i for i in infos if any(ipaddress.ip_address(i[4][0]) in n for n in nets)]
+    denied = [ipaddress.ip_network(n[1:]) for n in allowed if n.startswith("!")]
+    nets = [ipaddress.ip_network(n) for n in allowed if not n.startswith("!")]
+    if nets:
+        infos = [i for i in infos if any(_ip(i) in n for n in nets)]
+    if denied:
+        infos = [i for i in infos if not any(_ip(i) in n for n in denied)]
     if not infos:
         raise unreachable(host, port)
     return infos
+
+
+def _ip(info: tuple) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 is 127.0.0.1
+    return mapped or ip
 
 
 def open_socket(
@@ -172,7 +188,7 @@ def open_socket(
     for family, kind, proto, _, addr in infos:
         left = deadline.cap(timeout)
         if left <= 0:
-            raise SSHTimeout(f"TCP connect to {host}:{port} timed out")
+            raise tcp_level(SSHTimeout(f"TCP connect to {host}:{port} timed out"))
         sock = socket.socket(family, kind, proto)
         sock.settimeout(left)
         try:
@@ -182,13 +198,13 @@ def open_socket(
             refused = True
         except TimeoutError:
             sock.close()
-            raise SSHTimeout(f"TCP connect to {host}:{port} timed out") from None
+            raise tcp_level(SSHTimeout(f"TCP connect to {host}:{port} timed out")) from None
         except OSError:
             pass
         sock.close()
     else:
         if refused:
-            raise SSHConnectionRefused(f"connection to {host}:{port} refused")
+            raise tcp_level(SSHConnectionRefused(f"connection to {host}:{port} refused"))
         raise unreachable(host, port)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, TCP_NODELAY)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, SO_KEEPALIVE)
