@@ -64,6 +64,7 @@ def make_runner(settings: Settings) -> tuple[Callable[[Target, str], Result], Po
         settings.max_connections,
         min(settings.max_sessions_per_connection, backend.MAX_CHANNELS),
         wait_timeout=settings.connect_timeout,
+        max_per_owner=settings.max_user_connections,
     )
     atexit.register(pool.close_all)
 

@@ -113,6 +113,12 @@ def parser() -> argparse.ArgumentParser:
         help="pooled: open SSH connections per worker",
     )
     s.add_argument(
+        "--max-user-connections",
+        type=_positive(int),
+        metavar="N",
+        help="pooled: connections one API user may hold per worker (default: all of them)",
+    )
+    s.add_argument(
         "--max-sessions-per-connection",
         type=_positive(int),
         default=10,
@@ -160,6 +166,7 @@ def serve(args: argparse.Namespace) -> int:
         request_timeout=args.request_timeout,
         max_connections=args.max_connections,
         max_sessions_per_connection=args.max_sessions_per_connection,
+        max_user_connections=args.max_user_connections,
         max_output_bytes=args.max_output_bytes,
         max_user_requests=args.max_user_requests or max(1, args.threads // 2),
         max_credentials=args.max_credentials,

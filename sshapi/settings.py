@@ -37,6 +37,9 @@ class Settings:
     command_timeout: float = 30.0  # opening the channel, running the command, reading output
     max_connections: int = 50  # pooled mode: open SSH connections per server process
     max_sessions_per_connection: int = 10  # pooled mode: concurrent channels on one connection
+    # pooled mode: connections one API user may hold in one worker; None: max_connections
+    # (the benchmark is one user); a shared service sets its fair share
+    max_user_connections: int | None = None
     # One wall-clock deadline per request, across connect, auth, exec, read and close;
     # None: connect_timeout + command_timeout. Each phase is also held to its own timeout.
     request_timeout: float | None = None
