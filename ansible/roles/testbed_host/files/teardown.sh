@@ -8,6 +8,13 @@
 set -uo pipefail
 : "${SSHD_ALIVE:?SSHD_ALIVE must name roles/sshd/files/sshd_alive.sh}"
 tag="$1-$2-" dir=$3 user=$4 home=$5
+# Only ever a testbed's own directory: STATE/testbed/NAME, absolute, no "..", no symlink.
+real=$(realpath -m -s -- "$dir")
+if [ "$real" != "$dir" ] || [ "$(basename -- "$real")" != "$2" ] \
+  || [ "$(basename -- "$(dirname -- "$real")")" != testbed ] || [ -z "$2" ] || [ -L "$dir" ]; then
+  echo "teardown.sh: refusing $dir: not a testbed directory (.../testbed/$2)" >&2
+  exit 2
+fi
 
 # kill_all PID...: TERM, wait up to 3 s, then KILL what is left.
 kill_all() {
