@@ -1,0 +1,59 @@
+"""Inputs that reach templates and shell command lines are checked first (issue 24): the
+API's address (a newline would reach the unit's ExecStart), sshd profile names from
+`--profiles FILE`, and the directory teardown.sh may delete."""
+
+from __future__ import annotations
+
+import subprocess
+
+import jsonschema
+import pytest
+
+from sshbench import paths, sweep, testbed, testbed_cli
+
+TEARDOWN = paths.ANSIBLE_DIR / "roles" / "testbed_host" / "files" / "teardown.sh"
+
+
+@pytest.mark.parametrize(
+    "address, ok",
+    [("127.0.0.1", True), ("10.0.0.5", True), ("api.example.org", True), ("::1", True),
+     ("127.0.0.1\nExecStartPre=/bin/sh", False), ("a b", False), ("$(id)", False), ("", False)],
+)  # fmt: skip
+def test_api_address_has_a_pattern(address, ok):
+    schema = sweep.load_schema()
+    config = {"sweep": "x", "points": {}, "api": {"address": address}}
+    errors = [
+        e for e in jsonschema.Draft202012Validator(schema).iter_errors(config)
+        if list(e.absolute_path)[:2] == ["api", "address"]
+    ]  # fmt: skip
+    assert (not errors) == ok, errors
+
+
+def test_profiles_file_gets_the_schemas_rules(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("sshd_profiles:\n  fast_one: {max_startups: '10:30:100'}\n")
+    assert testbed_cli._profiles(str(f)) == {"fast_one": {"max_startups": "10:30:100"}}
+    for bad in ("'x; rm -rf /': {}", 'ok: {max_startups: "1\\n2"}', "ok: {other: 1}"):
+        f.write_text(f"sshd_profiles:\n  {bad}\n")
+        with pytest.raises(testbed.TestbedError, match="sshd_profiles"):
+            testbed_cli._profiles(str(f))
+
+
+def test_teardown_refuses_anything_but_a_testbed_dir(tmp_path):
+    victim = tmp_path / "precious"
+    victim.mkdir()
+    (victim / "file").write_text("keep")
+    own = tmp_path / "testbed" / "zq1"
+    own.mkdir(parents=True)
+    (own / "junk").write_text("x")
+    env = {"SSHD_ALIVE": "/bin/false", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    for d in (victim, tmp_path / "testbed" / "zq1" / ".." / ".." / "precious",
+              tmp_path / "testbed" / "other"):  # fmt: skip
+        r = subprocess.run(["bash", TEARDOWN, "sbxzz", "zq1", str(d), "nouser-zq1", "/nonexistent"],
+                           env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert r.returncode == 2 and "refusing" in r.stderr, (d, r.stderr)
+    assert (victim / "file").read_text() == "keep"
+    r = subprocess.run(["bash", TEARDOWN, "sbxzz", "zq1", str(own), "nouser-zq1", "/nonexistent"],
+                       env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert not (own / "junk").exists()
