@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
+import os
+import shutil
+import stat
 import struct
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -247,3 +253,35 @@ def rsa_key_unchecked(data: bytes) -> rsa.RSAPrivateKey | None:
     except (TypeError, ValueError):
         return None
     return key if isinstance(key, rsa.RSAPrivateKey) else None
+
+
+_runtime: Path | None = None
+_runtime_lock = threading.Lock()
+
+
+def runtime_dir() -> Path:
+    """A private (0700, ours, not a symlink) directory of this process for key files that a
+    backend must hand to a program (the openssh backend's `ssh -i`): under systemd's
+    $RUNTIME_DIRECTORY (RuntimeDirectory=, removed when the service stops), else
+    TMPDIR/sshapi-UID. Made on first use, when the directories of dead processes left there
+    (a crash) are removed."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is not None and _runtime.name == f"pid-{os.getpid()}" and _runtime.is_dir():
+            return _runtime  # (a forked child makes its own)
+        fallback = Path(tempfile.gettempdir()) / f"sshapi-{os.getuid()}"
+        base = Path(os.environ.get("RUNTIME_DIRECTORY") or fallback)
+        with contextlib.suppress(FileExistsError):
+            base.mkdir(mode=0o700)
+        st = base.lstat()
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+            raise RuntimeError(f"{base} is not a private directory of uid {os.getuid()}")
+        for d in base.glob("pid-*"):
+            pid = d.name[4:]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                shutil.rmtree(d, ignore_errors=True)
+        own = base / f"pid-{os.getpid()}"
+        shutil.rmtree(own, ignore_errors=True)  # a dead process's of the same PID
+        own.mkdir(mode=0o700)
+        _runtime = own
+        return own
