@@ -118,6 +118,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
+        """Liveness (and which library and mode, for deployment checks) to anyone; versions,
+        settings and pool counts only with a valid token."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Bearer" or store.user_for_token(engine, token.strip()) is None:
+            return jsonify(status="ok", library=settings.library, connections=settings.connections)
         info = healthz_info(settings)
         if pool is not None:
             info["pool"] = pool.stats()
