@@ -5,14 +5,13 @@ from __future__ import annotations
 import atexit
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable
 
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from sshapi import __version__, backends, store
+from sshapi import __version__, backends, store, usercap
 from sshapi.backends.base import Result
 from sshapi.commands import UPTIME, ls_command
 from sshapi.crypto import Box, data_key
@@ -147,19 +146,21 @@ def create_app(settings: Settings | None = None) -> Flask:
             pool.discard(key)
         return "", 204
 
-    running: dict[int, int] = {}  # per API user: SSH requests in progress in this worker
-    running_lock = threading.Lock()
+    counts = usercap.counter()  # per API user: SSH requests running in the whole server
+
+    def refuse() -> None:
+        raise TooManyRequests(
+            f"you already have {settings.max_user_requests} SSH requests running; "
+            "wait for one to finish"
+        )
 
     def run_command(name: str, command: str):
         _known_name(name)
         target = store.get_target(engine, box, g.user_id, name)
-        with running_lock:
-            if running.get(g.user_id, 0) >= settings.max_user_requests:
-                raise TooManyRequests(
-                    f"you already have {settings.max_user_requests} SSH requests running; "
-                    "wait for one to finish"
-                )
-            running[g.user_id] = running.get(g.user_id, 0) + 1
+        with usercap.running(counts, g.user_id, settings.max_user_requests, refuse):
+            return _timed(name, command, target)
+
+    def _timed(name: str, command: str, target: Target):
         start = time.perf_counter()
         try:
             result = run(target, command)
@@ -177,11 +178,6 @@ def create_app(settings: Settings | None = None) -> Flask:
                 log.info("user %s %s: %s", g.user_id, name, e.message)  # the detail: log only
                 raise SSHFailure(f"cannot connect to credential {name}") from None
             raise
-        finally:
-            with running_lock:
-                running[g.user_id] -= 1
-                if not running[g.user_id]:
-                    del running[g.user_id]
         ms = (time.perf_counter() - start) * 1000
         return jsonify(
             stdout=result.stdout,

@@ -74,7 +74,8 @@ def parser() -> argparse.ArgumentParser:
         "--max-user-requests",
         type=_positive(int),
         metavar="N",
-        help="SSH requests one API user may have running per worker; more answer 429 "
+        help="SSH requests one API user may have running in the whole server (all workers); "
+        "more answer 429 "
         "(default: half the threads)",
     )
     s.add_argument(

@@ -44,7 +44,7 @@ class Settings:
     # None: connect_timeout + command_timeout. Each phase is also held to its own timeout.
     request_timeout: float | None = None
     max_output_bytes: int = MIB  # stdout + stderr of one command; more is output_too_large
-    max_user_requests: int = 32  # SSH requests one API user may have running in one worker
+    max_user_requests: int = 32  # SSH requests one API user may have running (all workers)
     max_credentials: int = 100  # credentials one API user may store
     # Destinations a credential may reach, checked after name resolution; empty: any.
     allowed_networks: tuple[str, ...] = ()
