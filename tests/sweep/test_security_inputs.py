@@ -4,7 +4,10 @@ API's address (a newline would reach the unit's ExecStart), sshd profile names f
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
+import sys
 
 import jsonschema
 import pytest
@@ -57,3 +60,46 @@ def test_teardown_refuses_anything_but_a_testbed_dir(tmp_path):
                        env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert not (own / "junk").exists()
+
+
+sys.path.insert(0, str(paths.ROOT / "tests" / "sshapi"))
+CGROUP_SH = paths.ANSIBLE_DIR / "roles" / "testbed_host" / "files" / "cgroup.sh"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="cgroups need root")
+def test_cgroup_sh_never_adopts_a_group_it_did_not_make(tmp_path):
+    """A group of the host's name that someone else made elsewhere keeps its limits; the
+    script makes its own, and on a rerun reuses that one (its marker)."""
+    import json
+
+    from memcap import own_memory_cgroup  # tests/sshapi's cgroup helper
+
+    version, own = own_memory_cgroup()
+    name = f"sbxsec-cg{os.getpid()}"
+    foreign_parent = own / f"sbxsec-other{os.getpid()}"
+    foreign = foreign_parent / name
+    env = {**os.environ, "CGROUP_MARKERS": str(tmp_path / "markers")}
+    made: list[str] = []
+    try:
+        foreign.mkdir(parents=True)
+        limit = "memory.limit_in_bytes" if version == 1 else "memory.max"
+        before = (foreign / limit).read_text()
+        out = subprocess.run(["bash", CGROUP_SH, "apply", name, "1", "64"], env=env,
+                             capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+        show = subprocess.run(["bash", CGROUP_SH, "show", name], env=env,
+                              capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+        shown = json.loads(show.stdout)
+        made = [p for p in {shown["cpu_path"], shown["memory_path"], shown["cpuacct_path"]} if p]
+        assert str(foreign) not in made, (made, out.stdout)
+        assert (foreign / limit).read_text() == before
+        assert shown["memory_limit_bytes"] == 64 * 1024 * 1024
+        again = subprocess.run(["bash", CGROUP_SH, "apply", name, "1", "64"], env=env,
+                               capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+        assert "changed" not in again.stdout, again.stdout
+    finally:
+        for p in sorted(made, reverse=True):
+            with contextlib.suppress(OSError):
+                os.rmdir(p)
+        for p in (foreign, foreign_parent):
+            with contextlib.suppress(OSError):
+                p.rmdir()

@@ -49,6 +49,10 @@ for cg in $(find /sys/fs/cgroup -maxdepth 8 -type d -name "$tag*" 2>/dev/null | 
   rmdir "$cg" && echo "removed cgroup $cg"
 done
 
+for m in "${CGROUP_MARKERS:-/run/sshbench-cgroups}"/"$tag"*; do
+  [ -e "$m" ] && rm -f "$m" && echo "removed $m"
+done
+
 for link in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^$tag"); do
   ip link del "$link" 2>/dev/null && echo "removed link $link"
 done
