@@ -11,7 +11,7 @@ from collections.abc import Callable
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from sshapi import __version__, backends, store, usercap
+from sshapi import __version__, backends, broadcast, store, usercap
 from sshapi.backends.base import Result
 from sshapi.commands import UPTIME, ls_command
 from sshapi.crypto import Box, data_key
@@ -83,6 +83,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     box = Box(data_key(settings.key_file or default_key_file()))
     run, pool = make_runner(settings)
     app.extensions["sshapi"] = {"settings": settings, "engine": engine, "pool": pool}
+    deletions = broadcast.shared()
+    if pool is not None and deletions is not None:
+        deletions.watch(pool.discard_digests)
 
     @app.errorhandler(ApiError)
     def api_error(e: ApiError):
@@ -144,6 +147,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         key = store.delete_credential(engine, g.user_id, name)
         if pool is not None:
             pool.discard(key)
+            if deletions is not None:  # and every other worker's pool
+                deletions.add(key)
         return "", 204
 
     counts = usercap.counter()  # per API user: SSH requests running in the whole server

@@ -76,7 +76,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="SSH requests one API user may have running in the whole server (all workers); "
         "more answer 429 "
-        "(default: half the threads)",
+        "(default: half the threads of all workers)",
     )
     s.add_argument(
         "--max-credentials",
@@ -169,7 +169,7 @@ def serve(args: argparse.Namespace) -> int:
         max_sessions_per_connection=args.max_sessions_per_connection,
         max_user_connections=args.max_user_connections,
         max_output_bytes=args.max_output_bytes,
-        max_user_requests=args.max_user_requests or max(1, args.threads // 2),
+        max_user_requests=args.max_user_requests or max(1, args.workers * args.threads // 2),
         max_credentials=args.max_credentials,
         allowed_networks=tuple(args.allow_network),
         denied_networks=tuple(args.deny_network),

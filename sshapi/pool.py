@@ -109,6 +109,15 @@ class Pool:
         for slot in slots:
             self._drop(slot)
 
+    def discard_digests(self, digests: set[bytes]) -> None:
+        """discard() every credential whose key's SHA-256 is in `digests` (broadcast.py)."""
+        from sshapi.broadcast import digest
+
+        with self._cond:
+            keys = [k for k in self._slots if digest(k) in digests]
+        for key in keys:
+            self.discard(key)
+
     def close_all(self) -> None:
         with self._cond:
             slots = [s for v in self._slots.values() for s in v]

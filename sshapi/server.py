@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
-from sshapi import store, usercap
+from sshapi import broadcast, store, usercap
 from sshapi.crypto import data_key
 from sshapi.settings import Settings, default_key_file
 
@@ -57,6 +57,7 @@ def run_gunicorn(
     data_key(settings.key_file or default_key_file())
     store.make_engine(settings.db_url).dispose()
     usercap.make_shared(workers)  # per-user request counts shared by every worker
+    broadcast.make_shared()  # deleted credentials, told to every worker's pool
     _log_to(log)
     options = {
         "bind": bind,
