@@ -69,6 +69,8 @@ enable_v2() {
     grep -qw "$c" "$1/cgroup.subtree_control" && continue
     echo "+$c" 2>/dev/null > "$1/cgroup.subtree_control" || return 1
     echo "changed enabled $c in $1"
+    # remembered, so teardown.sh can turn it off again (the kernel refuses while in use)
+    (umask 077; mkdir -p "$markers"; echo "$1 $c" >> "$marker.enabled")
   done
 }
 

@@ -49,6 +49,17 @@ for cg in $(find /sys/fs/cgroup -maxdepth 8 -type d -name "$tag*" 2>/dev/null | 
   rmdir "$cg" && echo "removed cgroup $cg"
 done
 
+# Controllers cgroup.sh enabled for its groups (cgroup v2): off again, newest first; the
+# kernel refuses while another group still uses one, which then stays on.
+for m in "${CGROUP_MARKERS:-/run/sshbench-cgroups}"/"$tag"*.enabled; do
+  [ -e "$m" ] || continue
+  tac "$m" | while read -r cgdir ctrl; do
+    if grep -qw "$ctrl" "$cgdir/cgroup.subtree_control" 2>/dev/null \
+      && echo "-$ctrl" 2>/dev/null > "$cgdir/cgroup.subtree_control"; then
+      echo "restored $cgdir/cgroup.subtree_control (-$ctrl)"
+    fi
+  done
+done
 for m in "${CGROUP_MARKERS:-/run/sshbench-cgroups}"/"$tag"*; do
   [ -e "$m" ] && rm -f "$m" && echo "removed $m"
 done
