@@ -50,7 +50,7 @@ def start(name: str, work: Path, db: str) -> tuple[subprocess.Popen, str]:
         try:
             if requests.get(f"{url}/healthz", timeout=1).ok:
                 return proc, url
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
     stop_process(proc, timeout=10)
     raise RuntimeError(f"{name} server did not start")

@@ -54,7 +54,7 @@ def api(tmp_path):
             try:
                 if requests.get(f"{url}/healthz", timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
             time.sleep(0.1)

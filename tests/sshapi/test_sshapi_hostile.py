@@ -76,7 +76,7 @@ def start_capped(tmp: Path, db: str, library: str, connections: str, cap: Memory
         try:
             if requests.get(f"{url}/healthz", timeout=1).ok:
                 return proc, url, log
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or a read timeout while the worker boots
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             stop_process(proc, timeout=15)

@@ -42,7 +42,7 @@ def start_server(tmp: Path, db: str, library: str, connections: str, *extra: str
         try:
             if requests.get(f"{url}/healthz", timeout=1).ok:
                 return proc, url, log
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or a read timeout while the worker boots
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             stop_server(proc)
