@@ -60,6 +60,11 @@ def test_teardown_refuses_anything_but_a_testbed_dir(tmp_path):
                        env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert not (own / "junk").exists()
+    cloud = tmp_path / "vms" / "zq1"  # the emulated cloud's directory (vms down)
+    cloud.mkdir(parents=True)
+    r = subprocess.run(["bash", TEARDOWN, "sbxzz", "zq1", str(cloud), "nouser-zq1", "/nonexistent"],
+                       env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
 
 
 sys.path.insert(0, str(paths.ROOT / "tests" / "sshapi"))

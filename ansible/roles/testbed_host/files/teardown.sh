@@ -5,14 +5,18 @@
 # it also cleans up after a crashed run, and it touches nothing of another testbed. Safe to run
 # twice: prints one "removed ..." line per object it removed, nothing when all is gone.
 # Usage: SSHD_ALIVE=/path/to/sshd_alive.sh teardown.sh PREFIX NAME TESTBED_DIR USER USER_HOME
+# (TESTBED_DIR: STATE/testbed/NAME, or STATE/vms/NAME for the emulated cloud)
 set -uo pipefail
 : "${SSHD_ALIVE:?SSHD_ALIVE must name roles/sshd/files/sshd_alive.sh}"
 tag="$1-$2-" dir=$3 user=$4 home=$5
-# Only ever a testbed's own directory: STATE/testbed/NAME, absolute, no "..", no symlink.
+# Only ever a testbed's or an emulated cloud's own directory: STATE/testbed/NAME or
+# STATE/vms/NAME, with no ".." in it, and not a symlink.
 real=$(realpath -m -s -- "$dir")
-if [ "$real" != "$dir" ] || [ "$(basename -- "$real")" != "$2" ] \
-  || [ "$(basename -- "$(dirname -- "$real")")" != testbed ] || [ -z "$2" ] || [ -L "$dir" ]; then
-  echo "teardown.sh: refusing $dir: not a testbed directory (.../testbed/$2)" >&2
+case "/$dir/" in */../*) real="" ;; esac
+case "$(basename -- "$(dirname -- "$real")")" in testbed | vms) parent_ok=1 ;; *) parent_ok= ;; esac
+if [ -z "$2" ] || [ -z "$real" ] || [ -z "$parent_ok" ] || [ "$(basename -- "$real")" != "$2" ] \
+  || [ -L "$dir" ]; then
+  echo "teardown.sh: refusing $dir: not a testbed directory (.../testbed/$2 or .../vms/$2)" >&2
   exit 2
 fi
 
