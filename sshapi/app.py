@@ -5,14 +5,13 @@ from __future__ import annotations
 import atexit
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable
 
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from sshapi import __version__, backends, files, store
+from sshapi import __version__, backends, broadcast, files, store, usercap
 from sshapi.backends.base import Result
 from sshapi.commands import UPTIME, ls_command
 from sshapi.crypto import Box, data_key
@@ -21,6 +20,8 @@ from sshapi.errors import (
     ApiError,
     BadRequest,
     NotFound,
+    SSHConnectionRefused,
+    SSHFailure,
     TooLarge,
     TooManyRequests,
     Unauthorized,
@@ -62,6 +63,7 @@ def make_runner(settings: Settings) -> tuple[Callable[[Target, str], Result], Po
         settings.max_connections,
         min(settings.max_sessions_per_connection, backend.MAX_CHANNELS),
         wait_timeout=settings.connect_timeout,
+        max_per_owner=settings.max_user_connections,
     )
     atexit.register(pool.close_all)
 
@@ -81,6 +83,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     box = Box(data_key(settings.key_file or default_key_file()))
     run, pool = make_runner(settings)
     app.extensions["sshapi"] = {"settings": settings, "engine": engine, "pool": pool}
+    deletions = broadcast.shared()
+    if pool is not None and deletions is not None:
+        deletions.watch(pool.discard_digests)
 
     @app.errorhandler(ApiError)
     def api_error(e: ApiError):
@@ -115,6 +120,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
+        """Liveness (and which library and mode, for deployment checks) to anyone; versions,
+        settings and pool counts only with a valid token."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Bearer" or store.user_for_token(engine, token.strip()) is None:
+            return jsonify(status="ok", library=settings.library, connections=settings.connections)
         info = healthz_info(settings)
         if pool is not None:
             info["pool"] = pool.stats()
@@ -138,33 +148,33 @@ def create_app(settings: Settings | None = None) -> Flask:
         key = store.delete_credential(engine, g.user_id, name)
         if pool is not None:
             pool.discard(key)
+            if deletions is not None:  # and every other worker's pool
+                deletions.add(key)
         return "", 204
 
-    running: dict[int, int] = {}  # per API user: SSH requests in progress in this worker
-    running_lock = threading.Lock()
+    counts = usercap.counter()  # per API user: SSH requests running in the whole server
+
+    def refuse() -> None:
+        raise TooManyRequests(
+            f"you already have {settings.max_user_requests} SSH requests running; "
+            "wait for one to finish"
+        )
 
     def take_user_slot(user_id: int) -> None:
-        """One of the user's max_user_requests SSH requests (429 when all are taken)."""
-        with running_lock:
-            if running.get(user_id, 0) >= settings.max_user_requests:
-                raise TooManyRequests(
-                    f"you already have {settings.max_user_requests} SSH requests running; "
-                    "wait for one to finish"
-                )
-            running[user_id] = running.get(user_id, 0) + 1
+        """One of the user's max_user_requests SSH requests in the whole server (429 when all
+        are taken); the file endpoints hold one for a transfer's whole life."""
+        if not counts.enter(user_id, settings.max_user_requests):
+            refuse()
 
-    def free_user_slot(user_id: int) -> None:
-        with running_lock:
-            running[user_id] -= 1
-            if not running[user_id]:
-                del running[user_id]
-
-    app.extensions["sshapi"]["user_slots"] = (take_user_slot, free_user_slot)
+    app.extensions["sshapi"]["user_slots"] = (take_user_slot, counts.leave)
 
     def run_command(name: str, command: str):
         _known_name(name)
         target = store.get_target(engine, box, g.user_id, name)
-        take_user_slot(g.user_id)
+        with usercap.running(counts, g.user_id, settings.max_user_requests, refuse):
+            return _timed(name, command, target)
+
+    def _timed(name: str, command: str, target: Target):
         start = time.perf_counter()
         try:
             result = run(target, command)
@@ -178,9 +188,10 @@ def create_app(settings: Settings | None = None) -> Flask:
                 e.code,
                 ms,
             )
+            if settings.uniform_connect_errors and _unreached(e):
+                log.info("user %s %s: %s", g.user_id, name, e.message)  # the detail: log only
+                raise SSHFailure(f"cannot connect to credential {name}") from None
             raise
-        finally:
-            free_user_slot(g.user_id)
         ms = (time.perf_counter() - start) * 1000
         return jsonify(
             stdout=result.stdout,
@@ -206,6 +217,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.connections,
     )
     return app
+
+
+def _unreached(e: ApiError) -> bool:
+    """Whether `e` says the host was not reached at all (refused, unreachable, TCP timeout)."""
+    return isinstance(e, SSHConnectionRefused) or bool(getattr(e, "tcp_level", False))
 
 
 def _known_name(name: str) -> None:

@@ -74,8 +74,9 @@ def parser() -> argparse.ArgumentParser:
         "--max-user-requests",
         type=_positive(int),
         metavar="N",
-        help="SSH requests one API user may have running per worker; more answer 429 "
-        "(default: half the threads)",
+        help="SSH requests one API user may have running in the whole server (all workers); "
+        "more answer 429 "
+        "(default: half the threads of all workers)",
     )
     s.add_argument(
         "--max-credentials",
@@ -92,11 +93,31 @@ def parser() -> argparse.ArgumentParser:
         help="connect only to addresses in these networks (repeatable; default: anywhere)",
     )
     s.add_argument(
+        "--deny-network",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="never connect to addresses in these networks, even inside --allow-network "
+        "(repeatable; 'self': this machine's own addresses)",
+    )
+    s.add_argument(
+        "--uniform-connect-errors",
+        action="store_true",
+        help="answer refused, unreachable and timed-out connects alike (502 ssh_error), "
+        "the detail in the log only",
+    )
+    s.add_argument(
         "--max-connections",
         type=_positive(int),
         default=50,
         metavar="N",
         help="pooled: open SSH connections per worker",
+    )
+    s.add_argument(
+        "--max-user-connections",
+        type=_positive(int),
+        metavar="N",
+        help="pooled: connections one API user may hold per worker (default: all of them)",
     )
     s.add_argument(
         "--max-sessions-per-connection",
@@ -146,10 +167,13 @@ def serve(args: argparse.Namespace) -> int:
         request_timeout=args.request_timeout,
         max_connections=args.max_connections,
         max_sessions_per_connection=args.max_sessions_per_connection,
+        max_user_connections=args.max_user_connections,
         max_output_bytes=args.max_output_bytes,
-        max_user_requests=args.max_user_requests or max(1, args.threads // 2),
+        max_user_requests=args.max_user_requests or max(1, args.workers * args.threads // 2),
         max_credentials=args.max_credentials,
         allowed_networks=tuple(args.allow_network),
+        denied_networks=tuple(args.deny_network),
+        uniform_connect_errors=args.uniform_connect_errors,
     )
     return run_gunicorn(
         settings,

@@ -41,7 +41,9 @@ def healthz_info(settings: Settings) -> dict:
             "max_output_bytes": settings.max_output_bytes,
             "max_user_requests": settings.max_user_requests,
             "max_credentials": settings.max_credentials,
-            "allowed_networks": list(settings.allowed_networks),
+            "allowed_networks": [n for n in settings.allowed_networks if n[0] != "!"],
+            "denied_networks": list(settings.denied_networks),
+            "uniform_connect_errors": settings.uniform_connect_errors,
             "max_connections": settings.max_connections,
             "max_sessions_per_connection": settings.max_sessions_per_connection,
             "max_channels_per_connection": min(

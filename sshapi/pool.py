@@ -7,7 +7,11 @@ free channel waits for a connection already being opened if that one will have a
 to spare, so a cold burst opens only as many connections as it needs (and sshd sees fewer
 simultaneous handshakes, which its MaxStartups would drop). When the bound is hit,
 an idle connection of another credential is closed to make room, else the request waits
-up to the connect timeout. A connection that breaks is dropped and the call retried once
+up to the connect timeout. One API user (a target's owner) holds at most `max_per_owner`
+connections, open or being opened; past that, the request closes one of its own idle
+connections to make room or waits; and the idle connection closed to make room for another
+is taken from whoever holds the most (issue 24: one user's silent servers must not hold
+every slot). A connection that breaks is dropped and the call retried once
 on a new one. Everything a request does here (waiting, connecting, the retry) ends by its
 deadline; a connection that timed out or overflowed the output cap is closed, not reused.
 """
@@ -30,6 +34,7 @@ class _Slot:
     key: str
     conn: Connection
     limit: int
+    owner: int = 0
     busy: int = 0
     dropped: bool = False
     last_used: float = field(default_factory=time.monotonic)
@@ -42,9 +47,12 @@ class Pool:
         max_connections: int,
         max_sessions: int,
         wait_timeout: float,
+        max_per_owner: int | None = None,
     ) -> None:
         self._connect = connect
         self._max_connections = max_connections
+        self._max_per_owner = max_per_owner or max_connections
+        self._owned: dict[int, int] = {}  # per owner: connections open or being opened
         self._max_sessions = max_sessions
         self._wait_timeout = wait_timeout
         self._cond = threading.Condition()
@@ -91,6 +99,7 @@ class Pool:
                 "broken_dropped": self._broken,
                 "retries": self._retries,
                 "busy_channels": sum(s.busy for v in self._slots.values() for s in v),
+                "max_per_owner": self._max_per_owner,
             }
 
     def discard(self, key: str) -> None:
@@ -99,6 +108,15 @@ class Pool:
             slots = list(self._slots.get(key, []))
         for slot in slots:
             self._drop(slot)
+
+    def discard_digests(self, digests: set[bytes]) -> None:
+        """discard() every credential whose key's SHA-256 is in `digests` (broadcast.py)."""
+        from sshapi.broadcast import digest
+
+        with self._cond:
+            keys = [k for k in self._slots if digest(k) in digests]
+        for key in keys:
+            self.discard(key)
 
     def close_all(self) -> None:
         with self._cond:
@@ -131,10 +149,13 @@ class Pool:
                 if reuse and self._waiting.get(key, 0) < spare:
                     self._wait_for(key, deadline)  # a channel on the one being opened
                     continue
-                if self._open < self._max_connections:
+                if self._owned.get(target.owner, 0) >= self._max_per_owner:
+                    victim = self._idle_victim(target.owner)  # one of its own, or wait
+                elif self._open < self._max_connections:
                     self._open += 1
                     break
-                victim = self._idle_victim()
+                else:
+                    victim = self._idle_victim()
                 if victim is not None:
                     self._forget(victim)
                     self._open += 1  # the victim's place goes to the new connection
@@ -143,6 +164,7 @@ class Pool:
             self._peak = max(self._peak, self._open)
             if found is None:
                 self._count(self._opening, target.key, +1)
+                self._count(self._owned, target.owner, +1)
         self._close([*dead, victim] if victim else dead)  # outside the lock: may be slow
         if found is not None:
             return found, False
@@ -152,9 +174,12 @@ class Pool:
             with self._cond:
                 self._open -= 1
                 self._count(self._opening, target.key, -1)
+                self._count(self._owned, target.owner, -1)
                 self._cond.notify_all()
             raise
-        slot = _Slot(target.key, conn, min(self._max_sessions, conn.max_channels), busy=1)
+        slot = _Slot(
+            target.key, conn, min(self._max_sessions, conn.max_channels), target.owner, busy=1
+        )
         with self._cond:
             self._slots.setdefault(target.key, []).append(slot)
             self._count(self._opening, target.key, -1)
@@ -188,9 +213,13 @@ class Pool:
         for slot in slots:
             slot.conn.close()
 
-    def _idle_victim(self) -> _Slot | None:
+    def _idle_victim(self, owner: int | None = None) -> _Slot | None:
+        """The idle connection to close for room: `owner`'s own least recently used, or
+        (None) the least recently used of whoever holds the most connections."""
         idle = [s for v in self._slots.values() for s in v if s.busy == 0]
-        return min(idle, key=lambda s: s.last_used, default=None)
+        if owner is not None:
+            idle = [s for s in idle if s.owner == owner]
+        return min(idle, key=lambda s: (-self._owned.get(s.owner, 0), s.last_used), default=None)
 
     def _forget(self, slot: _Slot) -> None:
         """Unlist a slot (lock held); the caller closes it or leaves it to the last user."""
@@ -200,6 +229,7 @@ class Pool:
             if not slots:
                 del self._slots[slot.key]
             self._open -= 1
+            self._count(self._owned, slot.owner, -1)
         slot.dropped = True
         self._cond.notify_all()
 

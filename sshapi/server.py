@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
-from sshapi import store
+from sshapi import broadcast, store, usercap
 from sshapi.crypto import data_key
 from sshapi.settings import Settings, default_key_file
 
@@ -56,6 +56,8 @@ def run_gunicorn(
     # create them and a bad --db or key fails here, in one line, before gunicorn starts.
     data_key(settings.key_file or default_key_file())
     store.make_engine(settings.db_url).dispose()
+    usercap.make_shared(workers)  # per-user request counts shared by every worker
+    broadcast.make_shared()  # deleted credentials, told to every worker's pool
     _log_to(log)
     options = {
         "bind": bind,

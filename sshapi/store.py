@@ -60,6 +60,7 @@ class Target:
     username: str
     private_key: bytes = field(repr=False)  # decrypted: never in a repr, log or traceback
     host_key: str
+    owner: int = 0  # the API user whose credential this is (pool.py shares slots by owner)
 
 
 def hash_token(token: str) -> str:
@@ -192,6 +193,7 @@ def get_target(engine: Engine, box: Box, user_id: int, name: str) -> Target:
             username=cred.username,
             private_key=box.open(cred.private_key_sealed),
             host_key=cred.host_key,
+            owner=user_id,
         )
 
 

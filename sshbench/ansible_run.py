@@ -2,7 +2,8 @@
 
 Every run gets a fresh private data directory under ``runs_dir`` (so concurrent or repeated
 runs never overwrite each other) and ansible-runner's artifacts stay there as the run's log:
-``artifacts/<ident>/stdout``, ``job_events/``, ``rc``, ``status``, and ``env/extravars``.
+``artifacts/<ident>/stdout``, ``job_events/``, ``rc``, ``status``, ``env/extravars.redacted`` (the
+extra vars, credentials masked; the real file is 0600 and removed when the run ends).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sshbench import paths
+from sshbench.redact import redact
 
 
 class PlaybookError(RuntimeError):
@@ -57,7 +59,8 @@ def runner_env() -> dict[str, str]:
 def new_run_dir(runs_dir: Path, label: str) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     run_dir = runs_dir / f"{stamp}-{label}-{os.getpid()}-{secrets.token_hex(3)}"
-    run_dir.mkdir(parents=True)
+    run_dir.mkdir(parents=True, mode=0o700)  # its env/ holds secrets while the run lasts
+    run_dir.chmod(0o700)  # whatever the umask
     return run_dir
 
 
@@ -82,9 +85,14 @@ def run_playbook(
     """
     run_dir = new_run_dir(runs_dir, label)
     env_dir = run_dir / "env"
-    env_dir.mkdir()
-    # JSON is YAML: ansible-runner reads both files as its env/ inputs.
-    (env_dir / "extravars").write_text(json.dumps(extravars))
+    env_dir.mkdir(mode=0o700)
+    # JSON is YAML: ansible-runner reads both files as its env/ inputs. The extra vars may
+    # hold a database password: 0600 while the run lasts, then only a redacted copy stays.
+    secret = env_dir / "extravars"
+    fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(extravars))
+    (env_dir / "extravars.redacted").write_text(json.dumps(redact(extravars)))
     (env_dir / "envvars").write_text(json.dumps(runner_env()))
     command = [
         str(Path(sys.executable).parent / "ansible-runner"),
@@ -104,10 +112,12 @@ def run_playbook(
     try:
         subprocess.run(command, env={**os.environ, **runner_env()}, timeout=PLAYBOOK_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
+        secret.unlink(missing_ok=True)
         raise PlaybookError(
             f"{playbook}: still running after {PLAYBOOK_TIMEOUT_S} s, stopped "
             f"(log: {run_dir / 'artifacts' / 'run' / 'stdout'})"
         ) from exc
+    secret.unlink(missing_ok=True)
     elapsed = time.monotonic() - started
     artifacts = run_dir / "artifacts" / "run"
     events = read_events(artifacts)

@@ -21,6 +21,7 @@ import psutil
 import requests
 
 from sshbench import ansible_run, paths
+from sshbench.redact import redact
 
 
 class DeployError(RuntimeError):
@@ -94,10 +95,12 @@ def testbed_fingerprint(status: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def healthz(url: str, timeout: float = 3.0) -> dict[str, Any] | None:
-    """The API's /healthz answer, or None when it does not answer ok."""
+def healthz(url: str, timeout: float = 3.0, token: str | None = None) -> dict[str, Any] | None:
+    """The API's /healthz answer, or None when it does not answer ok. With the token, the
+    full answer (versions, settings, pool); without, liveness, library and mode only."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        r = requests.get(f"{url}/healthz", timeout=timeout)
+        r = requests.get(f"{url}/healthz", timeout=timeout, headers=headers)
         body = r.json()
     except (requests.RequestException, ValueError):
         return None
@@ -114,11 +117,15 @@ def current() -> dict[str, Any] | None:
 
 
 def _wanted(library: str, connections: str, api: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "library": library,
-        "connections": connections,
-        **{k: v for k, v in sorted(api.items()) if k != "port"},
-    }
+    """What a deployment is for, as recorded in deployment.json and point.json: credentials
+    masked (redact.py), so a changed database password alone does not redeploy."""
+    return redact(
+        {
+            "library": library,
+            "connections": connections,
+            **{k: v for k, v in sorted(api.items()) if k != "port"},
+        }
+    )
 
 
 def target(api: dict[str, Any], inventory: str) -> str:
@@ -225,10 +232,10 @@ def ensure(
         "ssh_api.yml", extravars, label=f"deploy-{library}-{connections}", inventory=inventory
     )
     url = ansible_run.fact(result, "ssh_api_url")
-    health = healthz(url) if url else None
+    token = f["token"].read_text().strip()
+    health = healthz(url, token=token) if url else None
     if not health:
         raise DeployError(f"the API at {url} does not answer /healthz after deployment")
-    token = f["token"].read_text().strip()
     creds = register_credentials(url, token, status)
     rec = {
         "wanted": wanted,

@@ -34,6 +34,7 @@ from sshbench import (
     sweep,
     testbed,
 )
+from sshbench.redact import redact
 
 
 class PointFailure(Exception):
@@ -501,7 +502,7 @@ def write_record(pdir: Path, rec: dict[str, Any]) -> None:
     name KEPT_FILE (a hard link) is made in the same step, with Ctrl-C held off, so the two
     never disagree."""
     tmp = pdir / "point.json.tmp"
-    tmp.write_text(json.dumps(rec, indent=1, default=str) + "\n")
+    tmp.write_text(json.dumps(redact(rec), indent=1, default=str) + "\n")
     held = {signal.SIGINT, signal.SIGTERM}
     old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:

@@ -20,6 +20,19 @@ def _profiles(path: str | None) -> dict[str, Any] | None:
         data = yaml.safe_load(f) or {}
     if not isinstance(data.get("sshd_profiles"), dict):
         raise testbed.TestbedError(f"{path}: no sshd_profiles mapping in it")
+    # the sweep schema's own rules (profile names reach file names and Ansible variables)
+    import jsonschema
+
+    from sshbench import sweep
+
+    schema = sweep.load_schema()
+    sub = {"$defs": schema["$defs"], **schema["properties"]["sshd_profiles"]}
+    err = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(sub).iter_errors(data["sshd_profiles"])
+    )
+    if err is not None:
+        where = "/".join(["sshd_profiles", *(str(p) for p in err.absolute_path)])
+        raise testbed.TestbedError(f"{path}: {where}: {err.message}")
     return data["sshd_profiles"]
 
 

@@ -25,7 +25,9 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Protocol
@@ -59,14 +61,77 @@ class Connection(Protocol):
 
 
 # Name lookups run here so a slow resolver cannot hold a request past its deadline (the
-# lookup itself cannot be interrupted; a few threads bound how many may hang at once).
-_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sshapi-resolve")
+# lookup itself cannot be interrupted; a few threads bound how many may hang at once). The
+# queue in front of them is bounded too: past MAX_LOOKUPS waiting or running, a lookup fails
+# at once instead of queueing behind names in a silent zone for minutes (issue 24). A name
+# being looked up is looked up once (later callers share the answer), and answers are kept
+# LOOKUP_TTL seconds (failures and timeouts NEGATIVE_TTL), so one user's silent names cost
+# the others nothing after the first MAX_LOOKUPS.
+LOOKUP_THREADS = 4
+MAX_LOOKUPS = 16
+LOOKUP_TTL = 60.0
+NEGATIVE_TTL = 30.0
+MAX_CACHED_NAMES = 4096
+_RESOLVER = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="sshapi-resolve")
+_lookup_lock = threading.Lock()
+_in_flight: dict[tuple[str, int], Future] = {}
+_answers: dict[tuple[str, int], tuple[float, list | None]] = {}  # -> (expires, infos or None)
+
+
+def _remember(key: tuple[str, int], infos: list | None) -> None:
+    ttl = LOOKUP_TTL if infos else NEGATIVE_TTL
+    with _lookup_lock:
+        _in_flight.pop(key, None)
+        if len(_answers) >= MAX_CACHED_NAMES:
+            now = time.monotonic()
+            for k in [k for k, (t, _) in _answers.items() if t <= now] or list(_answers)[:64]:
+                _answers.pop(k, None)
+        _answers[key] = (time.monotonic() + ttl, infos)
+
+
+def _lookup(host: str, port: int) -> list | None:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        infos = None
+    _remember((host, port), infos)
+    return infos
+
+
+def lookup(host: str, port: int, deadline: Deadline) -> list:
+    """getaddrinfo(host, port) within `deadline`, through the bounded, cached resolver."""
+    key = (host, port)
+    with _lookup_lock:
+        hit = _answers.get(key)
+        if hit and hit[0] > time.monotonic():
+            if hit[1] is None:
+                raise unreachable(host, port)
+            return hit[1]
+        future = _in_flight.get(key)
+        if future is None:
+            if len(_in_flight) >= MAX_LOOKUPS:
+                raise unreachable(host, port)  # the resolver is busy: fail now, not later
+            future = _in_flight[key] = _RESOLVER.submit(_lookup, host, port)
+    try:
+        infos = future.result(timeout=max(0.0, deadline.left()))
+    except FutureTimeout:
+        raise tcp_level(SSHTimeout(f"looking up {host} did not finish in time")) from None
+    if not infos:
+        raise unreachable(host, port)
+    return infos
 
 
 def unreachable(host: str, port: int) -> SSHFailure:
     """One text for every destination the API will not or cannot reach (unknown name, not
     in the allowed networks, no route), so error messages do not help map a network."""
-    return SSHFailure(f"cannot connect to {host}:{port}")
+    return tcp_level(SSHFailure(f"cannot connect to {host}:{port}"))
+
+
+def tcp_level(err: SSHFailure) -> SSHFailure:
+    """Mark a failure to reach host:port at all (lookup, route, refused, TCP timeout): the
+    API answers these alike when settings.uniform_connect_errors is on."""
+    err.tcp_level = True  # type: ignore[attr-defined]
+    return err
 
 
 def handshake_timeout(host: str, port: int, seconds: float) -> SSHTimeout:
@@ -83,27 +148,30 @@ def exec_timeout(command: str, host: str, port: int, timeout: float) -> SSHTimeo
 
 def resolve(host: str, port: int, deadline: Deadline, allowed: tuple[str, ...] = ()) -> list:
     """The addresses (getaddrinfo tuples) of host:port the API may connect to: all of them,
-    or only those inside `allowed` networks (checked after resolution, and the caller connects
-    to these addresses, never to the name again)."""
+    or only those inside `allowed` networks and outside its "!CIDR" ones (checked after
+    resolution, and the caller connects to these addresses, never to the name again)."""
     try:
         ipaddress.ip_address(host)
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)  # a literal: no lookup
     except ValueError:
-        future = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-        try:
-            infos = future.result(timeout=max(0.0, deadline.left()))
-        except FutureTimeout:
-            raise SSHTimeout(f"looking up {host} did not finish in time") from None
-        except OSError:
-            raise unreachable(host, port) from None
+        infos = lookup(host, port, deadline)
     except OSError:
         raise unreachable(host, port) from None
-    if allowed:
-        nets = [ipaddress.ip_network(n) for n in allowed]
-        infos = [i for i in infos if any(ipaddress.ip_address(i[4][0]) in n for n in nets)]
+    denied = [ipaddress.ip_network(n[1:]) for n in allowed if n.startswith("!")]
+    nets = [ipaddress.ip_network(n) for n in allowed if not n.startswith("!")]
+    if nets:
+        infos = [i for i in infos if any(_ip(i) in n for n in nets)]
+    if denied:
+        infos = [i for i in infos if not any(_ip(i) in n for n in denied)]
     if not infos:
         raise unreachable(host, port)
     return infos
+
+
+def _ip(info: tuple) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 is 127.0.0.1
+    return mapped or ip
 
 
 def open_socket(
@@ -120,7 +188,7 @@ def open_socket(
     for family, kind, proto, _, addr in infos:
         left = deadline.cap(timeout)
         if left <= 0:
-            raise SSHTimeout(f"TCP connect to {host}:{port} timed out")
+            raise tcp_level(SSHTimeout(f"TCP connect to {host}:{port} timed out"))
         sock = socket.socket(family, kind, proto)
         sock.settimeout(left)
         try:
@@ -130,13 +198,13 @@ def open_socket(
             refused = True
         except TimeoutError:
             sock.close()
-            raise SSHTimeout(f"TCP connect to {host}:{port} timed out") from None
+            raise tcp_level(SSHTimeout(f"TCP connect to {host}:{port} timed out")) from None
         except OSError:
             pass
         sock.close()
     else:
         if refused:
-            raise SSHConnectionRefused(f"connection to {host}:{port} refused")
+            raise tcp_level(SSHConnectionRefused(f"connection to {host}:{port} refused"))
         raise unreachable(host, port)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, TCP_NODELAY)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, SO_KEEPALIVE)

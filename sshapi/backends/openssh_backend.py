@@ -33,7 +33,7 @@ from sshapi.errors import (
     SSHHostKeyMismatch,
     SSHTimeout,
 )
-from sshapi.keys import parse_host_key
+from sshapi.keys import parse_host_key, runtime_dir
 from sshapi.settings import Settings
 from sshapi.store import Target
 
@@ -79,7 +79,7 @@ class _Workdir:
 
     def __init__(self, target: Target) -> None:
         host_key = parse_host_key(target.host_key)
-        self.path = Path(tempfile.mkdtemp(prefix="sshapi-"))  # mkdtemp makes it 0700
+        self.path = Path(tempfile.mkdtemp(prefix="k-", dir=runtime_dir()))  # 0700
         self.key = self.path / "id"
         fd = os.open(self.key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:

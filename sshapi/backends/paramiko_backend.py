@@ -39,7 +39,7 @@ from sshapi.errors import (
     SSHHostKeyMismatch,
     SSHTimeout,
 )
-from sshapi.keys import parse_host_key
+from sshapi.keys import load_once, parse_host_key, rsa_key_unchecked
 from sshapi.settings import Settings
 from sshapi.store import Target
 
@@ -75,6 +75,9 @@ class _Transport(paramiko.Transport):
 
 
 def _load_key(data: bytes) -> paramiko.PKey:
+    rsa_key = rsa_key_unchecked(data)  # Paramiko's own load would run OpenSSL's slow check
+    if rsa_key is not None:
+        return paramiko.RSAKey(key=rsa_key)
     for cls in _KEY_CLASSES:
         try:
             return cls.from_private_key(io.StringIO(data.decode()))
@@ -125,7 +128,7 @@ class ParamikoConnection:
                 )
             else:
                 t.auth_timeout = max(phase.left(), 0.001)
-                key = _load_key(target.private_key)
+                key = load_once(target.private_key, _load_key)
                 t0 = time.time()
                 t.auth_publickey(target.username, key)
                 self.auth_span = (t0, time.time())

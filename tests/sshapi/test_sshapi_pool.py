@@ -134,11 +134,10 @@ def test_ssh2_per_request_threads_do_not_hang(make_client, sshd):
 @pytest.mark.parametrize("connections", ["per-request", "pooled"])
 def test_openssh_leaves_no_key_files_or_processes(make_client, sshd, tmp_path, monkeypatch,
                                                   connections):  # fmt: skip
-    import tempfile
+    from sshapi.keys import runtime_dir
 
-    private_tmp = tmp_path / "tmp"
-    private_tmp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    private_tmp = runtime_dir()  # the process's private key-file directory (issue 24)
+    assert list(private_tmp.iterdir()) == []
     api = make_client("openssh", connections)
     api.post("/credentials", sshd.credential())
     for _ in range(3):

@@ -89,7 +89,7 @@ def test_serve_over_http(tmp_path, sshd, library, connections):
     proc, url, log = start_server(tmp_path, db, library, connections, "--command-timeout", "7")
     try:
         h = {"Authorization": f"Bearer {token}"}
-        health = requests.get(f"{url}/healthz", timeout=5).json()
+        health = requests.get(f"{url}/healthz", headers=h, timeout=5).json()
         assert (health["library"], health["connections"]) == (library, connections)
         assert health["settings"]["command_timeout"] == 7
         assert "OpenSSH" in health["versions"]["openssh-client"]

@@ -97,7 +97,7 @@ def test_testbed_up_reaches_the_vms_over_ssh(vms_testbed, cloud):
         assert f"allowusers {testbed.user_name()}" in prov["sshd_T"]
         assert cloud["admin_user"] in (_etc_ssh(cloud, host) / "sshd_config").read_text()
     runs = paths.testbed_dir() / "runs"
-    extravars = json.loads(next(runs.glob("*-up-*/env/extravars")).read_text())
+    extravars = json.loads(next(runs.glob("*-up-*/env/extravars.redacted")).read_text())
     assert "ansible_connection" not in extravars  # the inventory decides, not the caller
 
 

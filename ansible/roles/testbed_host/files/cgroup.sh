@@ -5,9 +5,14 @@
 #                                              prints one "changed ..." line per change
 #   cgroup.sh show NAME                        JSON: version, group paths, limits in force
 # Groups are made under this process's own cgroup (a container may not allow more), and an
-# existing group of that NAME anywhere in the hierarchy is reused, so reruns change nothing.
+# existing group of that NAME elsewhere in the hierarchy is reused (so reruns from another
+# cgroup change nothing) only if this script made it: its path is in the marker file
+# $CGROUP_MARKERS/NAME (written at creation, removed by teardown.sh) and it is owned by us.
+# A group of that name that someone else made is never reused, nor its limits changed.
 set -euo pipefail
 action=$1 name=$2
+markers=${CGROUP_MARKERS:-/run/sshbench-cgroups}
+marker=$markers/$name
 
 # v1 controllers are found by mount (cpu and cpuacct are separate here, "cpu,cpuacct" on
 # most distributions); v2 is one tree at /sys/fs/cgroup.
@@ -28,11 +33,17 @@ own_path() {
   fi
 }
 
-# group_dir MOUNT CONTROLLER: the existing group NAME under MOUNT, or a new path under our own.
+# group_dir MOUNT CONTROLLER: the group NAME this script made under MOUNT (marker, owner),
+# else the path under our own group.
 group_dir() {
-  local found
-  found=$(find "$1" -maxdepth 8 -type d -name "$name" -print -quit 2>/dev/null || true)
-  if [ -n "$found" ]; then echo "$found"; else echo "$1$(own_path "$2" | sed 's:/$::')/$name"; fi
+  local found own
+  own="$1$(own_path "$2" | sed 's:/$::')/$name"
+  while IFS= read -r found; do
+    if grep -qxF -- "$found" "$marker" 2>/dev/null && [ "$(stat -c %u -- "$found")" = "$(id -u)" ]; then
+      echo "$found"; return
+    fi
+  done < <(find "$1" -maxdepth 8 -type d -name "$name" 2>/dev/null || true)
+  echo "$own"
 }
 
 # put FILE VALUE: write VALUE unless FILE already holds it.
@@ -58,6 +69,8 @@ enable_v2() {
     grep -qw "$c" "$1/cgroup.subtree_control" && continue
     echo "+$c" 2>/dev/null > "$1/cgroup.subtree_control" || return 1
     echo "changed enabled $c in $1"
+    # remembered, so teardown.sh can turn it off again (the kernel refuses while in use)
+    (umask 077; mkdir -p "$markers"; echo "$1 $c" >> "$marker.enabled")
   done
 }
 
@@ -75,6 +88,9 @@ if [ "$action" = apply ]; then
   [ "$ver" = 1 ] && [ -z "$acct_dir" ] && echo "no cpuacct hierarchy: the host's CPU time is not counted" >&2
   for d in "$cpu_dir" "$acct_dir" "$mem_dir"; do
     if [ -n "$d" ] && [ ! -d "$d" ]; then mkdir -p "$d"; echo "changed created $d"; fi
+    if [ -n "$d" ] && ! grep -qxF -- "$d" "$marker" 2>/dev/null; then
+      (umask 077; mkdir -p "$markers"; echo "$d" >> "$marker")  # ours: made (or adopted) here
+    fi
   done
   mem_bytes=$((mem_mb * 1024 * 1024))
   if [ "$ver" = 1 ]; then
