@@ -103,7 +103,7 @@ def test_round_trips_are_byte_identical(make_client, sftpd, remote, library, con
         assert sha(r.data) == sha(data), size
         st = c.get(f"/credentials/h1/files/stat?path={path}").json
         assert (st["size"], st["type"], st["partial_upload"]) == (size, "file", None)
-    health = c.http.get("/healthz").json["transfers"]
+    health = c.get("/healthz").json["transfers"]
     assert health["active"] == 0 and health["completed"] >= 2 * len(sizes)
     assert health["bytes_total"] >= 2 * sum(sizes)
 
@@ -121,10 +121,10 @@ def test_ranges_and_resumed_transfers(make_client, sftpd, remote, library, conne
     assert r.headers["Content-Range"] == f"bytes 100-199/{len(data)}"
     r = c.http.get(url, headers={**c._h(), "Range": f"bytes={len(data)}-"})
     assert (r.status_code, r.json["error"]) == (416, "range_not_satisfiable")
-    failed = c.http.get("/healthz").json["transfers"]["failed"]  # per process: all tests'
+    failed = c.get("/healthz").json["transfers"]["failed"]  # per process: all tests'
     r = c.http.head(url, headers=c._h())  # what a resuming client asks first
     assert (r.status_code, r.headers["Content-Length"], r.data) == (200, str(len(data)), b"")
-    assert c.http.get("/healthz").json["transfers"]["failed"] == failed
+    assert c.get("/healthz").json["transfers"]["failed"] == failed
 
     # a download cut mid-way (the client closes), resumed with Range + If-Range
     r = c.http.get(url, headers=c._h(), buffered=False)
@@ -156,9 +156,9 @@ def test_ranges_and_resumed_transfers(make_client, sftpd, remote, library, conne
             )
             time.sleep(0.5)
         t0 = time.monotonic()
-        while c.http.get("/healthz").json["transfers"]["active"] and time.monotonic() - t0 < 20:
+        while c.get("/healthz").json["transfers"]["active"] and time.monotonic() - t0 < 20:
             time.sleep(0.05)  # the server notices the end of the body
-    assert c.http.get("/healthz").json["transfers"]["failed"] >= 1
+    assert c.get("/healthz").json["transfers"]["failed"] >= 1
     assert not (local / "up.bin").exists()  # nothing appears under the name until complete
     part = c.get(f"/credentials/h1/files/stat?path={base}/up.bin")
     assert part.status_code == 404  # the file itself does not exist yet
@@ -253,11 +253,11 @@ def test_a_transfer_holds_a_user_slot_until_its_last_byte(make_client, sftpd, re
     assert r.status_code == 200
     second = c.get("/credentials/h1/uptime")
     assert (second.status_code, second.json["error"]) == (429, "too_many_requests")
-    health = c.http.get("/healthz").json["transfers"]
+    health = c.get("/healthz").json["transfers"]
     assert health["active"] == 1 and health["running"][0]["direction"] == "download"
     r.close()  # the client goes away mid-transfer: the slot comes back
     assert c.get("/credentials/h1/uptime").status_code == 200
-    assert c.http.get("/healthz").json["transfers"]["active"] == 0
+    assert c.get("/healthz").json["transfers"]["active"] == 0
 
 
 def test_parallel_downloads_in_pooled_mode_share_connections(make_client, sftpd, remote):

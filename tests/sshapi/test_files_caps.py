@@ -123,7 +123,9 @@ def test_a_256_mib_file_streams_through_a_capped_api(
         peak, oom = cap.peak(), cap.oom_kills()
         # the client has every byte when the server's generator has yet to end: wait for it
         t0 = time.monotonic()
-        while (health := requests.get(f"{url}/healthz").json()["transfers"])["active"]:
+        while (health := requests.get(f"{url}/healthz", headers=auth(token)).json()["transfers"])[
+            "active"
+        ]:
             if time.monotonic() - t0 > 10:
                 break
             time.sleep(0.05)
@@ -217,7 +219,7 @@ def test_hostile_sftp_servers_stay_within_caps_and_deadlines(
                 "stall_upload": stall_up.result(120),
             }
         t0 = time.monotonic()
-        while requests.get(f"{url}/healthz").json()["transfers"]["active"]:
+        while requests.get(f"{url}/healthz", headers=auth(alice)).json()["transfers"]["active"]:
             assert time.monotonic() - t0 < GRACE_S + SLACK_S, "a transfer outlived its client"
             time.sleep(0.1)
         after = requests.get(f"{url}/credentials/real/uptime", headers=auth(alice))
