@@ -52,8 +52,8 @@ START_LEAD_S = 0.5  # t0 is this far after every user is spawned (and t0 has rea
 # or the last requests are missing from locust_stats.csv.
 QUIT_DELAY_S = CSV_STATS_INTERVAL_SEC + 0.5
 MASTER_QUIT_DELAY_S = WORKER_REPORT_INTERVAL + CSV_STATS_INTERVAL_SEC + 0.5
-DRAIN_MARGIN_S = 5.0
-TRANSFER_CHUNK = 256 * 1024  # bytes read from a download's body at a time  # after the schedule: wait this long past the request timeout, at most
+DRAIN_MARGIN_S = 5.0  # after the schedule: wait this long past the request timeout, at most
+TRANSFER_CHUNK = 256 * 1024  # bytes read from a download's body at a time
 
 
 @events.init_command_line_parser.add_listener

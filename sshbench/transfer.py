@@ -54,7 +54,7 @@ class _Generated:
 
 
 def size_bytes(params: dict[str, Any]) -> int:
-    return int(round(float(params["transfer_size_mib"]) * MIB))
+    return round(float(params["transfer_size_mib"]) * MIB)
 
 
 def remote_dir(point_id: str) -> str:
