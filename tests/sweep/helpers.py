@@ -15,7 +15,7 @@ from sshbench import paths, testbed
 VENV_BIN = Path(sys.executable).parent
 SNAKEMAKE = str(VENV_BIN / "snakemake")
 # First letters of the sweep tests' testbed names (the testbed tests use t..z).
-SWEEP_TEST_LETTERS = "qkbci"
+SWEEP_TEST_LETTERS = "qkbcif"
 
 
 def sweep_test_env(base: Path, letter: str) -> dict[str, str]:

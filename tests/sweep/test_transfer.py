@@ -1,0 +1,92 @@
+"""The transfer pattern end to end (issue 21 item 3): a tiny real sweep through Snakemake
+on the local testbed, K concurrent downloads and uploads of small files through the API's
+Files endpoints, two libraries; then its rows, its metrics and its claims."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from sweep.helpers import run_snakemake, teardown_in
+
+from analysis.collect import read_tidy
+from sshbench import records, sweep
+
+pytestmark = pytest.mark.netns
+
+MIB = 1024 * 1024
+CONFIG = {
+    "sweep": "xfer",
+    "inventory": "local",
+    "points": {
+        "hosts": ["taco"], "profiles": ["tuned"], "libraries": ["ssh2", "paramiko"],
+        "connections": ["pooled"], "commands": ["uptime"], "patterns": ["transfer"],
+        "transfer_sizes_mib": [0.25, 1], "streams": [2], "directions": ["download"],
+        "duration_s": 2, "warmup_s": 0.5, "trials": 2,
+    },
+    "groups": {
+        "down": {},
+        "up": {"libraries": ["ssh2"], "transfer_sizes_mib": [1], "directions": ["upload"],
+               "trials": 1},
+    },
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def xfer(sweep_env_factory, tmp_path_factory) -> Path:
+    env = sweep_env_factory("f")
+    cfg = tmp_path_factory.mktemp("xfer") / "xfer.yaml"
+    cfg.write_text(yaml.safe_dump(CONFIG))
+    sweep_dir = Path(env["SSHBENCH_RESULTS"]) / "xfer"
+    try:
+        proc = run_snakemake(
+            env, str(sweep_dir / "tidy.csv"), "--cores", "2", "--configfile", str(cfg),
+            timeout=300,
+        )  # fmt: skip
+    finally:
+        teardown_in(env)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    return sweep_dir
+
+
+POINTS = sweep.expand(sweep.resolve(CONFIG))
+
+
+def test_one_row_per_transfer_with_its_bytes(xfer: Path) -> None:
+    assert len(POINTS) == 9
+    for pid, params in POINTS.items():
+        d = xfer / "points" / pid
+        rec = json.loads((d / "point.json").read_text())
+        assert rec["status"] == "ok", (pid, rec["error_class"], rec["error"])
+        assert rec["integrity"] == "ok", (pid, rec["integrity"])
+        size = round(params["transfer_size_mib"] * MIB)
+        assert rec["transfer"]["size_bytes"] == size
+        if params["direction"] == "download":
+            assert len(rec["transfer"]["sha256"]) == 64
+        rows = records.read_rows(d / "requests.csv")
+        c = rec["counts"]
+        # a row per transfer started: every one was sent, none missed, each answered once
+        assert len(rows) == c["slots"] == c["sent"] == c["ok"] + c["failed"] >= 2
+        assert c["missed"] == 0 and c["missed_rows"] == 0
+        ok = [r for r in rows if r["outcome"] == records.OK]
+        assert ok and len(ok) >= 0.9 * len(rows), rows[:3]
+        for r in ok:
+            assert int(r["response_length"]) == size, r
+            assert r["name"] == params["direction"]
+        # closed loop: a stream's next transfer is due when its last one ended
+        assert len({(r["process"], r["slot"]) for r in rows}) == len(rows)
+
+
+def test_throughput_and_cpu_per_mb_in_the_tidy_table(xfer: Path) -> None:
+    tidy = read_tidy(xfer / "tidy.csv")
+    for pid in POINTS:
+        m = tidy[tidy["point_id"] == pid].set_index("metric")["value"]
+        assert m["transfer_mb_per_s"] > 0, pid
+        assert m["transfer_bytes"] > 0
+        # bytes of whole transfers answered in the window
+        size = round(POINTS[pid]["transfer_size_mib"] * MIB)
+        assert m["transfer_bytes"] % size == 0
+        assert m["demand_ms_per_mb_api"] > 0 and m["demand_ms_per_mb_host"] > 0
+        assert m["stream_mb_per_s_mean"] > 0
