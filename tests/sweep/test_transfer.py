@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sweep.helpers import run_snakemake, teardown_in
 
 from analysis.collect import read_tidy
 from sshbench import records, sweep
+from sweep.helpers import run_snakemake, teardown_in
 
 pytestmark = pytest.mark.netns
 
