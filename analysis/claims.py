@@ -757,6 +757,73 @@ def construction_note(rows: pd.DataFrame, over: str, a: Any, b: Any) -> str:
     )
 
 
+VERSUS_METHOD = "Welch t 95 % on log values, per rival; the weaker of the two ratios"
+
+
+def evaluate_versus(c: Claim, rows: pd.DataFrame) -> list[ClaimResult]:
+    """The subject level of `over` (numerator) against every other level it was measured
+    beside, per configuration: `metric` subject / rival (higher is better) and, when given,
+    `cost_metric` rival / subject (lower is better), each a ratio of geometric means with
+    its Welch t 95 % CI on the logs. A rival configuration holds when both ratios hold, does
+    not hold when either does not; its value and CI are the weaker ratio's."""
+    assert c.over is not None
+    results = []
+    for label, g in _groups_of(c, rows, skip=(c.over,)):
+        note = context_note(g)
+        ok = _ok(g)
+        subject = ok[match(ok[c.over], c.numerator)]
+        rivals = [lv for lv in order(ok[c.over].dropna().unique()) if not same(lv, c.numerator)]
+        if subject.empty or not rivals:
+            base = _base(c, label)
+            why = f"needs {c.over}={c.numerator} and another {c.over} beside it"
+            results.append(ClaimResult(verdict=NOT_MEASURED, note=_join(why, note), **base))
+            continue
+        for rival in rivals:
+            other = ok[match(ok[c.over], rival)]
+            used = g[match(g[c.over], [c.numerator, rival])]
+            base = _base(c, _join(label if label != "all" else "", f"vs {c.over}={rival}"))
+            parts = []
+            for metric, num_rows, den_rows in (
+                (c.metric, subject, other),
+                *([(c.cost_metric, other, subject)] if c.cost_metric else []),
+            ):
+                num, den = trial_values(num_rows, metric), trial_values(den_rows, metric)
+                value, low, high = log_ratio_interval(num, den)
+                n = min(len(num), len(den))
+                verdict, why = _decide(c, n, low, high) if n else (NOT_MEASURED, "no trials")
+                parts.append((metric, value, low, high, n, verdict, why))
+            verdicts = [p[5] for p in parts]
+            if FAILS in verdicts:
+                verdict = FAILS
+            elif all(v == HOLDS for v in verdicts):
+                verdict = HOLDS
+            elif NOT_MEASURED in verdicts:
+                verdict = NOT_MEASURED
+            else:
+                verdict = INCONCLUSIVE
+            weak = min(parts, key=lambda p: p[1] if not isnan(p[1]) else -math.inf)
+            text = "; ".join(
+                f"{m} {'%s/%s' % ((c.numerator, rival) if m == c.metric else (rival, c.numerator))}"
+                f" = {v:.3g} [{lo:.3g}, {hi:.3g}] ({vd}{', ' + why if why else ''})"
+                for m, v, lo, hi, _n, vd, why in parts
+            )
+            res = ClaimResult(
+                verdict=verdict,
+                estimate=_estimate(c, weak[1]),
+                value=weak[1],
+                ci_low=weak[2],
+                ci_high=weak[3],
+                ci_method=VERSUS_METHOD,
+                n_trials=min(p[4] for p in parts),
+                note=text,
+                **base,
+            )
+            res = judge_context(res, used)
+            res.note = _join(res.note, note)
+            results.append(res)
+    return results
+
+
 def _fact(pts: pd.DataFrame, host: Any, key: str) -> Any:
     col = f"provenance.testbed.hosts.{host}.{key}"
     if col not in pts.columns:
@@ -771,6 +838,7 @@ EVALUATORS = {
     "trend": evaluate_trend,
     "difference": evaluate_difference,
     "first_limit": evaluate_first_limit,
+    "versus": evaluate_versus,
 }
 
 

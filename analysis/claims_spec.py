@@ -12,7 +12,7 @@ import yaml
 
 from analysis.common import isnum
 
-KINDS = ("threshold", "ratio", "trend", "difference", "first_limit")
+KINDS = ("threshold", "ratio", "trend", "difference", "first_limit", "versus")
 COMPARISONS = ("<", "<=", ">", ">=", "==", "within")
 # Named levels of a ratio: by sorted position among the measured ones (no name checked).
 POSITIONAL = ("first", "second")
@@ -55,6 +55,8 @@ class Claim:
     rival_name: str = ""
     # the parameters whose levels differ "by construction" (ratio over host): see claims.py
     construction: bool = False
+    # versus: a lower-is-better metric judged beside `metric` (rival / subject)
+    cost_metric: str | None = None
 
     def __post_init__(self) -> None:
         # A plain list of levels is the levels of `over` (a trend's series).
@@ -138,6 +140,8 @@ def check(c: Claim, path: Path | str = "claim") -> None:
         raise ValueError(f"{where}: kind {c.kind} needs 'over' (the parameter it runs over)")
     if c.kind in ("ratio", "difference", "first_limit") and not c.over:
         raise ValueError(f"{where}: kind {c.kind} needs 'over' (the parameter it runs over)")
+    if c.kind == "versus" and (not c.over or c.numerator is None):
+        raise ValueError(f"{where}: kind versus needs 'over' and 'numerator' (the subject)")
     if c.kind in ("ratio", "difference") and (c.numerator is None or c.denominator is None):
         raise ValueError(f"{where}: kind {c.kind} needs 'numerator' and 'denominator'")
     if c.kind == "first_limit" and not (c.limit_metric and c.rival_metric):

@@ -48,6 +48,13 @@ Definitions, so every number downstream has one meaning:
   ``host_mem_limit_mib`` = ``resources.host_mem_limit_bytes`` in MiB (else the limit the
   testbed applied, provenance ``testbed.hosts.<host>.host_facts.memory_bytes_applied``).
   Absent when not recorded.
+- Transfers (pattern ``transfer``; one row per transfer, ``response_length`` its bytes):
+  ``transfer_bytes`` = bytes of the ok transfers answered in the window (as
+  ``throughput_rps`` counts answers); ``transfer_mb_per_s`` = that / 1e6 / W (MB = 10^6
+  bytes), the point's throughput over all its streams; ``stream_mb_per_s_mean`` = the mean
+  over kept ok transfers of bytes / service time (one stream's rate);
+  ``demand_ms_per_mb_<host|api|generator>`` = CPU ms of that resource in the window per MB
+  moved in it (the transfer analogue of ``demand_ms_*``). Absent without a window or bytes.
 - Per point columns: ``integrity`` (point.json's, plus "broken: ..." when requests.csv
   disagrees with point.json ``counts``), ``limited_by`` (JSON list), ``saturation``,
   ``limit_kind`` and ``limit_order`` (analysis.saturation: what broke the bound and what ran
@@ -490,6 +497,8 @@ def point_metrics(point: dict[str, Any], requests: pd.DataFrame) -> PointResult:
     win = window_of(point, requests)
     rows, ok_answers, refusals = request_metrics(requests, point, win)
     rows += resource_metrics(point, win, ok_answers)
+    if pattern_of(point) == "transfer":
+        rows += transfer_metrics(requests, win, {m: v for m, v, _, _ in rows})
     rows.append(("point_ok", 1.0 if point.get("status") == "ok" else 0.0, "bool", None))
     values = {m: v for m, v, _, _ in rows}
     line = point_timeline(point, requests, win)
@@ -498,6 +507,37 @@ def point_metrics(point: dict[str, Any], requests: pd.DataFrame) -> PointResult:
     limits = saturation.limited_by({**values, "sshd_refusals": refusals}, point, line)
     order = line.text() if line is not None else "no window: the environment is unknown"
     return PointResult(rows, integrity(point, requests), limits, order)
+
+
+MB = 1e6
+
+
+def transfer_metrics(
+    requests: pd.DataFrame, win: Window | None, values: dict[str, float]
+) -> list[Row]:
+    """Throughput in MB/s and CPU per MB of a transfer point (see the module's definitions)."""
+    if win is None or not win.sustained:
+        return []
+    ok = requests[requests["outcome"] == _OK]
+    nbytes = ok["response_length"].to_numpy(dtype=float)
+    ans = ok["answered_ts"].to_numpy(dtype=float)
+    moved = float(nbytes[(ans >= win.start) & (ans < win.end)].sum())
+    rows: list[Row] = [
+        ("transfer_bytes", moved, "bytes", None),
+        ("transfer_mb_per_s", moved / MB / win.length, "MB/s", None),
+    ]
+    kept = in_window(ok, win)
+    service_s = kept["service_ms"].to_numpy(dtype=float) / 1000.0
+    good = service_s > 0
+    if good.any():
+        rate = kept["response_length"].to_numpy(dtype=float)[good] / MB / service_s[good]
+        rows.append(("stream_mb_per_s_mean", float(rate.mean()), "MB/s", None))
+    if moved > 0:
+        for name in ("host", "api", "generator"):
+            cpu = values.get(f"cpu_s_{name}")
+            if cpu is not None:
+                rows.append((f"demand_ms_per_mb_{name}", cpu * 1000.0 / (moved / MB), "ms", None))
+    return rows
 
 
 def point_timeline(
@@ -593,6 +633,7 @@ def collect_point(point_dir: Path) -> list[dict[str, Any]]:
 
 
 SUMMARY_METRICS = (
+    "transfer_mb_per_s",
     "target_rps",
     "achieved_rps",
     "latency_p50",

@@ -22,7 +22,8 @@ than that or missed, and at min(answer, intended + bound) when it failed. The en
   machine was busy >= ``machine_util`` of its cores;
 - ``generator_cpu``: an interval in which the busiest load-generator process used
   >= ``generator_util`` of one core;
-- ``generator_users``: (not for bursts, whose users are the burst) the first moment every
+- ``generator_users``: (not for bursts, whose users are the burst, nor transfers, whose
+  users are the streams, each always busy by design: only their send lag) the first moment every
   user had a request in flight (from requests.csv's send and answer times), the first missed
   slot, or the first send lag (sent_ts - intended_ts) above ``send_lag_s``.
 
@@ -265,7 +266,11 @@ def timeline(
         else:
             unknown.append("generator_cpu")
         ran_out["generator_users"] = _users_ran_out(point, requests, kept, pattern, th)
-        if ran_out["generator_users"] is None and _users(point) is None and pattern != "burst":
+        if (
+            ran_out["generator_users"] is None
+            and _users(point) is None
+            and pattern not in ("burst", "transfer")
+        ):
             unknown.append("generator_users")
     return Timeline(start, bound_ms, broke_at, ran_out, unknown)
 
@@ -293,7 +298,7 @@ def _users_ran_out(
     if len(late):
         times.append(float(late.min()))
     users = _users(point)
-    if pattern != "burst" and users:
+    if pattern not in ("burst", "transfer") and users:
         sent = requests.dropna(subset=["sent_ts"])
         ev = np.concatenate(
             [sent["sent_ts"].to_numpy(float), sent["answered_ts"].dropna().to_numpy(float)]
@@ -321,7 +326,7 @@ def window_environment(metrics: Mapping[str, Any], point: Mapping[str, Any]) -> 
         out.append("generator_cpu")
     params = point.get("params") or {}
     pattern = params.get("pattern") or (point.get("schedule") or {}).get("pattern")
-    if pattern not in ("burst", "auth"):
+    if pattern not in ("burst", "auth", "transfer"):
         loadgen = point.get("loadgen") or {}
         users, in_flight = loadgen.get("users"), loadgen.get("max_in_flight")
         if (users is not None and in_flight is not None and in_flight >= users) or _at_least(

@@ -8,6 +8,13 @@ Run by sshbench.loadgen (headless, --csv, bounded by --run-time). Two patterns:
   shows the wait (no coordinated omission). Slots never taken by the schedule's end are
   written as missed. In distributed mode the master picks t0 and tells every worker.
 - burst: `burst_size` users all due at t0; each sends one request.
+- transfer: one user per stream, closed loop from t0 for --sb-duration: a stream starts its
+  next transfer the moment its last one ended (that moment is the row's intended time),
+  a download (GET files?path=--sb-file, read streamed, never whole in memory) or an upload
+  (PUT files?path=--sb-dir/up-<process>-<user> of --sb-size random bytes, one buffer per
+  process; each stream overwrites its own file, the runner removes them after). A row's
+  response_length is the bytes moved: the body read (download), or --sb-size once the API
+  stored the upload (201); a download is ok only when every byte came.
 
 Every slot is one row of `<out>/requests-<process>.csv` (sshbench.records), written here
 in a `finally`, so a request is recorded whatever happens to it (a refused or reset
@@ -46,15 +53,20 @@ START_LEAD_S = 0.5  # t0 is this far after every user is spawned (and t0 has rea
 QUIT_DELAY_S = CSV_STATS_INTERVAL_SEC + 0.5
 MASTER_QUIT_DELAY_S = WORKER_REPORT_INTERVAL + CSV_STATS_INTERVAL_SEC + 0.5
 DRAIN_MARGIN_S = 5.0  # after the schedule: wait this long past the request timeout, at most
+TRANSFER_CHUNK = 256 * 1024  # bytes read from a download's body at a time
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser) -> None:
     g = parser.add_argument_group("sshbench point")
     g.add_argument("--sb-cred", default="taco", help="credential name in the API")
-    g.add_argument("--sb-command", choices=["uptime", "ls"], default="uptime")
+    g.add_argument("--sb-command", choices=["uptime", "ls", "files"], default="uptime")
     g.add_argument("--sb-ls-path", default="/")
-    g.add_argument("--sb-pattern", choices=["sustained", "burst"], default="sustained")
+    g.add_argument("--sb-pattern", choices=["sustained", "burst", "transfer"], default="sustained")
+    g.add_argument("--sb-direction", choices=["download", "upload"], default="download")
+    g.add_argument("--sb-size", type=int, default=0, help="transfer: bytes per transfer")
+    g.add_argument("--sb-file", default="", help="transfer download: the file on the host")
+    g.add_argument("--sb-dir", default="", help="transfer upload: the directory on the host")
     g.add_argument("--sb-rps", type=float, default=1.0, help="target RPS of all processes")
     g.add_argument("--sb-duration", type=float, default=10.0, help="schedule length, s")
     g.add_argument("--sb-processes", type=int, default=1, help="processes that run users")
@@ -79,6 +91,10 @@ class _State:
         self.workers_done = 0
         self.env = None  # the Locust environment (spawning_complete does not pass it)
         self.out = "."  # where this process writes its rows and counters
+        self.transfer = False  # the transfer pattern: closed loop, one user per stream
+        self.end = 0.0  # transfer: no transfer starts after this
+        self.next_slot = 0  # transfer: the next row's slot index
+        self.upload_body = b""  # transfer upload: the random bytes every upload sends
 
 
 S = _State()
@@ -113,6 +129,9 @@ def _on_test_start(environment, **_kw) -> None:
     S.process = runner.worker_index if isinstance(runner, WorkerRunner) else 0
     if o.sb_pattern == "sustained":
         S.schedule = Schedule(o.sb_rps, o.sb_duration, S.process, max(1, o.sb_processes))
+    S.transfer = o.sb_pattern == "transfer"
+    if S.transfer and o.sb_direction == "upload":
+        S.upload_body = os.urandom(o.sb_size)
     S.writer = records.Writer(Path(S.out) / records.part_name(S.process))
 
 
@@ -135,6 +154,7 @@ def _start(environment, t0: float) -> None:
     S.t0 = t0
     if S.schedule is not None:
         S.schedule.t0 = t0
+    S.end = t0 + environment.parsed_options.sb_duration if S.transfer else t0
     S.go.set()
     gevent.spawn(_finisher, environment)
 
@@ -171,9 +191,9 @@ def _finisher(environment) -> None:
     o = environment.parsed_options
     runner = environment.runner
     users = runner.user_count
-    end = S.schedule.end if S.schedule is not None else S.t0
+    end = S.schedule.end if S.schedule is not None else (S.end if S.transfer else S.t0)
     gevent.sleep(max(0.0, end - time.time()))
-    if S.schedule is None:  # burst: every user sends once, all due at t0
+    if S.schedule is None and not S.transfer:  # burst: every user sends once, all due at t0
         while S.next_user < users and time.time() < end + 5:
             gevent.sleep(0.05)
     deadline = time.time() + o.sb_timeout + DRAIN_MARGIN_S
@@ -188,7 +208,9 @@ def _finisher(environment) -> None:
         "pattern": o.sb_pattern,
         "t0": S.t0,
         "users": users,
-        "slots": S.schedule.slots if S.schedule is not None else users,
+        "slots": S.schedule.slots
+        if S.schedule is not None
+        else (S.next_slot if S.transfer else users),
         "sent": S.sent,
         "missed": len(missed),
         "unanswered": S.pending,  # still waiting at the deadline: rows missing (integrity)
@@ -224,10 +246,23 @@ class ApiUser(FastHttpUser):
         else:
             self.path = f"/credentials/{cred}/ls?path={quote(o.sb_ls_path, safe='')}"
         self.req_name = o.sb_command
+        if o.sb_pattern == "transfer":
+            self.stream = S.next_user  # this process's stream index
+            S.next_user += 1
+            self.req_name = o.sb_direction
+            if o.sb_direction == "download":
+                self.path = f"/credentials/{cred}/files?path={quote(o.sb_file, safe='')}"
+            else:
+                target = f"{o.sb_dir}/up-{S.process}-{self.stream}"
+                self.path = f"/credentials/{cred}/files?path={quote(target, safe='')}"
+        self.free_at = 0.0  # transfer: when this stream's last transfer ended
 
     @task
     def paced(self) -> None:
         S.go.wait()
+        if S.transfer:
+            self._next_transfer()
+            return
         if S.schedule is None:  # burst: one request per user, due at t0
             slot, due = S.next_user, S.t0
             S.next_user += 1
@@ -246,6 +281,83 @@ class ApiUser(FastHttpUser):
             S.pending -= 1
         if S.schedule is None:
             raise StopUser()
+
+    def _next_transfer(self) -> None:
+        """Transfer: the next transfer of this stream, due when the last one ended."""
+        due = max(self.free_at, S.t0)
+        if due >= S.end:
+            raise StopUser()
+        slot = S.next_slot
+        S.next_slot += 1
+        S.pending += 1
+        delay = due - time.time()
+        if delay > 0:
+            gevent.sleep(delay)
+        try:
+            self._transfer(slot, due)
+        finally:
+            S.pending -= 1
+            self.free_at = time.time()
+
+    def _transfer(self, slot: int, intended: float) -> None:
+        """One download or upload and its row, whatever happens."""
+        o = self.environment.parsed_options
+        S.in_flight += 1
+        S.max_in_flight = max(S.max_in_flight, S.in_flight)
+        S.sent += 1
+        sent = time.time()
+        outcome, cls, err, moved = records.FAILED, "api_connection", "no answer", 0
+        try:
+            if o.sb_direction == "download":
+                outcome, cls, err, moved = self._download(o.sb_size)
+            else:
+                outcome, cls, err, moved = self._upload()
+        except Exception as e:  # a row for anything that escapes
+            outcome, cls, err = records.FAILED, records.connection_class(e), repr(e)
+        finally:
+            answered = time.time()
+            S.in_flight -= 1
+            if outcome == records.OK:
+                cls = err = ""
+            row = [slot, S.process, intended, sent, answered, self.req_name, outcome, cls, err]
+            S.writer.write(records.row(*row, response_length=moved))
+
+    def _download(self, size: int) -> tuple[str, str, str, int]:
+        with self.client.get(
+            self.path,
+            headers={**self.headers, "Accept-Encoding": "identity"},
+            name=self.req_name,
+            stream=True,
+            catch_response=True,
+        ) as resp:
+            if resp.status_code != 200:
+                outcome, cls, err = _judge(resp)
+                resp.failure(f"{cls}: {err}")
+                return outcome, cls, err, 0
+            moved = 0
+            for chunk in resp.iter_content(TRANSFER_CHUNK, decode_content=False):
+                moved += len(chunk)
+            if moved != size:
+                resp.failure(f"short body: {moved} of {size} bytes")
+                return records.FAILED, "short_body", f"{moved} of {size} bytes arrived", moved
+            resp.success()
+            return records.OK, "", "", moved
+
+    def _upload(self) -> tuple[str, str, str, int]:
+        body = S.upload_body
+        with self.client.put(
+            self.path, data=body, headers=self.headers, name=self.req_name, catch_response=True
+        ) as resp:
+            if resp.status_code == 201:
+                answer = _json(resp)
+                if isinstance(answer, dict) and answer.get("size") == len(body):
+                    resp.success()
+                    return records.OK, "", "", len(body)
+                resp.failure("stored size differs")
+                return records.FAILED, "bad_response", f"201 but stored {answer!r:.100}", 0
+            outcome, cls, err = _judge(resp)
+            resp.failure(f"{cls}: {err}")
+            return outcome, cls, err, 0
 
     def _call(self, slot: int, intended: float) -> None:
         """Send one request and write its row, whatever happens."""

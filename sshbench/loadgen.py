@@ -50,6 +50,12 @@ class Load:
     # the inventory they are in.
     hosts: list[str] = field(default_factory=list)
     inventory: str = "local"
+    # The transfer pattern: direction, bytes per transfer, the file downloaded and the
+    # directory uploads go to (paths on the host).
+    direction: str = "download"
+    size_bytes: int = 0
+    remote_file: str = ""
+    remote_dir: str = ""
 
     def window(self, t0: float) -> list[float] | None:
         """The measured window [start, end) of a schedule that began at t0 (None: a burst)."""
@@ -85,6 +91,16 @@ def _sb_options(load: Load) -> list[str]:
         f"--sb-duration={load.schedule_s}",
         f"--sb-processes={load.processes}",
         f"--sb-timeout={load.timeout_s}",
+        *(
+            [
+                f"--sb-direction={load.direction}",
+                f"--sb-size={load.size_bytes}",
+                f"--sb-file={load.remote_file}",
+                f"--sb-dir={load.remote_dir}",
+            ]
+            if load.pattern == "transfer"
+            else []
+        ),
     ]
 
 
@@ -241,6 +257,21 @@ def merge_pacing(out: Path) -> dict[str, Any]:
 
 def schedule_facts(load: Load, pacing: dict[str, Any]) -> dict[str, Any]:
     t0 = pacing.get("t0")
+    if load.pattern == "transfer":  # closed loop: as many slots as transfers started
+        return {
+            "pattern": "transfer",
+            "t0": t0,
+            "rps": None,
+            "burst_size": None,
+            "slots": pacing.get("slots"),
+            "window": load.window(t0) if t0 is not None else None,
+            "users": load.users,
+            "streams": load.users,
+            "direction": load.direction,
+            "size_bytes": load.size_bytes,
+            "processes": load.processes,
+            "request_timeout_s": load.timeout_s,
+        }
     return {
         "pattern": load.pattern,
         "t0": t0,
@@ -282,6 +313,8 @@ def integrity(
         planned = (
             round((load.rps or 0) * load.schedule_s) if load.pattern != "burst" else load.burst_size
         )
+        if load.pattern == "transfer":  # a closed loop plans no count: one slot per transfer
+            planned = counts["slots"]
         if counts["slots"] != planned:
             why.append(f"the schedule had {counts['slots']} slots, not {planned}")
         if counts["slots"] != counts["sent"] + counts["missed"]:

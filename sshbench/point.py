@@ -33,6 +33,7 @@ from sshbench import (
     resources,
     sweep,
     testbed,
+    transfer,
 )
 from sshbench.redact import redact
 
@@ -110,12 +111,13 @@ def make_load(
 ) -> loadgen.Load:
     lg = settings["loadgen"]
     burst = params["pattern"] == "burst"
+    made = deployment.get("transfer") or {}
     return loadgen.Load(
         url=deployment["url"],
         token=deployment["token"],
         cred=deployment["credentials"][params["host"]],
         command=params["command"],
-        pattern="burst" if burst else "sustained",
+        pattern=params["pattern"] if params["pattern"] in ("burst", "transfer") else "sustained",
         rps=params["rps"],
         burst_size=params["burst_size"],
         schedule_s=0.0 if burst else (params["warmup_s"] + params["duration_s"]),
@@ -126,6 +128,10 @@ def make_load(
         timeout_s=lg["request_timeout_s"],
         hosts=list(lg.get("hosts") or []),
         inventory=settings["inventory"],
+        direction=params.get("direction") or "download",
+        size_bytes=int(made.get("size_bytes") or 0),
+        remote_file=made.get("file", ""),
+        remote_dir=made.get("dir", ""),
     )
 
 
@@ -196,7 +202,40 @@ def _measure(
         ctx["applied"].update(prepare_host(params, log))
     except testbed.TestbedError as e:
         raise PointFailure("testbed_error", str(e)) from None
-    load = make_load(params, settings, dep)
+    made = None
+    if params["pattern"] == "transfer":
+        cred = dep["credentials"][params["host"]]
+        try:
+            made = transfer.prepare(dep, cred, params, pdir.name)
+        except (transfer.TransferSetupError, OSError) as e:
+            raise PointFailure("testbed_error", f"transfer files: {e}") from None
+        log(f"transfer: {made['direction']} {made['size_bytes']} bytes in {made['dir']}")
+    try:
+        _load(params, settings, pdir, ctx, log, dep, host, made)
+    finally:
+        if made is not None:
+            transfer.cleanup(
+                dep,
+                dep["credentials"][params["host"]],
+                made,
+                settings["loadgen"]["processes"],
+                int(params["streams"]),
+            )
+            ctx.setdefault("facts", {})["transfer"] = made
+
+
+def _load(
+    params: dict[str, Any],
+    settings: dict[str, Any],
+    pdir: Path,
+    ctx: dict[str, Any],
+    log,
+    dep: dict[str, Any],
+    host: dict[str, Any],
+    made: dict[str, Any] | None,
+) -> None:
+    """Run the point's load and check what it left (the API, sshd, Locust)."""
+    load = make_load(params, settings, {**dep, "transfer": made})
     offset = _api_log_offset()
     log(f"locust: {load.pattern} rps={load.rps} burst={load.burst_size} users={load.users}")
     try:
@@ -284,6 +323,11 @@ def console_line(rec: dict[str, Any], summary: dict[str, Any], progress: str = "
         load = f"burst {p['burst_size']}"
     elif p["pattern"] == "auth":
         load = f"auth {p['logins']} logins"
+    elif p["pattern"] == "transfer":
+        load = (
+            f"{p['direction']} {num(p['transfer_size_mib'])} MiB x{p['streams']}"
+            f" -> {num(summary.get('transfer_mb_per_s'))} MB/s"
+        )
     else:
         load = f"rps {num(summary.get('target_rps'))} -> {num(summary.get('achieved_rps'))}"
     line = (
@@ -368,6 +412,7 @@ def _attempt(
                 "wall_s": facts.get("wall_s"),
             },
             "resources": facts.get("resources"),
+            **({"transfer": facts["transfer"]} if facts.get("transfer") else {}),
             "applied": ctx.get("applied"),
             "settings": {k: settings[k] for k in sweep.RUN_SETTING_KEYS if k in settings},
             "provenance": provenance.collect(st, ctx.get("deployment")),

@@ -36,11 +36,12 @@ COLUMNS: dict[str, str] = {
     "answered_ts": "when the answer or the failure came back, unix seconds (empty if missed)",
     "latency_ms": "answered_ts - intended_ts, ms (empty if missed)",
     "service_ms": "answered_ts - sent_ts, ms (empty if missed)",
-    "name": "the command called (uptime, ls)",
+    "name": "the command called (uptime, ls), or a transfer's direction (download, upload)",
     "outcome": "ok | failed | missed",
     "error_class": "why a request failed (see ERROR_CLASSES); empty if ok",
     "error": "the failure's text, one line, at most 300 characters",
-    "response_length": "bytes of the answer's body",
+    "response_length": "bytes of the answer's body; a transfer: the file bytes moved (a "
+    "download's body read, an upload's bytes once the API stored them)",
 }
 FIELDS: tuple[str, ...] = tuple(COLUMNS)
 
@@ -60,7 +61,14 @@ API_CODES = (
 CONNECTION_CLASSES = ("api_refused", "api_reset", "api_timeout", "api_connection")
 # Every error_class a failed row can have, besides http_<status> for an HTTP error whose
 # body carries no API code.
-ERROR_CLASSES = (*API_CODES, *CONNECTION_CLASSES, "nonzero_exit", "bad_response")
+# short_body: a download that ended before all the file's bytes came.
+ERROR_CLASSES = (
+    *API_CODES,
+    *CONNECTION_CLASSES,
+    "nonzero_exit",
+    "bad_response",
+    "short_body",
+)
 
 _RESET_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED}
 

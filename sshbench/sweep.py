@@ -97,6 +97,17 @@ def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"config field {where}.rates: required by the sustained pattern")
         if "burst" in merged["patterns"] and "burst_sizes" not in merged:
             raise ConfigError(f"config field {where}.burst_sizes: required by the burst pattern")
+        if "transfer" in merged["patterns"]:
+            for axis in ("transfer_sizes_mib", "streams", "directions"):
+                if axis not in merged:
+                    raise ConfigError(
+                        f"config field {where}.{axis}: required by the transfer pattern"
+                    )
+            if "openssh" in merged["libraries"]:
+                raise ConfigError(
+                    f"config field {where}.libraries: the transfer pattern uses the Files "
+                    "API, which the openssh backend does not serve (501); drop openssh"
+                )
         if "auth" in merged["patterns"]:
             if "logins" not in merged:
                 raise ConfigError(f"config field {where}.logins: required by the auth pattern")
@@ -173,8 +184,13 @@ def search_id(p: Mapping[str, Any]) -> str:
 
 
 def point_id(p: Mapping[str, Any]) -> str:
-    """Readable, deterministic id: r10-taco-c2-uptime-default-ssh2-perreq-tcpd-sustained-t0."""
-    if p["pattern"] == "auth":
+    """Readable, deterministic id: r10-taco-c2-uptime-default-ssh2-perreq-tcpd-sustained-t0.
+
+    A transfer point's load is its direction, size and streams: d16mx4 (4 concurrent
+    downloads of 16 MiB), u1mx1; its command is `files`."""
+    if p["pattern"] == "transfer":
+        load = f"{p['direction'][0]}{_num(p['transfer_size_mib'])}mx{p['streams']}"
+    elif p["pattern"] == "auth":
         load = f"a{p['logins']}"
     else:
         load = f"r{_num(p['rps'])}" if p["pattern"] == "sustained" else f"n{p['burst_size']}"
@@ -201,20 +217,26 @@ def _group_points(axes: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
             "burst": axes.get("burst_sizes"),
             "auth": axes.get("logins"),
         }.get(pattern)
+        if pattern == "transfer":  # (direction, size, streams); the command is `files`
+            loads = list(
+                itertools.product(axes["directions"], axes["transfer_sizes_mib"], axes["streams"])
+            )
         loads = loads or [None]  # a capacity search finds its own rates
+        commands = ["files"] if pattern == "transfer" else axes["commands"]
         for host, cpus, tcp, command, profile, library, conn, load, trial in itertools.product(
             axes["hosts"],
             axes["host_cpus"],
             axes["client_tcp"],
-            axes["commands"],
+            commands,
             axes["profiles"],
             axes["libraries"],
             axes["connections"],
             loads,
             range(axes["trials"]),
         ):
-            sustained = pattern in ("sustained", "capacity")  # a search's steps are sustained
-            yield {
+            # a search's steps are sustained; a transfer point runs for a duration too
+            sustained = pattern in ("sustained", "capacity", "transfer")
+            point = {
                 "rps": load if pattern == "sustained" else None,
                 "host": host,
                 "host_cpus": cpus,
@@ -231,6 +253,9 @@ def _group_points(axes: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
                 "burst_size": load if pattern == "burst" else None,
                 "logins": load if pattern == "auth" else None,
             }
+            if pattern == "transfer":
+                point["direction"], point["transfer_size_mib"], point["streams"] = load
+            yield point
 
 
 def _matches(p: Mapping[str, Any], flt: Mapping[str, Any]) -> bool:
@@ -409,6 +434,8 @@ def users_for(params: Mapping[str, Any], loadgen: Mapping[str, Any]) -> int:
     """Locust users for a point: enough that slots are not missed while responses are slow."""
     if params["pattern"] == "burst":
         return int(params["burst_size"])
+    if params["pattern"] == "transfer":
+        return int(params["streams"])
     users = math.ceil(params["rps"] * loadgen["users_per_rps"])
     return max(loadgen["min_users"], min(loadgen["max_users"], users))
 

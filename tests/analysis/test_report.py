@@ -45,7 +45,8 @@ def test_a_figure_with_nothing_to_show_is_one_line(built: SweepLayout) -> None:
     assert "**Figure 8. Capacity at the latency bound**: _not measured by this sweep: " in md
     assert "fig8_capacity.png" not in md
     html = built.report_html.read_text()
-    assert html.count('src="data:image/png;base64,') == len(FIGURES) - 1
+    # no capacity search and no transfer point: two figures are one line each
+    assert html.count('src="data:image/png;base64,') == len(FIGURES) - 2
     assert "This sweep has no capacity search." in html
 
 

@@ -15,7 +15,8 @@ from sshbench import paths, testbed
 VENV_BIN = Path(sys.executable).parent
 SNAKEMAKE = str(VENV_BIN / "snakemake")
 # First letters of the sweep tests' testbed names (the testbed tests use t..z).
-SWEEP_TEST_LETTERS = "qkbcime"  # m: tests/analysis/test_model_sweep.py; e: test_no_secrets
+# m: tests/analysis/test_model_sweep.py; e: test_no_secrets; f: test_transfer
+SWEEP_TEST_LETTERS = "qkbcimef"
 
 
 def sweep_test_env(base: Path, letter: str) -> dict[str, str]:
