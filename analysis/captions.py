@@ -13,7 +13,7 @@ TITLES = {
     "fig6_variability": "Variability across trials",
     "fig7_cpu_per_request": "Where each request's CPU goes",
     "fig8_capacity": "Capacity at the latency bound",
-    "fig9_transfer": "File transfers through the API per SSH library",
+    "fig10_transfer": "File transfers through the API per SSH library",
 }
 
 CAPTIONS = {
@@ -56,7 +56,7 @@ CAPTIONS = {
     "fig8_capacity": "The highest rate each configuration sustains within the bound (p99 "
     "latency, failures, achieved share of the target), found by a capacity search; the "
     "whisker is the bracket the search closed in on, the dashed line the study's 90 RPS.",
-    "fig9_transfer": "Files moved through the API's Files endpoints (transfer points: K "
+    "fig10_transfer": "Files moved through the API's Files endpoints (transfer points: K "
     "concurrent streams, each starting its next transfer when the last ended): throughput "
     "in MB/s of all streams together (top) and the median latency of one transfer (bottom), "
     "per file size, for downloads and uploads, each SSH library in its fixed colour.",

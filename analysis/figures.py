@@ -25,7 +25,7 @@ from matplotlib.patches import Patch
 
 from analysis.common import NOT_MEASURED_TEXT, isnan, order, same
 from analysis.figures_resources import fig7_cpu_per_request, fig8_capacity
-from analysis.figures_transfer import fig9_transfer
+from analysis.figures_transfer import fig10_transfer
 from analysis.plotting import (
     DPI,
     ENVIRONMENT_MARKER,
@@ -762,7 +762,7 @@ BUILDERS: dict[str, Callable[[pd.DataFrame], Shown]] = {
     "fig6_variability": fig6_variability,
     "fig7_cpu_per_request": fig7_cpu_per_request,
     "fig8_capacity": fig8_capacity,
-    "fig9_transfer": fig9_transfer,
+    "fig10_transfer": fig10_transfer,
 }
 assert tuple(BUILDERS) == FIGURES
 

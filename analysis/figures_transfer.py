@@ -21,7 +21,7 @@ from analysis.plotting import (
 )
 from analysis.select import LIBRARY_ORDER, ok_points, per_point
 
-STEM = "fig9_transfer"
+STEM = "fig10_transfer"
 ROWS = (("transfer_mb_per_s", "throughput, MB/s"), ("latency_p50", "transfer latency p50, ms"))
 DIRECTIONS = ("download", "upload")
 
@@ -35,7 +35,7 @@ def _config_label(r: pd.Series, extra: list[str]) -> str:
     return " ".join(parts)
 
 
-def fig9_transfer(tidy: pd.DataFrame) -> Shown:
+def fig10_transfer(tidy: pd.DataFrame) -> Shown:
     metrics = [m for m, _ in ROWS]
     pts = per_point(tidy, metrics)
     if not pts.empty and "pattern" in pts.columns:

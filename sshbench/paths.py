@@ -106,7 +106,7 @@ FIGURES: tuple[str, ...] = (
     "fig6_variability",
     "fig7_cpu_per_request",
     "fig8_capacity",
-    "fig9_transfer",
+    "fig10_transfer",
 )
 
 # Paper tables (stems); each is written as .csv and as a booktabs .tex snippet.

@@ -40,7 +40,7 @@ def _check_files(png: Path) -> None:
 # capacity search and no transfer point.
 @pytest.mark.parametrize(
     "stem",
-    [s for s in FIGURES if s not in ("fig8_capacity", "fig1b_load_variants", "fig9_transfer")],
+    [s for s in FIGURES if s not in ("fig8_capacity", "fig1b_load_variants", "fig10_transfer")],
 )
 def test_every_figure_draws_from_a_v2_table(stem: str, tmp_path: Path) -> None:
     png, _ = draw(stem, v2_tidy(), tmp_path / f"{stem}.png")
