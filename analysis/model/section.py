@@ -53,6 +53,10 @@ def _records(df: pd.DataFrame, cols: list[str]) -> list[dict[str, str]]:
     return [{c: _fmt(r.get(c)) for c in cols} for r in df.to_dict("records")]
 
 
+def _pct(x: Any) -> str:
+    return f"{x:+.0%}" if isinstance(x, float) and math.isfinite(x) else ""
+
+
 def context(
     layout: SweepLayout,
     fits: list[ConfigDemands],
@@ -69,9 +73,10 @@ def context(
     ]
     val = rows.copy()
     val["held_out"] = ~val["used_for_fit"].astype(bool)
-    val["rel_error"] = [
-        f"{x:+.0%}" if isinstance(x, float) and math.isfinite(x) else "" for x in val["rel_error"]
-    ]
+    for col in ("rel_error", "bracket_error"):
+        val[col] = [
+            f"{x:+.0%}" if isinstance(x, float) and math.isfinite(x) else "" for x in val[col]
+        ]
     png = layout.figure(figure.STEM, "png")
     if embed and png.exists():
         src = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
@@ -105,7 +110,9 @@ def context(
                 "quantity",
                 "predicted",
                 "measured",
+                "measured_high",
                 "rel_error",
+                "bracket_error",
                 "held_out",
             ],
         ),

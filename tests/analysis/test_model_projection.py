@@ -7,6 +7,7 @@ not validated or cannot speak to the claim, and the break-even speed's direction
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -114,3 +115,16 @@ def test_claims_csv_gets_the_columns_after_the_measured_ones(tmp_path: Path, top
     assert got.loc[0, "projected_verdict"] == FAILS
     assert got.loc[0, "break_even_speed"] > 1
     assert got.loc[1, "projected_verdict"] == NOT_PROJECTED
+
+
+def test_a_capacity_inside_its_measured_bracket_is_no_error() -> None:
+    from analysis.model.validate import bracket_error
+
+    # a search measures [capacity, first confirmed failing rate): 15 passes, 18 fails
+    assert bracket_error(17.5, 15, 18) == 0.0
+    assert bracket_error(12.0, 15, 18) == pytest.approx(-0.2)
+    assert bracket_error(21.6, 15, 18) == pytest.approx(0.2)
+    # a lower bound (nothing failed that counts): only a prediction below it is off
+    assert bracket_error(40.0, 15, None) == 0.0
+    assert bracket_error(12.0, 15, None) == pytest.approx(-0.2)
+    assert math.isnan(bracket_error(float("nan"), 15, 18))
