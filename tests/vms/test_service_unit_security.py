@@ -62,6 +62,7 @@ def test_service_unit_is_sandboxed_and_verifies(tmp_path):
     for net in ("127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10", "self"):
         assert f"--deny-network {net}" in exec_start
     assert "--request-timeout 12.0" in exec_start
+    assert "--uniform-connect-errors" in exec_start  # a service answers connect errors alike
     proc = subprocess.run(
         ["systemd-analyze", "verify", str(tmp_path / "sshapi.service")],
         capture_output=True, text=True, timeout=60,
