@@ -207,8 +207,10 @@ def test_the_workflow_built_every_output(ci_sweep: Path) -> None:
                 assert im.size == (WIDTH_PX, HEIGHT_PX)
         assert layout.figure(stem, "pdf").read_bytes()[:5] == b"%PDF-"
     html = layout.report_html.read_text()
-    # every figure shown, and the summary figure of the claims on the first screen
-    assert html.count('src="data:image/png;base64,') == len(shown) + 1
+    # every figure shown, the summary figure of the claims on the first screen, and the
+    # model's figure 9 in its section when the model drew it
+    model_fig = layout.figure(paths.MODEL_FIGURE, "png").exists()
+    assert html.count('src="data:image/png;base64,') == len(shown) + 1 + model_fig
     assert layout.figure("summary_claims", "png").exists()
     assert "This sweep has no capacity search." in html
     for claim in load_claims(paths.PAPER_DIR / "claims.yaml"):
