@@ -18,9 +18,10 @@ import requests
 from hostile_server import SFTP_BEHAVIOURS, HostileServer
 from memcap import MemoryCap, remove_stale
 from test_files import remote, sftpd  # noqa: F401 (fixtures)
-from test_sshapi_hostile import SSHAPI, add_user
+from test_sshapi_hostile import add_user
+from test_sshapi_hostile import start_capped as start_hostile_capped
 
-from sshapi.testing import free_port, stop_process
+from sshapi.testing import stop_process
 
 MIB = 1024 * 1024
 BIG = 256 * MIB
@@ -34,30 +35,8 @@ CLIENT_READS_S = 5.0
 
 
 def start_capped(tmp, db: str, library: str, connections: str, cap: MemoryCap):
-    """`sshapi serve` in the memory group, as test_sshapi_hostile starts it, but waiting out
-    slow /healthz answers on a loaded machine (a ReadTimeout is not a failure to start)."""
-    port = free_port()
-    log = tmp / "api.log"
-    argv = [
-        *SSHAPI, "serve", "--library", library, "--connections", connections, "--db", db,
-        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "16",
-        "--log", str(log), "--key-file", str(tmp / "k.key"),
-        "--connect-timeout", str(GRACE_S), "--command-timeout", str(GRACE_S),
-        "--request-timeout", str(GRACE_S),
-    ]  # fmt: skip
-    proc = subprocess.Popen(cap.wrap(argv), start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=5).ok:
-                return proc, url, log
-        except requests.RequestException:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_process(proc, timeout=15)
-            raise RuntimeError(f"sshapi serve did not come up: {log.read_text()[-2000:]}")
-        time.sleep(0.1)
+    """`sshapi serve` in the memory group (test_sshapi_hostile's), deadlines at GRACE_S."""
+    return start_hostile_capped(tmp, db, library, connections, cap, grace_s=GRACE_S)
 
 
 def auth(token: str) -> dict:
