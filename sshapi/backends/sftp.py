@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sshapi.deadline import Armed, arm
 from sshapi.errors import SSHFailure
@@ -132,3 +133,26 @@ def windows(offset: int, length: int, size: int = CHUNK):
         n = min(size, end - offset)
         yield offset, n
         offset += n
+
+
+class NamedCalls:
+    """The path operations of the libssh2 and libssh SFTP clients (ssh2-python, ssh-python),
+    whose APIs agree on them: each through the client's own ``_call(what, fn)`` (its error
+    mapping and guard) on its ``_sftp`` handle."""
+
+    _sftp: Any
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        raise NotImplementedError
+
+    def rename(self, src: str, dst: str) -> None:
+        self._call(f"rename of {src!r}", lambda: self._sftp.rename(src, dst))
+
+    def remove(self, path: str) -> None:
+        self._call(f"delete of {path!r}", lambda: self._sftp.unlink(path))
+
+    def rmdir(self, path: str) -> None:
+        self._call(f"rmdir of {path!r}", lambda: self._sftp.rmdir(path))
+
+    def mkdir(self, path: str) -> None:
+        self._call(f"mkdir of {path!r}", lambda: self._sftp.mkdir(path, 0o755))

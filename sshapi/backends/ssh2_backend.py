@@ -25,7 +25,7 @@ from sshapi.backends.base import (
     open_socket,
     shutdown,
 )
-from sshapi.backends.sftp import CHUNK, WINDOW, FileStat, RateGuard, SftpStatus
+from sshapi.backends.sftp import CHUNK, WINDOW, FileStat, NamedCalls, RateGuard, SftpStatus
 from sshapi.deadline import Deadline, arm
 from sshapi.errors import (
     OutputTooLarge,
@@ -224,7 +224,7 @@ def _sftp_error(e: Exception, sftp, guard: RateGuard, what: str) -> SSHFailure:
     return SSHFailure(f"SFTP {what} failed: {type(e).__name__}")
 
 
-class Ssh2Sftp:
+class Ssh2Sftp(NamedCalls):
     def __init__(self, conn: Ssh2Connection, guard: RateGuard) -> None:
         self._conn = conn
         self._guard = guard
@@ -298,18 +298,6 @@ class Ssh2Sftp:
         finally:
             h = None
         return total
-
-    def rename(self, src: str, dst: str) -> None:
-        self._call(f"rename of {src!r}", lambda: self._sftp.rename(src, dst))
-
-    def remove(self, path: str) -> None:
-        self._call(f"delete of {path!r}", lambda: self._sftp.unlink(path))
-
-    def rmdir(self, path: str) -> None:
-        self._call(f"rmdir of {path!r}", lambda: self._sftp.rmdir(path))
-
-    def mkdir(self, path: str) -> None:
-        self._call(f"mkdir of {path!r}", lambda: self._sftp.mkdir(path, 0o755))
 
     def close(self) -> None:
         # the SFTP channel is freed here, while the socket is open (libssh2 sends CLOSE)

@@ -35,7 +35,7 @@ from sshapi.backends.base import (
     open_socket,
     shutdown,
 )
-from sshapi.backends.sftp import CHUNK, FX_FAILURE, FileStat, RateGuard, SftpStatus
+from sshapi.backends.sftp import CHUNK, FX_FAILURE, FileStat, NamedCalls, RateGuard, SftpStatus
 from sshapi.deadline import Deadline, arm
 from sshapi.errors import (
     OutputTooLarge,
@@ -253,7 +253,7 @@ def connect(
 # every file handle are dropped before the connection is (close()), as for channels.
 
 
-class SshPythonSftp:
+class SshPythonSftp(NamedCalls):
     def __init__(self, conn: SshPythonConnection, guard: RateGuard) -> None:
         self._conn = conn
         self._guard = guard
@@ -328,18 +328,6 @@ class SshPythonSftp:
         finally:
             f = None
         return total
-
-    def rename(self, src: str, dst: str) -> None:
-        self._call(f"rename of {src!r}", lambda: self._sftp.rename(src, dst))
-
-    def remove(self, path: str) -> None:
-        self._call(f"delete of {path!r}", lambda: self._sftp.unlink(path))
-
-    def rmdir(self, path: str) -> None:
-        self._call(f"rmdir of {path!r}", lambda: self._sftp.rmdir(path))
-
-    def mkdir(self, path: str) -> None:
-        self._call(f"mkdir of {path!r}", lambda: self._sftp.mkdir(path, 0o755))
 
     def close(self) -> None:
         self._sftp = None  # freed here, while the connection is open
