@@ -70,7 +70,7 @@ $(STAMPS)/venv: $(LOCK) pyproject.toml $(STAMPS)/system
 # workflow/profiles/default, so this is the README's plain command.
 reproduce: setup
 	@$(BIN)/sshbench sweep check $(SWEEP)
-	@log=$$($(BIN)/python -m sshbench.progress console-log $(SWEEP)) || exit 1; \
+	@log=$$($(BIN)/python -m sshbench.sweep.progress console-log $(SWEEP)) || exit 1; \
 	[ -n "$(VERBOSE)" ] || echo "Snakemake's own output: $$log (VERBOSE=1 shows it here)"; \
 	trap 'stopped=1' INT; \
 	PATH="$(CURDIR)/$(BIN):$$PATH" SSHBENCH_RERUN="$(RERUN)" \

@@ -77,7 +77,7 @@ import pandas as pd
 
 from analysis import saturation
 from analysis.capacity import bound_of
-from sshbench import records
+from sshbench.load import records
 
 log = logging.getLogger(__name__)
 

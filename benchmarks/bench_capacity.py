@@ -35,7 +35,7 @@ import threading
 import time
 from pathlib import Path
 
-from sshbench import resources  # no paths: safe before SSHBENCH_* are set below
+from sshbench.load import resources  # no paths: safe before SSHBENCH_* are set below
 
 GOALS = {
     "per_request_vs_bare": 0.90,  # API per-request capacity >= 90 % of the bare ceiling
@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("SSHBENCH_TESTBED", "hcap")
     os.environ.update(SSHBENCH_RESULTS=str(work / "results"), SSHBENCH_STATE=str(work / "state"))
     from analysis.collect import collect
-    from sshbench import authtime, capacity, point, sweep, testbed
+    from sshbench.load import authtime
+    from sshbench.sweep import capacity, point, sweep
+    from sshbench.testbed import testbed
 
     config = sweep.resolve(
         {

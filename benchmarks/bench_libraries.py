@@ -61,7 +61,8 @@ from sshapi.keys import parse_host_key
 from sshapi.settings import LIBRARIES, Settings
 from sshapi.store import Target
 from sshapi.testing import Sshd, running_sshd
-from sshbench import authtime, resources, sweep
+from sshbench.load import authtime, resources
+from sshbench.sweep import sweep
 
 JSCH_JAR = Path("/usr/share/java/jsch.jar")
 JAVA_SOURCE = Path(__file__).resolve().parent / "JschBench.java"

@@ -45,7 +45,8 @@ def main() -> int:
         parser.error(f"--calls {args.calls}: use 1-500")
     os.environ.setdefault("SSHBENCH_TESTBED", "perf")
     os.environ["SSHBENCH_STATE"] = tempfile.mkdtemp(prefix="sshbench-bench-")
-    from sshbench import paths, testbed
+    from sshbench import paths
+    from sshbench.testbed import testbed
 
     print(
         f"testbed {paths.testbed_name()!r}, 2 hosts (local inventory), {os.cpu_count()} cores, "
@@ -97,7 +98,7 @@ def per_call(call: Callable[[], Any], n: int) -> float:
 
 def between_points(st: dict[str, Any], calls: int) -> None:
     """The calls the runner makes before and during each point, and the client TCP modes."""
-    from sshbench import testbed
+    from sshbench.testbed import testbed
     from tests.testbed.ssh2_calls import call
 
     def cpus_change() -> None:

@@ -20,7 +20,7 @@ INVENTORIES_DIR = ANSIBLE_DIR / "inventories"
 EXPERIMENTS_DIR = ROOT / "experiments"
 WORKFLOW_DIR = ROOT / "workflow"
 PAPER_DIR = ROOT / "paper"
-LOCUSTFILE = EXPERIMENTS_DIR / "locustfile.py"
+LOCUSTFILE = ROOT / "sshbench" / "load" / "locustfile.py"
 # The Python environment, exact versions with hashes (`make lock`); its sha256 is in every
 # point's provenance.
 LOCK_FILE = ROOT / "requirements.lock"

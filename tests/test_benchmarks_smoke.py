@@ -23,7 +23,7 @@ NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 
 def _down(name: str) -> None:
     subprocess.run(
-        [sys.executable, "-c", "from sshbench import testbed; testbed.down()"],
+        [sys.executable, "-c", "from sshbench.testbed import testbed; testbed.down()"],
         env={**os.environ, "SSHBENCH_TESTBED": name},
         cwd=paths.ROOT,
         capture_output=True,

@@ -14,7 +14,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from sshbench import paths, provenance
+from sshbench import paths
+from sshbench.sweep import provenance
 
 PROJECT = "sshapi-bench"
 # What a fresh venv holds besides the lock: the installer, and the project itself (--no-deps).

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sshbench import paths, progress
+from sshbench import paths
+from sshbench.sweep import progress
 
 
 def _plan(n: int = 4, load_s: float = 12.0, overhead_s: float = 3.0) -> dict:

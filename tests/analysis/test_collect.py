@@ -28,7 +28,7 @@ from analysis.collect import (
     summarise_point,
     write_tidy,
 )
-from sshbench import records
+from sshbench.load import records
 
 T0 = 1000.0
 WINDOW = (1001.0, 1002.0)

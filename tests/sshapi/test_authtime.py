@@ -12,7 +12,8 @@ from analysis.collect import point_metrics, read_requests
 from sshapi.errors import SSHAuthFailed
 from sshapi.settings import Settings
 from sshapi.store import Target
-from sshbench import authtime, records, sweep
+from sshbench.load import authtime, records
+from sshbench.sweep import sweep
 
 
 def _target(sshd) -> Target:

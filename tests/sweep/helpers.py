@@ -10,7 +10,8 @@ from pathlib import Path
 
 from testbed_names import stale_test_testbeds, testbed_name_for
 
-from sshbench import paths, testbed
+from sshbench import paths
+from sshbench.testbed import testbed
 
 VENV_BIN = Path(sys.executable).parent
 SNAKEMAKE = str(VENV_BIN / "snakemake")
@@ -36,7 +37,7 @@ def sweep_test_env(base: Path, letter: str) -> dict[str, str]:
 def teardown_in(env: dict[str, str]) -> None:
     """Stop the API and take the testbed of `env` down (safe when nothing is up)."""
     subprocess.run(
-        [sys.executable, "-c", "from sshbench import point; point.teardown()"],
+        [sys.executable, "-c", "from sshbench.sweep import point; point.teardown()"],
         env=env,
         cwd=paths.ROOT,
         capture_output=True,
@@ -48,7 +49,7 @@ def remove_stale_sweep_testbeds() -> None:
     """Testbeds of earlier sweep test runs whose pytest process is gone (a crash)."""
     for name in stale_test_testbeds(SWEEP_TEST_LETTERS):
         subprocess.run(
-            [sys.executable, "-c", "from sshbench import testbed; testbed.down()"],
+            [sys.executable, "-c", "from sshbench.testbed import testbed; testbed.down()"],
             env={**os.environ, "SSHBENCH_TESTBED": name},
             cwd=paths.ROOT,
             capture_output=True,

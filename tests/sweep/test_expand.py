@@ -8,7 +8,8 @@ import itertools
 import pytest
 import yaml
 
-from sshbench import paths, sweep
+from sshbench import paths
+from sshbench.sweep import sweep
 
 BASE = {
     "sweep": "t",

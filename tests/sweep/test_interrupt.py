@@ -26,7 +26,8 @@ import pytest
 import yaml
 from testbed_names import stale_test_testbeds
 
-from sshbench import paths, sweep
+from sshbench import paths
+from sshbench.sweep import sweep
 from sweep.helpers import SNAKEMAKE, run_snakemake, teardown_in
 
 # Two Snakemake runs of up to 600 s each in one test.
@@ -46,7 +47,7 @@ def env(sweep_env_factory) -> dict[str, str]:
     for name in stale_test_testbeds(LETTER):  # a crashed earlier run of this test
         env = {**os.environ, "SSHBENCH_TESTBED": name}
         subprocess.run(
-            [sys.executable, "-c", "from sshbench import testbed; testbed.down()"],
+            [sys.executable, "-c", "from sshbench.testbed import testbed; testbed.down()"],
             env=env,
             cwd=paths.ROOT,
             capture_output=True,

@@ -24,7 +24,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from sshapi.testing import free_port, stop_process
-from sshbench import loadgen, records
+from sshbench.load import loadgen, records
 
 # Every test here runs real Locust processes (tests/conftest.py marks them `locust`).
 pytestmark = pytest.mark.usefixtures("locust_run")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sshbench.schedule import Schedule
+from sshbench.load.schedule import Schedule
 
 
 def test_slots_are_due_on_the_grid_and_split_between_processes():

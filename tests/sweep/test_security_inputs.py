@@ -12,7 +12,10 @@ import sys
 import jsonschema
 import pytest
 
-from sshbench import paths, sweep, testbed, testbed_cli
+from sshbench import paths
+from sshbench.cli import testbed as testbed_cli
+from sshbench.sweep import sweep
+from sshbench.testbed import testbed
 
 TEARDOWN = paths.ANSIBLE_DIR / "roles" / "testbed_host" / "files" / "teardown.sh"
 

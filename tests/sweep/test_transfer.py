@@ -13,7 +13,10 @@ import yaml
 from analysis import figures
 from analysis.claims import evaluate, load_claims
 from analysis.collect import read_tidy
-from sshbench import paths, records, sweep, testbed, transfer
+from sshbench import paths
+from sshbench.load import records, transfer
+from sshbench.sweep import sweep
+from sshbench.testbed import testbed
 from sweep.helpers import run_snakemake, teardown_in
 
 pytestmark = pytest.mark.netns

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from sshbench import sweep
+from sshbench.sweep import sweep
 
 BASE = {
     "sweep": "x",

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sshbench import paths, records, sweep
+from sshbench import paths
+from sshbench.load import records
+from sshbench.sweep import sweep
 
 pytestmark = pytest.mark.netns
 

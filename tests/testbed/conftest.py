@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from testbed_names import stale_test_testbeds, testbed_name_for
 
-from sshbench import testbed
+from sshbench.testbed import testbed
 
 
 def _free_name(taken: str = "") -> str:

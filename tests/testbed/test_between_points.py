@@ -19,7 +19,10 @@ from typing import Any
 
 import pytest
 
-from sshbench import paths, resources, testbed, testbed_live
+from sshbench import paths
+from sshbench.load import resources
+from sshbench.testbed import live as testbed_live
+from sshbench.testbed import testbed
 
 from .ssh2_calls import call, parallel
 

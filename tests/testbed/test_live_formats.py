@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sshbench import testbed_live as live
+from sshbench.testbed import live
 
 V2_STAT = """usage_usec 2500000
 user_usec 1500000

@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from sshbench import cli, paths, testbed
+from sshbench import cli, paths
+from sshbench.testbed import testbed
 
 
 def test_builtin_profiles_are_the_studys() -> None:

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from sshbench import paths, testbed
+from sshbench import paths
+from sshbench.testbed import testbed
 
 from .burst import burst
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 from testbed_names import stale_test_testbeds, testbed_name_for
 
-from sshbench import point, vms_local
+from sshbench.sweep import point
+from sshbench.testbed import vms_local
 
 CLOUD_LETTER = "e"
 

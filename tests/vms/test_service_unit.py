@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from sshbench import paths
-from sshbench.ansible_run import runner_env
+from sshbench.testbed.ansible_run import runner_env
 
 ROLE = paths.ANSIBLE_DIR / "roles" / "ssh_api"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sshbench import paths
-from sshbench.ansible_run import runner_env
+from sshbench.testbed.ansible_run import runner_env
 
 ROLE = paths.ANSIBLE_DIR / "roles" / "ssh_api"
 

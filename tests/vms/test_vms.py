@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 from sweep.helpers import run_snakemake
 
-from sshbench import ansible_run, paths, point, sweep, testbed, vms_local
+from sshbench import paths
+from sshbench.sweep import point, sweep
+from sshbench.testbed import ansible_run, testbed, vms_local
 
 pytestmark = pytest.mark.netns
 

@@ -5,9 +5,9 @@ import copy
 from snakemake.exceptions import WorkflowError
 
 from sshbench import paths
-from sshbench import point as sb_point
-from sshbench import sweep as sb_sweep
-from sshbench import testbed as sb_testbed
+from sshbench.sweep import point as sb_point
+from sshbench.sweep import sweep as sb_sweep
+from sshbench.testbed import testbed as sb_testbed
 
 # A --configfile replaces the default sweep instead of being deep-merged into it (the
 # default's groups would otherwise leak into every other sweep).

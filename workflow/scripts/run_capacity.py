@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from sshbench import capacity
+from sshbench.sweep import capacity
 
 snakemake = globals()["snakemake"]
 capacity.search(

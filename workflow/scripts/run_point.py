@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from sshbench import point
+from sshbench.sweep import point
 
 snakemake = globals()["snakemake"]
 point.run(

@@ -1,6 +1,6 @@
 """Snakemake script of rule teardown: stop the SSH API, take the testbed down."""
 
-from sshbench import point
+from sshbench.sweep import point
 
 snakemake = globals()["snakemake"]
 with open(snakemake.log[0], "w") as log:

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from sshbench import testbed
+from sshbench.testbed import testbed
 
 snakemake = globals()["snakemake"]
 status = testbed.up(

@@ -24,7 +24,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from sshbench import paths, testbed
+from sshbench import paths
+from sshbench.testbed import testbed
 
 HOSTS = ("client", "taco", "jetstream", "load")
 _FILES = paths.ANSIBLE_DIR / "roles" / "testbed_host" / "files"

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sshbench import loadgen_remote, paths, records
-from sshbench.resources import HostMemory, HostReader, Sampler
+from sshbench import paths
+from sshbench.load import loadgen_remote, records
+from sshbench.load.resources import HostMemory, HostReader, Sampler
 
 SAMPLE_S = 0.5
 

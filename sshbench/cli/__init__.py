@@ -7,12 +7,12 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from sshbench import sweep_cli, testbed_cli, vms_cli
+from sshbench.cli import sweep, testbed, vms
 
 COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
-    testbed_cli.register,
-    sweep_cli.register,
-    vms_cli.register,
+    testbed.register,
+    sweep.register,
+    vms.register,
 ]
 
 
@@ -31,7 +31,3 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, ValueError, OSError) as exc:
         print(f"sshbench: error: {exc}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sshbench import ansible_run, paths, testbed
+from sshbench import paths
+from sshbench.testbed import ansible_run, testbed
 
 PLAYBOOK = "loadgen_workers.yml"
 

@@ -22,20 +22,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sshbench import (
-    api_deploy,
-    loadgen,
-    loadgen_remote,
-    paths,
-    progress,
-    provenance,
-    records,
-    resources,
-    sweep,
-    testbed,
-    transfer,
-)
+from sshbench import paths
+from sshbench.deploy import api_deploy
+from sshbench.load import loadgen, loadgen_remote, records, resources, transfer
 from sshbench.redact import redact
+from sshbench.sweep import progress, provenance, sweep
+from sshbench.testbed import testbed
 
 
 class PointFailure(Exception):
@@ -274,7 +266,7 @@ def _measure_auth(
 ) -> None:
     """An auth point: sequential logins with the point's library (sshbench.authtime)."""
     from sshapi.errors import SSHFailure
-    from sshbench import authtime  # the SSH libraries and the API's store: auth points only
+    from sshbench.load import authtime  # the SSH libraries and the API's store: auth points only
 
     try:
         ctx["applied"].update(prepare_host(params, log))

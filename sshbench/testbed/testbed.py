@@ -29,8 +29,8 @@ from typing import Any
 import yaml
 
 from sshbench import paths
-from sshbench import testbed_live as live
-from sshbench.ansible_run import PlaybookError, RunResult, fact, run_playbook
+from sshbench.testbed import live
+from sshbench.testbed.ansible_run import PlaybookError, RunResult, fact, run_playbook
 
 PROFILES_FILE = paths.ANSIBLE_DIR / "profiles.yml"
 SSHD_DEFAULTS = paths.ANSIBLE_DIR / "roles" / "sshd" / "defaults" / "main.yml"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from sshbench import paths, point, sweep
+from sshbench import paths
+from sshbench.sweep import point, sweep
 
 
 def cmd_check(args: argparse.Namespace) -> int:

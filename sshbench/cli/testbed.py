@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from sshbench import testbed
+from sshbench.testbed import testbed
 
 
 def _profiles(path: str | None) -> dict[str, Any] | None:
@@ -23,7 +23,7 @@ def _profiles(path: str | None) -> dict[str, Any] | None:
     # the sweep schema's own rules (profile names reach file names and Ansible variables)
     import jsonschema
 
-    from sshbench import sweep
+    from sshbench.sweep import sweep
 
     schema = sweep.load_schema()
     sub = {"$defs": schema["$defs"], **schema["properties"]["sshd_profiles"]}

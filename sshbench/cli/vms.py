@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sshbench import vms_local
+from sshbench.testbed import vms_local
 
 
 def cmd_up(args: argparse.Namespace) -> int:

@@ -20,8 +20,9 @@ from typing import Any
 import psutil
 import requests
 
-from sshbench import ansible_run, paths
+from sshbench import paths
 from sshbench.redact import redact
+from sshbench.testbed import ansible_run
 
 
 class DeployError(RuntimeError):
@@ -58,7 +59,7 @@ def run_playbook(
     playbook: str, extravars: dict[str, Any], label: str, inventory: str = "local"
 ) -> ansible_run.RunResult:
     """Run one playbook of ansible/playbooks (each run keeps its own log directory)."""
-    from sshbench import testbed
+    from sshbench.testbed import testbed
 
     runs = _files()["runs"]
     runs.mkdir(parents=True, exist_ok=True)
@@ -131,7 +132,8 @@ def _wanted(library: str, connections: str, api: dict[str, Any]) -> dict[str, An
 def target(api: dict[str, Any], inventory: str) -> str:
     """Where the API runs: the sweep's ``api.target``, else the inventory's client VM (its
     ``testbed_client`` group), else this machine (``localhost``)."""
-    from sshbench import sweep, testbed
+    from sshbench.sweep import sweep
+    from sshbench.testbed import testbed
 
     if api.get("target"):
         return str(api["target"])

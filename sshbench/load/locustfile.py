@@ -43,8 +43,8 @@ from locust.exception import StopUser
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
-from sshbench import records
-from sshbench.schedule import Schedule
+from sshbench.load import records
+from sshbench.load.schedule import Schedule
 
 START_LEAD_S = 0.5  # t0 is this far after every user is spawned (and t0 has reached workers)
 # Locust rewrites its CSV files every CSV_STATS_INTERVAL_SEC and not at exit, and workers

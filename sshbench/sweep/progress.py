@@ -188,14 +188,14 @@ def _shown(path: Path) -> Path:
 
 def console_log(config: str | Path) -> Path:
     """Where `make reproduce` sends Snakemake's own output for sweep config `config`."""
-    from sshbench import sweep as sb_sweep  # the config reader, only for this command
+    from sshbench.sweep import sweep as sb_sweep  # the config reader, only for this command
 
     name = sb_sweep.load(config)["sweep"]
     return paths.sweep_logs_dir(name) / "snakemake.log"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sshbench.progress")
+    parser = argparse.ArgumentParser(prog="python -m sshbench.sweep.progress")
     parser.add_argument("what", choices=["console-log"])
     parser.add_argument("config", help="sweep config, e.g. experiments/quick.yaml")
     args = parser.parse_args(argv)

@@ -26,7 +26,8 @@ from sshapi import backends
 from sshapi.errors import SSHFailure
 from sshapi.settings import Settings
 from sshapi.store import Target
-from sshbench import records, sweep
+from sshbench.load import records
+from sshbench.sweep import sweep
 
 NAME = "auth"  # requests.csv `name` of an auth row
 

@@ -29,7 +29,8 @@ from analysis.capacity import (
     step_rate,
 )
 from analysis.collect import summarise_point
-from sshbench import paths, point
+from sshbench import paths
+from sshbench.sweep import point
 
 __all__ = ["SEARCH_DEFAULTS", "next_rate", "search", "search_config", "step_id"]
 
