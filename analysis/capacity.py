@@ -1,6 +1,6 @@
 """Capacity at the bound: does one step of a capacity search meet the study's bound, which
 rate comes next, and what is each search's capacity (the highest passing rate, with its
-bracket). The one place these rules live: the runner (sshbench.capacity) calls
+bracket). The one place these rules live: the runner (sshbench.sweep.capacity) calls
 `step_passes` and `next_rate` after each step and `judge_search` at the end; the analysis
 (`capacities`, on the tidy table) judges the same steps with the same functions.
 

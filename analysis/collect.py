@@ -1,7 +1,7 @@
 """Every point directory of a sweep -> one tidy table (one row per point and metric).
 
 Input: point.json + requests.csv as /work/CONTRACT-v2.md (docs/ARCHITECTURE.md) defines
-them; requests.csv's columns come from ``sshbench.records``. Every metric is computed once,
+them; requests.csv's columns come from ``sshbench.load.records``. Every metric is computed once,
 here, by ``point_metrics``; the tidy rows and the runner's console line
 (``summarise_point``) both read its result.
 
@@ -171,7 +171,7 @@ def read_requests(path: Path) -> pd.DataFrame:
     missing = [c for c in records.FIELDS if c not in df.columns]
     if missing:
         raise ValueError(
-            f"{path}: missing column(s) {', '.join(missing)} (see sshbench/records.py)"
+            f"{path}: missing column(s) {', '.join(missing)} (see sshbench/load/records.py)"
         )
     return df
 

@@ -190,7 +190,7 @@ def per_point(tidy: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
 
 def http_load(pts: pd.DataFrame) -> pd.DataFrame:
     """Points that sent HTTP requests through the API: every pattern but `auth` (whose rows
-    are logins with the library alone, sshbench/authtime.py)."""
+    are logins with the library alone, sshbench/load/authtime.py)."""
     if pts.empty or "pattern" not in pts.columns:
         return pts
     return pts[pts["pattern"] != "auth"]

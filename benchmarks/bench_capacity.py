@@ -5,7 +5,7 @@ On one local testbed host (taco, the study's 2 CPUs, tuned sshd), in this order:
 1. the bare ceiling: K client threads calling the SSH library directly (connect + auth +
    `uptime` + close per call, and `uptime` over one reused connection per thread), calls/s
    over a few seconds each, and the library's own client CPU per call;
-2. the API's capacity at the study's bound (sshbench.capacity: p99 of latency from the
+2. the API's capacity at the study's bound (sshbench.sweep.capacity: p99 of latency from the
    schedule < 2 s, no failure, >= 97 % of the target sent) per library and connection
    mode, per request with and without the client's quickack route;
 3. the API's own CPU per request, less the SSH library: the API process tree's CPU per

@@ -13,7 +13,7 @@ key pin, deadline alarm, output cap). The key exchange each client negotiated is
 
 Authentication alone (`auth`): sequential logins through each backend, timed from the end of
 the key exchange and host-key check to the end of public-key authentication (the backend's
-`auth_span`, as the sweep's auth points time it, sshbench/authtime.py; JSch: from its log,
+`auth_span`, as the sweep's auth points time it, sshbench/load/authtime.py; JSch: from its log,
 the server's NEWKEYS to "Authentication succeeded"). This is the timing parallel-ssh's published
 "ssh2-python authenticates ~1.7x faster than Paramiko" speaks of; the `ssh` client's is not
 separable and is left out.

@@ -5,7 +5,7 @@
 #   scripts/setup-system.sh --test   also what only `make test` needs
 # Every run ends by recording the versions of the system packages the measurements depend on
 # (and the kernel) in .stamps/system-packages.tsv, one `name<TAB>version` a line; every point's
-# provenance carries them (`provenance.system_packages`, sshbench/provenance.py).
+# provenance carries them (`provenance.system_packages`, sshbench/sweep/provenance.py).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 

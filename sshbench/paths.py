@@ -53,7 +53,7 @@ def testbed_name() -> str:
 
 
 def vms_name() -> str:
-    """Short name of the emulated cloud (sshbench.vms_local), from ``SSHBENCH_VMS`` (default
+    """Short name of the emulated cloud (sshbench.testbed.vms_local), from ``SSHBENCH_VMS`` (default
     ``evms``): its namespaces, links and admin account carry it, as a testbed's carry its own."""
     name = os.environ.get("SSHBENCH_VMS", "evms")
     if not _NAME_RE.match(name):
@@ -215,7 +215,7 @@ class SweepLayout:
     # files
     @property
     def plan(self) -> Path:
-        """The points in run order with their expected costs (sshbench.sweep.plan)."""
+        """The points in run order with their expected costs (sshbench.sweep.sweep.plan)."""
         return self.root / "plan.json"
 
     @property

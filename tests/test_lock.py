@@ -87,7 +87,7 @@ def test_the_majors_the_code_reaches_into_are_bounded():
     bounded = {canonicalize_name(r.name): r.specifier for r in _wanted()}
     # workflow/rules/common.smk: workflow.overwrite_configfiles, workflow.config_settings
     assert not bounded["snakemake"].contains("10.0"), bounded["snakemake"]
-    # experiments/locustfile.py: WORKER_REPORT_INTERVAL, CSV_STATS_INTERVAL_SEC
+    # sshbench/load/locustfile.py: WORKER_REPORT_INTERVAL, CSV_STATS_INTERVAL_SEC
     assert not bounded["locust"].contains("3.0"), bounded["locust"]
 
 

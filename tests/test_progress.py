@@ -1,4 +1,4 @@
-"""sshbench.progress: position and time left after each point, from the sweep's plan."""
+"""sshbench.sweep.progress: position and time left after each point, from the sweep's plan."""
 
 from __future__ import annotations
 

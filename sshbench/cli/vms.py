@@ -1,4 +1,4 @@
-"""``sshbench vms up|status|down``: the emulated cloud (sshbench.vms_local) as commands."""
+"""``sshbench vms up|status|down``: the emulated cloud (sshbench.testbed.vms_local) as commands."""
 
 from __future__ import annotations
 

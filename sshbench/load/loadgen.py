@@ -1,8 +1,8 @@
 """Run Locust for one point (one process, or a master and N workers) and gather its facts.
 
-The locustfile (experiments/locustfile.py) paces the requests and writes one row per slot
-(sshbench.records); this module starts and bounds the Locust processes, samples CPU
-counters while they run (sshbench.resources), merges the per-process files into
+The locustfile (sshbench/load/locustfile.py) paces the requests and writes one row per slot
+(sshbench.load.records); this module starts and bounds the Locust processes, samples CPU
+counters while they run (sshbench.load.resources), merges the per-process files into
 `requests.csv` and returns the run's raw facts: the schedule, the counts and whether they
 add up, the generator's users and its peak in-flight requests. Every metric (rates,
 percentiles, utilisation, what ran out) is computed by the analysis, not here.

@@ -1,8 +1,8 @@
 """Locust load for one sweep point: call the SSH API's `uptime` or `ls` on a schedule.
 
-Run by sshbench.loadgen (headless, --csv, bounded by --run-time). Two patterns:
+Run by sshbench.load.loadgen (headless, --csv, bounded by --run-time). Two patterns:
 
-- sustained: an open-loop schedule (sshbench.schedule): slot k is due at t0 + k / rps;
+- sustained: an open-loop schedule (sshbench.load.schedule): slot k is due at t0 + k / rps;
   each user takes the next slot of its process, sleeps until it is due and sends. When
   every user is busy the slot goes out late, and its latency, measured from the due time,
   shows the wait (no coordinated omission). Slots never taken by the schedule's end are
@@ -16,7 +16,7 @@ Run by sshbench.loadgen (headless, --csv, bounded by --run-time). Two patterns:
   response_length is the bytes moved: the body read (download), or --sb-size once the API
   stored the upload (201); a download is ok only when every byte came.
 
-Every slot is one row of `<out>/requests-<process>.csv` (sshbench.records), written here
+Every slot is one row of `<out>/requests-<process>.csv` (sshbench.load.records), written here
 in a `finally`, so a request is recorded whatever happens to it (a refused or reset
 connection, a timeout, a body that is not JSON). Locust's own request event still fires,
 for its CSV. Each process also writes `<out>/pacing-<process>.json` (its counters), and

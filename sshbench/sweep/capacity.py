@@ -4,7 +4,7 @@ target sent, by default).
 
 The rules (growth, bisection, a failing step confirmed by one repeat, non-monotone results,
 environment-limited lower bounds) live once, in analysis.capacity: this module runs the
-steps they ask for. Every step is an ordinary point (sshbench.point) in
+steps they ask for. Every step is an ordinary point (sshbench.sweep.point) in
 results/<sweep>/points/, with `pattern: capacity`, its `step` and `search`; its point.json
 also says whether it passed. A rerun reuses the steps already measured with the same
 parameters, so an interrupted search loses at most one step. The search's record goes to

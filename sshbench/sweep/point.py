@@ -264,7 +264,7 @@ def _load(
 def _measure_auth(
     params: dict[str, Any], host: dict[str, Any], pdir: Path, ctx: dict[str, Any], log
 ) -> None:
-    """An auth point: sequential logins with the point's library (sshbench.authtime)."""
+    """An auth point: sequential logins with the point's library (sshbench.load.authtime)."""
     from sshapi.errors import SSHFailure
     from sshbench.load import authtime  # the SSH libraries and the API's store: auth points only
 

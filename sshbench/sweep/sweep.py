@@ -34,7 +34,7 @@ AXIS_DEFAULTS: dict[str, Any] = {
     "seed": 1,
 }
 
-# Libraries whose authentication alone can be timed (sshbench.authtime; not the `ssh` client).
+# Libraries whose authentication alone can be timed (sshbench.load.authtime; not the `ssh` client).
 AUTH_LIBRARIES = ("ssh2", "paramiko", "asyncssh", "ssh-python")
 _CONN_SHORT = {"per-request": "perreq", "pooled": "pooled"}
 _TCP_SHORT = {"default": "tcpd", "quickack": "tcpq"}

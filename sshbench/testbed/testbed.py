@@ -3,7 +3,7 @@
 One Python call per step, used by the workflow and by ``sshbench testbed ...``:
 ``up``, ``switch``, ``status``, ``down``; and the calls the runner makes around every point,
 with no Ansible run: ``set_host_cpus``, ``host_cpu_counters``, ``set_client_tcp``,
-``sshd_alive`` (the kernel side of those lives in ``sshbench.testbed_live``).
+``sshd_alive`` (the kernel side of those lives in ``sshbench.testbed.live``).
 
 Everything a testbed makes carries ``paths.OBJECT_PREFIX`` and ``paths.testbed_name()``, and
 its files live under ``paths.testbed_dir()``: ``state.json`` (what was asked: inventory,

@@ -71,7 +71,8 @@ def _sh(cmd: list[str], what: str, env: dict[str, str] | None = None) -> str:
 def _admin_config(admin: str, host_dir: Path) -> str:
     """The VM's sshd_config as the cloud image ships it: key logins, the admin account only."""
     return (
-        "# The emulated VM's own sshd_config (sshbench.vms_local), as a cloud image ships it.\n"
+        "# The emulated VM's own sshd_config (sshbench.testbed.vms_local),"
+        " as a cloud image ships it.\n"
         "Port 22\nListenAddress 0.0.0.0\nHostKey /etc/ssh/ssh_host_ed25519_key\n"
         f"PidFile {host_dir / 'sshd.pid'}\n"
         "PubkeyAuthentication yes\nAuthorizedKeysFile .ssh/authorized_keys\n"

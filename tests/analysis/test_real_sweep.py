@@ -80,7 +80,7 @@ def _window_rows(ci_sweep: Path, pid: str, rec: dict) -> pd.DataFrame:
 def test_counts_and_latency_percentiles_agree_with_requests_csv(
     ci_sweep: Path, ci_tidy: pd.DataFrame
 ) -> None:
-    """Recomputed here from requests.csv (sshbench.records' definition) with the contract's
+    """Recomputed here from requests.csv (sshbench.load.records' definition) with the contract's
     window and nearest rank: slots, sent, missed, successes, failures, latency and service
     percentiles and frac_ok_under_2000ms must equal the collector's."""
     checked = 0

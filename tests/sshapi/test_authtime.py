@@ -1,4 +1,4 @@
-"""The auth pattern's timing (sshbench.authtime) against a real sshd: every login is a
+"""The auth pattern's timing (sshbench.load.authtime) against a real sshd: every login is a
 requests.csv row, the span is authentication alone, a refused key is a failed row."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The locustfile and sshbench.loadgen against a throwaway HTTP app on 127.0.0.1 (real Locust
+"""The locustfile and sshbench.load.loadgen against a throwaway HTTP app on 127.0.0.1 (real Locust
 runs, real processes).
 
 The app answers like the SSH API (JSON with exit_status) without SSH, so these tests check

@@ -1,4 +1,4 @@
-"""The pure open-loop schedule (sshbench.schedule), without Locust or gevent."""
+"""The pure open-loop schedule (sshbench.load.schedule), without Locust or gevent."""
 
 from __future__ import annotations
 

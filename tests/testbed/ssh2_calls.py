@@ -51,7 +51,7 @@ def call(
     host: dict[str, Any], command: str = "uptime", timeout_s: float = 30.0, nodelay: bool = False
 ) -> float:
     """Seconds for one connect + auth + ``command`` + close; raises RuntimeError on failure.
-    ``host`` is an entry of ``sshbench.testbed.status()["hosts"]``."""
+    ``host`` is an entry of ``sshbench.testbed.testbed.status()["hosts"]``."""
     started = time.perf_counter()
     sock = socket.create_connection((host["address"], host["port"]), timeout=timeout_s)
     try:

@@ -1,4 +1,4 @@
-"""The cgroup file formats sshbench.testbed_live reads and writes, for the hierarchy this
+"""The cgroup file formats sshbench.testbed.live reads and writes, for the hierarchy this
 machine does not have. The real v1 path (this machine) is exercised against the kernel in
 test_between_points.py; cgroup v2 (`cpu.max`, `cpu.stat` with usage_usec) cannot be mounted
 here next to v1, so its files are laid out as the kernel documents them

@@ -1,4 +1,4 @@
-"""Fixtures for the real-VM path: an emulated cloud (sshbench.vms_local: namespaces, one
+"""Fixtures for the real-VM path: an emulated cloud (sshbench.testbed.vms_local: namespaces, one
 admin sshd each) that Ansible reaches over SSH through inventory vms-local, under test-only
 names (cloud ``e<pid>``, testbed ``j<pid>``), state and results in a temporary directory.
 The cloud is removed at the end, and a crashed run's cloud by the next run."""

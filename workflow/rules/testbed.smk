@@ -1,5 +1,5 @@
 # The testbed and the SSH API as side effects. Each point makes sure its own sshd profile and
-# API deployment are in place (see sshbench.point), so the flag below only brings the testbed
+# API deployment are in place (see sshbench.sweep.point), so the flag below only brings the testbed
 # up once before the first point; teardown runs after the sweep, on success and on failure.
 
 

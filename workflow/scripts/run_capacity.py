@@ -1,4 +1,4 @@
-"""Snakemake script of rule run_capacity: one capacity search (sshbench.capacity)."""
+"""Snakemake script of rule run_capacity: one capacity search (sshbench.sweep.capacity)."""
 
 from pathlib import Path
 

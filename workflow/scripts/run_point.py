@@ -1,4 +1,4 @@
-"""Snakemake script of rule run_point: run one sweep point (sshbench.point)."""
+"""Snakemake script of rule run_point: run one sweep point (sshbench.sweep.point)."""
 
 from pathlib import Path
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Is this our sshd? The one liveness check of the testbed's shell side (Python has
-# sshbench.testbed.sshd_alive with the same rule). A PID alone is not enough: after a crash
+# sshbench.testbed.testbed.sshd_alive with the same rule). A PID alone is not enough: after a crash
 # the number may belong to another process, or to another testbed's sshd.
 #   sshd_alive.sh PID_OR_PIDFILE CONFIG
 # Exit 0 and print "alive PID" when that process runs with "-f CONFIG" on its command line;
