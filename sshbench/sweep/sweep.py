@@ -23,15 +23,16 @@ from sshbench import paths
 
 SCHEMA_FILE = paths.WORKFLOW_DIR / "schemas" / "config.schema.yaml"
 
-# Axis defaults (not in the schema: a group's axes must fall back to `points`, not to these).
+
+def load_schema() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA_FILE.read_text())
+
+
+# Axis defaults, read from the schema (the `points` property's own defaults; a group's axes
+# fall back to `points`, then to these).
 AXIS_DEFAULTS: dict[str, Any] = {
-    "patterns": ["sustained"],
-    "host_cpus": [2],  # the study's VMs had 2 vCPUs
-    "client_tcp": ["default"],
-    "duration_s": 20,
-    "warmup_s": 5,
-    "trials": 1,
-    "seed": 1,
+    name: sub["default"]
+    for name, sub in load_schema()["properties"]["points"]["properties"].items()
 }
 
 # Libraries whose authentication alone can be timed (sshbench.load.authtime; not the `ssh` client).
@@ -48,10 +49,6 @@ SWITCH_S = 10.0
 
 class ConfigError(ValueError):
     """A sweep config that cannot be run; the message names the field and the reason."""
-
-
-def load_schema() -> dict[str, Any]:
-    return yaml.safe_load(SCHEMA_FILE.read_text())
 
 
 def _field(path: Iterable[Any]) -> str:
@@ -158,8 +155,28 @@ def _numbers_in(flt: Any, numeric: Mapping[str, type]) -> Any:
     }
 
 
+def check(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The one checked config loader (Snakemake's common.smk, `sshbench sweep check`,
+    progress): `resolve`, then every host against its inventory and every sshd profile the
+    points use. ConfigError naming the field on any problem."""
+    from sshbench.testbed import testbed  # the inventory and the sshd role's profile keys
+
+    config = resolve(config)
+    try:
+        inventory = testbed.inventory_path(config["inventory"])
+    except testbed.TestbedError as e:
+        raise ConfigError(f"config field inventory: {e}") from None
+    check_hosts(config, inventory_hosts(inventory))
+    for profile, field in used_profiles(config).items():
+        try:
+            testbed.resolve_profile(profile, config["sshd_profiles"])
+        except testbed.TestbedError as e:
+            raise ConfigError(f"config field {field}: {e}") from None
+    return config
+
+
 def load(path: str | Path) -> dict[str, Any]:
-    """Read a sweep config file and resolve it (ConfigError on any problem)."""
+    """Read a sweep config file and `check` it (ConfigError on any problem)."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
@@ -169,7 +186,7 @@ def load(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"sweep config {path} is not valid YAML: {e}") from e
     if not isinstance(raw, dict):
         raise ConfigError(f"sweep config {path}: expected a mapping at the top level")
-    return resolve(raw)
+    return check(raw)
 
 
 def _num(x: float) -> str:

@@ -7,7 +7,6 @@ from snakemake.exceptions import WorkflowError
 from sshbench import paths
 from sshbench.sweep import point as sb_point
 from sshbench.sweep import sweep as sb_sweep
-from sshbench.testbed import testbed as sb_testbed
 
 # A --configfile replaces the default sweep instead of being deep-merged into it (the
 # default's groups would otherwise leak into every other sweep).
@@ -17,19 +16,12 @@ if workflow.overwrite_configfiles:
     config.update(_given)
 
 # Validate before anything runs: a bad config names its field, and nothing is provisioned.
+# The same checked loader as `sshbench sweep check` (sshbench.sweep.sweep.check).
 try:
-    SWEEP = sb_sweep.resolve(config)
-    sb_sweep.check_hosts(
-        SWEEP, sb_sweep.inventory_hosts(sb_testbed.inventory_path(SWEEP["inventory"]))
-    )
-    for _profile, _field in sb_sweep.used_profiles(SWEEP).items():
-        try:
-            sb_testbed.resolve_profile(_profile, SWEEP["sshd_profiles"])
-        except sb_testbed.TestbedError as _e:
-            raise sb_sweep.ConfigError(f"config field {_field}: {_e}") from None
+    SWEEP = sb_sweep.check(config)
     POINTS = sb_sweep.expand(SWEEP)
     SEARCHES = sb_sweep.searches(SWEEP)
-except (sb_sweep.ConfigError, sb_testbed.TestbedError) as _e:
+except sb_sweep.ConfigError as _e:
     raise WorkflowError(f"bad sweep config: {_e}") from None
 
 SWEEP_NAME = SWEEP["sweep"]
