@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-# pytest (prepend import mode) puts tests/ on sys.path, and the editable install's finder
-# runs after the path scan, so this folder (tests/sshapi/) would be imported as a namespace
-# package instead of the real `sshapi`. Put the repository root first and forget a
-# namespace `sshapi` if something already imported one.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path[:1]:
-    sys.path.insert(0, _ROOT)
-if getattr(sys.modules.get("sshapi"), "__file__", "") is None:
-    for _name in [n for n in sys.modules if n == "sshapi" or n.startswith("sshapi.")]:
-        del sys.modules[_name]
-
-from sshapi import store  # noqa: E402
-from sshapi.app import create_app  # noqa: E402
-from sshapi.settings import Settings  # noqa: E402
-from sshapi.testing import running_sshd  # noqa: E402
+# `sshapi` here is the package at the repository root, never this folder (tests/sshapi/, a
+# namespace package on the path pytest prepends): pyproject's `pythonpath = ["."]` puts the
+# root on sys.path, and a regular package wins over a namespace one wherever it sits on the
+# path (test_the_package_is_the_real_one guards it).
+from sshapi import store
+from sshapi.app import create_app
+from sshapi.settings import Settings
+from sshapi.testing import running_sshd
 
 
 @pytest.fixture(scope="session")
