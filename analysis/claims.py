@@ -49,10 +49,8 @@ VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_TESTABLE, PARTIAL, NOT_MEASURED)
 # Fewest trials per configuration for a verdict either way.
 MIN_TRIALS = 3
 
-# One line per state: what it takes (shown beside each verdict in the report).
-# Failure classes of a point (point.json error_class): the harness's are not evidence about
-# the system under test; the system under test's count against the claim.
-HARNESS_CLASSES = ("testbed_error", "locust_error", "worker_lost", "internal_error")
+# Failure classes of the system under test (point.json error_class): they count against
+# the claim (the harness's own failures are not evidence about the system under test).
 SUT_CLASSES = ("api_down", "sshd_died")
 
 # One line per state: what it takes (shown beside each verdict in the report).

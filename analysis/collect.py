@@ -30,8 +30,8 @@ Definitions, so every number downstream has one meaning:
   ``ok_service_p{q}``, ``ok_service_mean``, ``ok_service_min``: over ok rows only.
 - Percentiles: nearest rank, numpy's ``inverted_cdf`` (Hyndman and Fan's type 1): the
   smallest value v with at least q % of the sample <= v, so "p99 < 2 s" is the same
-  statement as "at least 99 % took < 2 s". Locust's own CSV uses rank ``floor(n q) + 1`` on
-  times rounded to ~2 significant digits (``locust_percentile`` reproduces it).
+  statement as "at least 99 % took < 2 s". (Locust's own CSV uses rank ``floor(n q) + 1``
+  on times rounded to ~2 significant digits; we do not use it.)
 - ``frac_ok_under_<X>ms``: ok rows with latency < X ms over all kept slots.
 - Resources: each cumulative counter of point.json ``resources.samples`` is interpolated
   linearly at the window's edges (extrapolated at most one sampling interval beyond the
@@ -123,30 +123,6 @@ def percentile(sorted_ms: np.ndarray, q: float) -> float:
     if len(sorted_ms) == 0:
         return math.nan
     return float(np.percentile(sorted_ms, q, method="inverted_cdf"))
-
-
-def locust_bucket(ms: float) -> int:
-    """Locust's rounding of a response time before it counts it (~2 significant digits)."""
-    if ms < 100:
-        return round(ms)
-    if ms < 1000:
-        return int(round(ms, -1))
-    if ms < 10000:
-        return int(round(ms, -2))
-    return int(round(ms, -3))
-
-
-def locust_percentile(times_ms: Sequence[float], q: float) -> float:
-    """The percentile Locust's stats CSV reports: rank floor(n*q/100)+1 of bucketed times.
-
-    Same as ``locust.stats.calculate_response_time_percentile``; Locust times a request
-    from its send and counts a failed request at its own (often short) time, so this is
-    comparable with neither ``service_*`` (failed = inf) nor ``ok_service_*`` (ok only).
-    """
-    b = sorted(locust_bucket(t) for t in times_ms)
-    if not b:
-        return 0.0
-    return float(b[min(int(len(b) * (q / 100.0)), len(b) - 1)])
 
 
 _TS = ("intended_ts", "sent_ts", "answered_ts", "latency_ms", "service_ms")

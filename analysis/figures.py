@@ -64,7 +64,7 @@ from analysis.select import (
     keep_one,
     latency_metric,
     ok_points,
-    params_of,
+    param_columns,
     per_point,
     study_config,
 )
@@ -343,7 +343,7 @@ def fig2_mean_response_by_host(tidy: pd.DataFrame) -> Shown:
     if pts.empty or "rps" not in pts.columns or pts["rps"].isna().all():
         return nothing(NO_SUSTAINED)
     pts = pts.dropna(subset=["rps"])
-    config = [c for c in params_of(pts)]
+    config = [c for c in param_columns(pts)]
     ntrials = pts.groupby(config, dropna=False).size()
     notes.append(f"bars: mean over trials, whiskers: Student t 95 % CI, {_trials_text(ntrials)}")
     if "host" not in pts.columns or pts["host"].nunique() < 2:
@@ -706,7 +706,7 @@ STAT_COLOURS = {"p50": "#56B4E9", "p99": "#0072B2"}
 def fig6_variability(tidy: pd.DataFrame) -> Shown:
     """Coefficient of variation of latency p50 and p99 across trials, per configuration."""
     pts = ok_points(per_point(tidy, ["latency_p50", "latency_p99"]))
-    config = params_of(pts) if not pts.empty else []
+    config = param_columns(pts) if not pts.empty else []
     rows = []
     if config and "rps" in config:
         for key, g in pts.groupby(config, dropna=False):
@@ -820,11 +820,3 @@ def draw(stem: str, tidy: pd.DataFrame, png: Path) -> tuple[Path, Path]:
     info.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     log.info("figure %s -> %s (%s)", stem, png, "drawn" if record["shown"] else shown.why)
     return png, pdf
-
-
-def shown_info(png: Path) -> dict:
-    """What draw() recorded for a figure: {"shown": bool, "why": str}."""
-    info = Path(png).with_suffix(".json")
-    if not info.exists():
-        return {"shown": Path(png).exists(), "why": "figure not built"}
-    return json.loads(info.read_text())

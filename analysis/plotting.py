@@ -25,7 +25,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from analysis.captions import TITLES
-from analysis.common import fmt_level, isnan, order
+from analysis.common import fmt_level, order
 from analysis.stats import t_interval
 
 FIGSIZE = (10.0, 6.0)
@@ -152,7 +152,6 @@ OKABE_ITO = (
     "#000000",  # black
 )
 SUCCESS = "#0072B2"
-FAILURE = "#D55E00"
 # Failure classes: warm and dark shades only, vermillion first.
 FAILURE_SHADES = ("#D55E00", "#E69F00", "#CC79A7", "#8C2D04", "#F0E442", "#7F3B08")
 LIBRARY_COLOURS = {
@@ -162,7 +161,6 @@ LIBRARY_COLOURS = {
     "asyncssh": "#CC79A7",
     "ssh-python": "#56B4E9",
 }
-PROFILE_COLOURS = {"default": "#CC79A7", "tuned": "#009E73"}
 HOST_COLOURS = {"taco": "#E69F00", "jetstream": "#56B4E9"}
 MODE_COLOURS = {"per-request": "#0072B2", "pooled": "#009E73"}
 # Verdicts of the claims check (the report's badges use the same, paper/templates/report.css).
@@ -234,29 +232,9 @@ def saturation_of(points: pd.DataFrame) -> str:
     return "; ".join(texts)
 
 
-def saturation_notes(points: pd.DataFrame, by: str = "rps", unit: str = " RPS") -> list[str]:
-    """One note per level of `by` where points ran out of something, in the tidy wording:
-    "90 RPS: saturated: host_cpu:taco (3 of 3 points)"."""
-    if "saturation" not in points.columns or by not in points.columns:
-        return []
-    notes = []
-    for level in order(points[by].unique()):
-        at = points[points[by] == level]
-        sat = at[at["saturation"].fillna("").astype(str) != ""]
-        if len(sat):
-            notes.append(
-                f"{fmt_level(level)}{unit}: {saturation_of(sat)} ({len(sat)} of {len(at)} points)"
-            )
-    return notes
-
-
 def finite(values: pd.Series) -> pd.Series:
     v = pd.to_numeric(values, errors="coerce")
     return v.where(np.isfinite(v))
-
-
-def isblank(v: Any) -> bool:
-    return isnan(v) or v == ""
 
 
 # ---------------------------------------------------------------- what ran out, on the marks

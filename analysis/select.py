@@ -84,12 +84,6 @@ def latency_metric(q: float) -> str:
     return f"latency_p{q:g}"
 
 
-def ok_latency_metric(q: float) -> str:
-    """Latency at percentile q over successful requests only (latency_metric counts a failed
-    or missed slot as not answered, +inf): 50 -> ok_latency_p50."""
-    return f"ok_latency_p{q:g}"
-
-
 def service_metric(q: float) -> str:
     """Service time (from the actual send) at percentile q."""
     return f"service_p{q:g}"
@@ -106,9 +100,6 @@ def param_columns(tidy: pd.DataFrame) -> list[str]:
             names.update(json.loads(text))
     names -= set(REPETITION_PARAMS)
     return [c for c in tidy.columns if c in names]
-
-
-params_of = param_columns
 
 
 def match(series: pd.Series, spec: Any) -> pd.Series:

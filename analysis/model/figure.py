@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import matplotlib
@@ -13,9 +12,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sshbench.paths import MODEL_FIGURE
-
-STEM = MODEL_FIGURE
 TITLE = "Figure 9: latency here, measured and modelled, and projected on the study's hardware"
 
 
@@ -69,7 +65,3 @@ def draw(
     fig.savefig(out_png)
     fig.savefig(out_pdf)
     plt.close(fig)
-
-
-def finite_or_nan(v: float) -> float:
-    return v if math.isfinite(v) else math.nan

@@ -27,7 +27,7 @@ from analysis.model.validate import (
     validation_rows,
     verdict,
 )
-from sshbench.paths import SweepLayout
+from sshbench.paths import MODEL_FIGURE, MODEL_FILES, SweepLayout
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +120,9 @@ def run_model(layout: SweepLayout, tidy: pd.DataFrame, claims_file: Path) -> dic
     figure.draw(
         measured,
         curve,
-        layout.figure(figure.STEM, "png"),
-        layout.figure(figure.STEM, "pdf"),
+        layout.figure(MODEL_FIGURE, "png"),
+        layout.figure(MODEL_FIGURE, "pdf"),
         note if fit is not None else "no fitted configuration: nothing to model",
     )
     section.render(layout, fits, rows, state, proj, study)
-    return {name: layout.model_file(name) for name in section.OUTPUTS}
+    return {name: layout.model_file(name) for name in MODEL_FILES}

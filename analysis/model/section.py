@@ -20,8 +20,6 @@ from analysis.model.validate import RULE
 from sshbench import paths
 from sshbench.paths import SweepLayout
 
-OUTPUTS = paths.MODEL_FILES
-
 ASSUMPTIONS = (
     "Demands: CPU rate = background + throughput x demand, fitted per configuration on "
     "sustained points that kept pace with the schedule without failures (capacity steps never).",
@@ -53,10 +51,6 @@ def _records(df: pd.DataFrame, cols: list[str]) -> list[dict[str, str]]:
     return [{c: _fmt(r.get(c)) for c in cols} for r in df.to_dict("records")]
 
 
-def _pct(x: Any) -> str:
-    return f"{x:+.0%}" if isinstance(x, float) and math.isfinite(x) else ""
-
-
 def context(
     layout: SweepLayout,
     fits: list[ConfigDemands],
@@ -77,7 +71,7 @@ def context(
         val[col] = [
             f"{x:+.0%}" if isinstance(x, float) and math.isfinite(x) else "" for x in val[col]
         ]
-    png = layout.figure(figure.STEM, "png")
+    png = layout.figure(paths.MODEL_FIGURE, "png")
     if embed and png.exists():
         src = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
     else:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.capacity import bound_of, capacities
-from analysis.model.demands import CONFIG, ConfigDemands, config_key, fit_points, wide
+from analysis.model.demands import CONFIG, ConfigDemands, config_key, wide
 from analysis.model.simulate import capacity, simulate
 from analysis.model.topology import Topology, here
 
@@ -275,7 +275,3 @@ def verdict(rows: pd.DataFrame, fits: list[ConfigDemands]) -> dict[str, Any]:
         "worst_p50": worst(p50),
         "worst_p99": worst(held[held["quantity"] == "latency_p99_ms"]) if len(held) else None,
     }
-
-
-def fitted_point_ids(tidy: pd.DataFrame) -> set[str]:
-    return set(fit_points(wide(tidy))["point_id"])

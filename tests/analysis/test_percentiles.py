@@ -1,49 +1,14 @@
-"""Percentile definitions: ours (nearest rank) and Locust's, checked against Locust's code."""
-
-import ast
-import importlib.util
-from pathlib import Path
+"""The percentile definition: nearest rank (numpy inverted_cdf), missed and refused slots +inf."""
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.collect import (
-    PERCENTILES,
-    locust_bucket,
-    locust_percentile,
-    percentile,
-)
-
-
-def _locusts_own(name: str):
-    """A function of locust/stats.py, compiled from Locust's installed source alone: importing
-    locust would monkey-patch the whole pytest process with gevent."""
-    stats = Path(importlib.util.find_spec("locust").origin).with_name("stats.py")
-    tree = ast.parse(stats.read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
-    namespace: dict = {}
-    exec(compile(ast.Module(body=[node], type_ignores=[]), str(stats), "exec"), namespace)
-    return namespace[name]
-
-
-calculate_response_time_percentile = _locusts_own("calculate_response_time_percentile")
+from analysis.collect import PERCENTILES, percentile
 
 times = st.lists(
     st.floats(min_value=0.5, max_value=60000, allow_nan=False), min_size=1, max_size=400
 )
-
-
-@settings(max_examples=200, deadline=None)
-@given(times)
-def test_locust_percentile_is_locusts_own(values: list[float]) -> None:
-    """Our reimplementation equals locust.stats' function on Locust's bucketed counts."""
-    counts: dict[int, int] = {}
-    for v in values:
-        counts[locust_bucket(v)] = counts.get(locust_bucket(v), 0) + 1
-    for q in PERCENTILES:
-        theirs = calculate_response_time_percentile(counts, len(values), q / 100)
-        assert locust_percentile(values, q) == theirs
 
 
 @settings(max_examples=200, deadline=None)
@@ -57,18 +22,6 @@ def test_nearest_rank_definition(values: list[float]) -> None:
         assert (s <= p).mean() >= q / 100 - 1e-12
         below = s[s < p]
         assert len(below) == 0 or (s <= below.max()).mean() < q / 100
-
-
-@settings(max_examples=200, deadline=None)
-@given(times)
-def test_ours_and_locusts_differ_by_at_most_one_rank(values: list[float]) -> None:
-    s = np.sort(np.asarray(values))
-    n = len(s)
-    for q in PERCENTILES:
-        ours = percentile(s, q)
-        after = int(np.searchsorted(s, ours, side="right"))  # just past ours and its ties
-        nxt = s[min(after, n - 1)]
-        assert locust_bucket(ours) <= locust_percentile(values, q) <= locust_bucket(nxt)
 
 
 def test_p99_below_threshold_is_the_fraction_statement() -> None:
