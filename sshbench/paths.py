@@ -285,30 +285,13 @@ def sweep_dir(sweep: str) -> Path:
     return SweepLayout.of(sweep).root
 
 
-def points_dir(sweep: str) -> Path:
-    return SweepLayout.of(sweep).points
-
-
 def point_dir(sweep: str, point_id: str) -> Path:
     return SweepLayout.of(sweep).point(point_id)
-
-
-def paper_out_dir(sweep: str) -> Path:
-    return SweepLayout.of(sweep).paper
-
-
-def figures_dir(sweep: str) -> Path:
-    return SweepLayout.of(sweep).figures
 
 
 def sweep_logs_dir(sweep: str) -> Path:
     """Logs of a sweep's workflow jobs (one per point, testbed bring-up, ...)."""
     return SweepLayout.of(sweep).logs
-
-
-def flags_dir(sweep: str) -> Path:
-    """Snakemake flag files of a sweep's side effects (testbed provisioned once)."""
-    return SweepLayout.of(sweep).flags
 
 
 def api_dir(name: str | None = None) -> Path:

@@ -70,17 +70,6 @@ def test_durations_differ_per_point() -> None:
     assert progress.progress_text(plan, set(), "b") == "[1/3, ~1 min left]"  # a + c: 60 s
 
 
-def test_start_text_says_what_will_run_and_how_long() -> None:
-    plan = _plan(28, load_s=12.0, overhead_s=3.0)
-    assert progress.start_text(plan, set()) == "sweep t: 28 points, 28 to run, ~7 min"
-    nine = {f"p{i}" for i in range(9)}
-    assert progress.start_text(plan, nine) == (
-        "sweep t: 28 points, 9 done already, 19 to run, ~5 min"
-    )
-    every = {f"p{i}" for i in range(28)}
-    assert progress.start_text(plan, every) == "sweep t: 28 points, 28 done already, nothing to run"
-
-
 @pytest.fixture
 def results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SSHBENCH_RESULTS", str(tmp_path))
@@ -101,12 +90,10 @@ def test_sweep_progress_reads_the_plan_and_the_points_dir(results: Path) -> None
     _finish("t", "p1")
     paths.point_dir("t", "p2").mkdir()  # started, not finished: not done
     assert progress.sweep_progress("t", "p1") == "[2/4, ~4 min left]"
-    assert progress.sweep_start("t") == "sweep t: 4 points, 2 done already, 2 to run, ~4 min"
 
 
 def test_no_plan_gives_no_text(results: Path) -> None:
     assert progress.sweep_progress("t", "p0") == ""
-    assert progress.sweep_start("t") == ""
     paths.sweep_dir("t").mkdir(parents=True)
     progress.plan_file("t").write_text("{not json")
     assert progress.sweep_progress("t", "p0") == ""

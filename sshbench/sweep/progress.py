@@ -66,26 +66,6 @@ def progress_text(plan: Mapping[str, Any], done_ids: Iterable[str], now_id: str)
     return f"[{finished}/{len(ids)}, {left_text(seconds_left(plan, done))}]"
 
 
-def start_text(plan: Mapping[str, Any], done_ids: Iterable[str]) -> str:
-    """What will run and how long it should take, for the first lines of a run:
-    `sweep quick: 28 points, 9 done already, 19 to run, ~5 min`."""
-    ids = [p["id"] for p in _points(plan)]
-    done = set(done_ids) & set(ids)
-    text = f"sweep {plan.get('sweep', '?')}: {len(ids)} points"
-    if done:
-        text += f", {len(done)} done already"
-    if len(done) == len(ids):
-        return text + ", nothing to run"
-    left = left_text(seconds_left(plan, done)).removesuffix(" left")
-    return text + f", {len(ids) - len(done)} to run, {left}"
-
-
-def sweep_start(sweep: str) -> str:
-    """start_text() read from the sweep's plan and points directory; "" without a plan."""
-    plan = read_plan(sweep)
-    return "" if plan is None else start_text(plan, done_ids(sweep, plan))
-
-
 def plan_file(sweep: str) -> Path:
     return paths.sweep_dir(sweep) / PLAN_FILE
 

@@ -16,12 +16,8 @@ def test_the_old_path_functions_are_the_layouts(monkeypatch, tmp_path: Path) -> 
     lay = SweepLayout.of("quick")
     assert lay == SweepLayout(tmp_path / "quick")
     assert paths.sweep_dir("quick") == lay.root == tmp_path / "quick"
-    assert paths.points_dir("quick") == lay.points
     assert paths.point_dir("quick", "r10-x") == lay.point("r10-x") == lay.points / "r10-x"
-    assert paths.figures_dir("quick") == lay.figures
-    assert paths.paper_out_dir("quick") == lay.paper
     assert paths.sweep_logs_dir("quick") == lay.logs
-    assert paths.flags_dir("quick") == lay.flags
 
 
 def test_every_output_is_inside_the_sweep_and_named_once(tmp_path: Path) -> None:
