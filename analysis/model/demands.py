@@ -80,9 +80,6 @@ class ConfigDemands:
     def key(self) -> str:
         return config_key(self.config)
 
-    def total_ms(self) -> float:
-        return sum(max(d.ms, 0.0) for d in self.demands.values() if math.isfinite(d.ms))
-
 
 def config_key(config: dict[str, object]) -> str:
     """One configuration as text: "ssh2 per-request uptime tuned tcp:default"."""
