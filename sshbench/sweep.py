@@ -38,18 +38,22 @@ AXIS_DEFAULTS: dict[str, Any] = {
 AUTH_LIBRARIES = ("ssh2", "paramiko", "asyncssh", "ssh-python")
 _CONN_SHORT = {"per-request": "perreq", "pooled": "pooled"}
 _TCP_SHORT = {"default": "tcpd", "quickack": "tcpq"}
-# Seconds a point costs besides its load (API check, Locust start and drain, point.json),
-# and what a redeployment of the API or an sshd profile switch adds; measured on the
-# 2-core development machine, used only for planning (plan.json, progress, `sweep check`).
+# Seconds a point costs besides its load (Snakemake job, API check, Locust start and drain,
+# point.json and its console line), and what a redeployment of the API or an sshd profile
+# switch adds. Measured on the 2-core development machine, nothing else running (the quick
+# sweep of 2026-12-03, results/quick/logs: Snakemake's job times less the planned load):
+# 4-5 s a point, 9-16 s a deployment, 12-13 s a switch, 7 s a capacity step (its drain
+# past saturation included), an auth point's 30 logins ~2 s in all. Used only for planning
+# (plan.json, progress, `sweep check`); a busy machine takes longer.
 POINT_OVERHEAD_S = 5.0
-AUTH_OVERHEAD_S = 2.0  # an auth point starts no Locust and needs no API
-REDEPLOY_S = 12.0
+AUTH_OVERHEAD_S = 0.0  # no API, no Locust: its planned load (AUTH_LOGIN_S each) covers it
+TRANSFER_OVERHEAD_S = 8.0  # files made and checked before, the last transfers drained after
+REDEPLOY_S = 14.0
 SWITCH_S = 12.0
 # What a sweep costs besides its points: the testbed brought up (~20 s), the analysis and
-# report (~40 s) and the teardown (~5 s).
+# report (~40 s), the teardown (~5 s).
 SWEEP_FIXED_S = 65.0
-# A capacity search's step: a point's overhead and the search's own (its record, the step's
-# summary read back to choose the next rate).
+# A capacity search's step: a point's overhead, and a saturated step's drain.
 SEARCH_STEP_OVERHEAD_S = 7.0
 
 
@@ -298,50 +302,60 @@ def _deployed_after(
     return before
 
 
-def run_order(
-    points: Mapping[str, Mapping[str, Any]],
-    seed: int,
-    then: Mapping[str, Any] | None = None,
-) -> list[str]:
-    """The order the points run in: seeded, interleaved, with few sshd switches and few API
-    deployments.
-
-    Trial round after trial round (trial 0 of every configuration, then trial 1, ...), so
-    the sshd profile is not confounded with time: every round holds a block of each profile.
-    The profile blocks alternate: round 0 takes the profiles in a seeded order, each later
-    round starts with the profile the round before ended with (a switch reloads sshd;
-    NOTES: never under load), so two profiles cost one switch per round (A B | B A | A B).
-    Within a block, the API deployments (library x connection mode) in a seeded random
-    order, each deployment's points (host, CPUs, TCP mode, command, rate) shuffled too. So
-    every round visits every profile and library in a new order, and drift over a long
-    sweep cannot line up with a profile, a library, a mode or a host.
-
-    Deployments are chained like the profiles: a block starts with the deployment the block
-    before left in force (when it has one), and ends, when it can, with one the next block
-    (or `then`, the point or search that runs after the last block) starts with, so the API
-    is redeployed only where the library or mode really changes. Auth points need no API
-    (they run with their library's per-request block and never change the deployment)."""
-    rng = random.Random(seed)
-    rounds: dict[int, dict[str, list[str]]] = {}
-    for pid, p in sorted(points.items()):
-        rounds.setdefault(p["trial"], {}).setdefault(p["profile"], []).append(pid)
-    # The blocks in order: (trial, profile) with the profiles chained as before.
-    blocks: list[dict[tuple[str, str], list[str]]] = []
+def _chained(shuffled: Mapping[int, list[str]], first: list[str]) -> list[tuple[int, str]]:
+    """(trial, profile) blocks: round 0 in the order `first`, each later round in its
+    shuffled order but starting with the profile the round before ended with."""
+    out: list[tuple[int, str]] = []
     last: str | None = None
-    for trial in sorted(rounds):
-        profiles = sorted(rounds[trial])
-        rng.shuffle(profiles)
+    for n, trial in enumerate(sorted(shuffled)):
+        profiles = list(first) if n == 0 else list(shuffled[trial])
         if last in profiles:  # carry on with the profile in force: no switch here
             profiles.remove(last)
             profiles.insert(0, last)
-        for profile in profiles:
-            block: dict[tuple[str, str], list[str]] = {}
-            for pid in rounds[trial][profile]:
-                block.setdefault(_block_key(points[pid]), []).append(pid)
-            for key in sorted(block):
-                rng.shuffle(block[key])
-            blocks.append(block)
+        out += [(trial, profile) for profile in profiles]
         last = profiles[-1]
+    return out
+
+
+def _profile_chains(shuffled: Mapping[int, list[str]]) -> list[list[tuple[int, str]]]:
+    """Candidate profile block orders (see `run_order`): round 0 in its seeded order, then
+    each rotation of it (the same alternation, starting elsewhere)."""
+    first = shuffled[min(shuffled)]
+    return [_chained(shuffled, first[k:] + first[:k]) for k in range(len(first))]
+
+
+def _changes(order: list[str], points: Mapping[str, Mapping[str, Any]], then) -> float:
+    """Planned seconds of the API deployments and sshd switches an order (then `then`) needs."""
+    deployed, profile, cost = None, None, 0.0
+    for p in [*(points[pid] for pid in order), *([then] if then else [])]:
+        want = deployment(p)
+        if want is not None and want != deployed:
+            cost += REDEPLOY_S
+            deployed = want
+        if profile is not None and p["profile"] != profile:
+            cost += SWITCH_S
+        profile = p["profile"]
+    return cost
+
+
+def _arrange(
+    chain: list[tuple[int, str]],
+    rounds: Mapping[int, Mapping[str, list[str]]],
+    points: Mapping[str, Mapping[str, Any]],
+    rng: random.Random,
+    then: Mapping[str, Any] | None,
+) -> list[str]:
+    """The points in run order for one chain of profile blocks (see `run_order`): within a
+    block the deployments in a seeded order, the one in force first, one the next block
+    wants last; each deployment's points shuffled."""
+    blocks: list[dict[tuple[str, str], list[str]]] = []
+    for trial, profile in chain:
+        block: dict[tuple[str, str], list[str]] = {}
+        for pid in rounds[trial][profile]:
+            block.setdefault(_block_key(points[pid]), []).append(pid)
+        for key in sorted(block):
+            rng.shuffle(block[key])
+        blocks.append(block)
     order: list[str] = []
     deployed: tuple[str, str] | None = None
     for i, block in enumerate(blocks):
@@ -367,6 +381,50 @@ def run_order(
             order.extend(block[key])
         deployed = _deployed_after(keys, block, points, deployed)
     return order
+
+
+def run_order(
+    points: Mapping[str, Mapping[str, Any]],
+    seed: int,
+    then: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """The order the points run in: seeded, interleaved, with few sshd switches and few API
+    deployments.
+
+    Trial round after trial round (trial 0 of every configuration, then trial 1, ...), so
+    the sshd profile is not confounded with time: every round holds a block of each profile.
+    The profile blocks alternate: round 0 takes the profiles in a seeded order, each later
+    round starts with the profile the round before ended with (a switch reloads sshd;
+    NOTES: never under load), so two profiles cost one switch per round (A B | B A | A B).
+    Within a block, the API deployments (library x connection mode) in a seeded random
+    order, each deployment's points (host, CPUs, TCP mode, command, rate) shuffled too. So
+    every round visits every profile and library in a new order, and drift over a long
+    sweep cannot line up with a profile, a library, a mode or a host.
+
+    Deployments are chained like the profiles: a block starts with the deployment the block
+    before left in force (when it has one), and ends, when it can, with one the next block
+    (or `then`, the point or search that runs after the last block) starts with, so the API
+    is redeployed only where the library or mode really changes. Auth points need no API
+    (they run with their library's per-request block and never change the deployment).
+    Round 0's seeded profile order may be rotated (the same alternation, starting with
+    another profile) when that needs fewer planned deployments and switches, say to end
+    with the capacity search's profile."""
+    rng = random.Random(seed)
+    rounds: dict[int, dict[str, list[str]]] = {}
+    for pid, p in sorted(points.items()):
+        rounds.setdefault(p["trial"], {}).setdefault(p["profile"], []).append(pid)
+    shuffled = {}
+    for trial in sorted(rounds):
+        shuffled[trial] = sorted(rounds[trial])
+        rng.shuffle(shuffled[trial])
+    state = rng.getstate()
+
+    orders = []
+    for chain in _profile_chains(shuffled):
+        rng.setstate(state)  # every candidate shuffles the same way
+        orders.append(_arrange(chain, rounds, points, rng, then))
+    # the candidate that needs the fewest planned deployments and switches (ties: the first)
+    return min(orders, key=lambda order: _changes(order, points, then))
 
 
 def expand(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -449,7 +507,9 @@ def plan(
     deployed: tuple[str, str] | None = None  # the API deployment in place (auth points use none)
     steps = min(SEARCH_STEPS_ESTIMATE, int((config.get("capacity") or {}).get("max_steps", 10)))
     for i, (pid, p) in enumerate({**points, **(searches or {})}.items()):
-        each = AUTH_OVERHEAD_S if p["pattern"] == "auth" else POINT_OVERHEAD_S
+        each = {"auth": AUTH_OVERHEAD_S, "transfer": TRANSFER_OVERHEAD_S}.get(
+            p["pattern"], POINT_OVERHEAD_S
+        )
         redeploy = deployment(p) is not None and deployed != deployment(p)
         if redeploy:
             deployed = deployment(p)

@@ -446,3 +446,21 @@ def test_quick_sweep_deploys_each_api_once_per_block():
     made = _replay(points, next(iter(searches.values())))
     plan = sweep.plan(c, points, searches)
     assert [r["deploy"] for r in plan["points"]] == made
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_round_zero_is_rotated_to_end_with_the_searchs_profile(seed):
+    """A B | B A | A B then a search in A would switch once more: B A | A B | B A does not."""
+    c = _grouped(
+        {"all": {}, "capacity": {"patterns": ["capacity"], "profiles": ["tuned"], "trials": 1}},
+        libraries=["ssh2"],
+        rates=[10],
+        commands=["uptime"],
+        hosts=["taco"],
+        seed=seed,
+    )
+    points, searches = sweep.expand(c), sweep.searches(c)
+    profiles = [p["profile"] for p in points.values()]
+    assert profiles[-1] == "tuned"
+    assert sum(a != b for a, b in itertools.pairwise(profiles)) == 3  # still one per round
+    assert sweep.cost(points, searches, c)["switches"] == 3
