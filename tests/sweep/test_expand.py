@@ -436,8 +436,11 @@ def test_estimate_counts_the_fixed_costs_and_each_deploy_and_switch():
     assert not rows[0]["switch"] and rows[0]["deploy"]  # the testbed comes up in its profile
 
 
-def test_quick_sweep_deploys_each_api_once_per_block():
-    c = sweep.load(paths.ROOT / "experiments" / "quick.yaml")
+def test_quick_sweep_deploys_each_api_once_per_block(capsys):
+    from sshbench import cli
+
+    quick = paths.EXPERIMENTS_DIR / "quick.yaml"
+    c = sweep.load(quick)
     points, searches = sweep.expand(c), sweep.searches(c)
     for block in _blocks(points):
         api = [sweep.deployment(p) for p in block if sweep.deployment(p)]
@@ -446,6 +449,12 @@ def test_quick_sweep_deploys_each_api_once_per_block():
     made = _replay(points, next(iter(searches.values())))
     plan = sweep.plan(c, points, searches)
     assert [r["deploy"] for r in plan["points"]] == made
+    # `sweep check` says what the order costs, set-up and analysis included
+    cost = sweep.cost(points, searches, c)
+    assert cli.main(["sweep", "check", str(quick)]) == 0
+    out = capsys.readouterr().out
+    assert f"{cost['deploys']} API deployments, {cost['switches']} sshd profile switches" in out
+    assert cost["deploys"] == sum(made) and "analysis and teardown included" in out
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
