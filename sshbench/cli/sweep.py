@@ -17,8 +17,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(
         f"{args.config}: sweep {config['sweep']!r} is valid: {cost['points']} points, "
         f"{cost['searches']} capacity searches, "
-        f"{cost['load_seconds']:.0f} s of load, about {_duration(cost['estimated_seconds'])} "
-        "in all on a 2-core machine (analysis not included)"
+        f"{cost['load_seconds']:.0f} s of load, {cost['deploys']} API deployments, "
+        f"{cost['switches']} sshd profile switches: about "
+        f"{_duration(cost['estimated_seconds'])} in all on a quiet 2-core machine (testbed "
+        "set-up, analysis and teardown included; installing the environment not)"
     )
     return 0
 

@@ -151,6 +151,24 @@ def _still_good(rec: dict[str, Any] | None, wanted: dict[str, Any], fingerprint:
     return bool(h and h.get("library") == wanted["library"])
 
 
+def _serving(rec: dict[str, Any], wanted: dict[str, Any], token: str) -> dict[str, Any] | None:
+    """The running API's full /healthz answer when it serves what `wanted` asks for (library,
+    connection mode, and the settings it answered with when it was deployed), else None.
+    A reused deployment is recorded from this answer, so a point's provenance says what
+    served it, not what was asked for."""
+    live = healthz(rec["url"], token=token)
+    if not live:
+        return None
+    then = rec.get("healthz") or {}
+    same = (
+        live.get("library") == wanted["library"]
+        and live.get("connections") == wanted["connections"]
+        and live.get("settings") == then.get("settings")
+        and live.get("sshapi") == then.get("sshapi")
+    )
+    return live if same else None
+
+
 def register_credentials(url: str, token: str, status: dict[str, Any]) -> dict[str, str]:
     """POST one credential per testbed host (named after the host); return host -> name."""
     creds = {}
@@ -190,9 +208,15 @@ def ensure(
     fingerprint = testbed_fingerprint(status)
     rec = current()
     if _still_good(rec, wanted, fingerprint):
-        rec["token"] = f["token"].read_text().strip()
-        log(f"api: reusing deployment {library}/{connections} at {rec['url']}")
-        return rec
+        token = f["token"].read_text().strip()
+        live = _serving(rec, wanted, token)
+        if live is not None:
+            log(f"api: reusing deployment {library}/{connections} at {rec['url']}")
+            return {**rec, "healthz": live, "reused": True, "token": token}
+        log(
+            f"api: the deployment at {rec['url']} does not serve {library}/{connections} "
+            "with these settings: deploying again"
+        )
     where = target(api, inventory)
     mode = api.get("mode", "process" if where == LOCAL else None)
     t0 = time.monotonic()
@@ -254,12 +278,13 @@ def ensure(
         "healthz": health,
         "log": str(f["log"]),
         "deploy_s": round(time.monotonic() - t0, 2),
+        "deployed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     tmp = f["record"].with_suffix(".tmp")
     tmp.write_text(json.dumps(rec, indent=1))
     tmp.replace(f["record"])
     log(f"api: deployed {library}/{connections} at {url} in {rec['deploy_s']} s")
-    return {**rec, "token": token}
+    return {**rec, "reused": False, "token": token}
 
 
 def stop(log=print) -> None:

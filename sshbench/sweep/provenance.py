@@ -147,6 +147,11 @@ def collect(status: dict[str, Any], deployment: dict[str, Any] | None) -> dict[s
         api = {
             "url": deployment.get("url"),
             "settings": deployment.get("wanted"),
+            # what the running API answered at this point (a reused deployment is checked
+            # against /healthz before the point), and whether the point redeployed it
+            "served": {k: health.get(k) for k in ("library", "connections", "sshapi")},
+            "reused": deployment.get("reused"),
+            "deployed_at": deployment.get("deployed_at"),
             "versions": health.get("versions"),
             "socket_options": health.get("socket_options"),
             "kex": health.get("kex"),

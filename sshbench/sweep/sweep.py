@@ -39,12 +39,23 @@ AXIS_DEFAULTS: dict[str, Any] = {
 AUTH_LIBRARIES = ("ssh2", "paramiko", "asyncssh", "ssh-python")
 _CONN_SHORT = {"per-request": "perreq", "pooled": "pooled"}
 _TCP_SHORT = {"default": "tcpd", "quickack": "tcpq"}
-# Seconds a point costs besides its load (API check, Locust start and drain, point.json),
-# and what a redeployment of the API or an sshd profile switch adds; measured on the
-# 2-core development machine, used only for planning (plan.json, progress, `sweep check`).
-POINT_OVERHEAD_S = 4.0
-REDEPLOY_S = 10.0
-SWITCH_S = 10.0
+# Seconds a point costs besides its load (Snakemake job, API check, Locust start and drain,
+# point.json and its console line), and what a redeployment of the API or an sshd profile
+# switch adds. Measured on the 2-core development machine, nothing else running (the quick
+# sweep of 2026-12-03, results/quick/logs: Snakemake's job times less the planned load):
+# 4-5 s a point, 9-16 s a deployment, 12-13 s a switch, 7 s a capacity step (its drain
+# past saturation included), an auth point's 30 logins ~2 s in all. Used only for planning
+# (plan.json, progress, `sweep check`); a busy machine takes longer.
+POINT_OVERHEAD_S = 5.0
+AUTH_OVERHEAD_S = 0.0  # no API, no Locust: its planned load (AUTH_LOGIN_S each) covers it
+TRANSFER_OVERHEAD_S = 8.0  # files made and checked before, the last transfers drained after
+REDEPLOY_S = 14.0
+SWITCH_S = 12.0
+# What a sweep costs besides its points: the testbed brought up (~20 s), the analysis and
+# report (~40 s), the teardown (~5 s).
+SWEEP_FIXED_S = 65.0
+# A capacity search's step: a point's overhead, and a saturated step's drain.
+SEARCH_STEP_OVERHEAD_S = 7.0
 
 
 class ConfigError(ValueError):
@@ -283,13 +294,119 @@ def _matches(p: Mapping[str, Any], flt: Mapping[str, Any]) -> bool:
     return True
 
 
-def deployment(p: Mapping[str, Any]) -> tuple[str, str]:
-    """What the SSH API is deployed as for a point: one deployment per library and mode."""
+def deployment(p: Mapping[str, Any]) -> tuple[str, str] | None:
+    """What the SSH API is deployed as for a point: one deployment per library and mode
+    (None: an auth point, which times the library alone and needs no API)."""
+    if p["pattern"] == "auth":
+        return None
     return (p["library"], p["connections"])
 
 
-def run_order(points: Mapping[str, Mapping[str, Any]], seed: int) -> list[str]:
-    """The order the points run in: seeded, interleaved, with few sshd switches.
+def _block_key(p: Mapping[str, Any]) -> tuple[str, str]:
+    """A point's place within a profile block: its library and connection mode (an auth
+    point with its library's per-request points, though it needs no API)."""
+    return (p["library"], p["connections"])
+
+
+def _deployed_after(
+    keys: list[tuple[str, str]], ids: Mapping[tuple[str, str], list[str]], points, before
+):
+    """The deployment in force after points of `keys` ran in that order (from `before`)."""
+    for key in keys:
+        for pid in ids[key]:
+            if deployment(points[pid]) is not None:
+                before = deployment(points[pid])
+    return before
+
+
+def _chained(shuffled: Mapping[int, list[str]], first: list[str]) -> list[tuple[int, str]]:
+    """(trial, profile) blocks: round 0 in the order `first`, each later round in its
+    shuffled order but starting with the profile the round before ended with."""
+    out: list[tuple[int, str]] = []
+    last: str | None = None
+    for n, trial in enumerate(sorted(shuffled)):
+        profiles = list(first) if n == 0 else list(shuffled[trial])
+        if last in profiles:  # carry on with the profile in force: no switch here
+            profiles.remove(last)
+            profiles.insert(0, last)
+        out += [(trial, profile) for profile in profiles]
+        last = profiles[-1]
+    return out
+
+
+def _profile_chains(shuffled: Mapping[int, list[str]]) -> list[list[tuple[int, str]]]:
+    """Candidate profile block orders (see `run_order`): round 0 in its seeded order, then
+    each rotation of it (the same alternation, starting elsewhere)."""
+    first = shuffled[min(shuffled)]
+    return [_chained(shuffled, first[k:] + first[:k]) for k in range(len(first))]
+
+
+def _changes(order: list[str], points: Mapping[str, Mapping[str, Any]], then) -> float:
+    """Planned seconds of the API deployments and sshd switches an order (then `then`) needs."""
+    deployed, profile, cost = None, None, 0.0
+    for p in [*(points[pid] for pid in order), *([then] if then else [])]:
+        want = deployment(p)
+        if want is not None and want != deployed:
+            cost += REDEPLOY_S
+            deployed = want
+        if profile is not None and p["profile"] != profile:
+            cost += SWITCH_S
+        profile = p["profile"]
+    return cost
+
+
+def _arrange(
+    chain: list[tuple[int, str]],
+    rounds: Mapping[int, Mapping[str, list[str]]],
+    points: Mapping[str, Mapping[str, Any]],
+    rng: random.Random,
+    then: Mapping[str, Any] | None,
+) -> list[str]:
+    """The points in run order for one chain of profile blocks (see `run_order`): within a
+    block the deployments in a seeded order, the one in force first, one the next block
+    wants last; each deployment's points shuffled."""
+    blocks: list[dict[tuple[str, str], list[str]]] = []
+    for trial, profile in chain:
+        block: dict[tuple[str, str], list[str]] = {}
+        for pid in rounds[trial][profile]:
+            block.setdefault(_block_key(points[pid]), []).append(pid)
+        for key in sorted(block):
+            rng.shuffle(block[key])
+        blocks.append(block)
+    order: list[str] = []
+    deployed: tuple[str, str] | None = None
+    for i, block in enumerate(blocks):
+        keys = sorted(block)
+        rng.shuffle(keys)
+        api_keys = [k for k in keys if any(deployment(points[p]) for p in block[k])]
+        candidates = api_keys  # which of them may end the block
+        if deployed in api_keys:  # keep the API in force: no redeploy at the block's start
+            keys.remove(deployed)
+            keys.insert(0, deployed)
+            candidates = [k for k in api_keys if k != deployed] or api_keys
+        if i + 1 < len(blocks):
+            wanted = {deployment(points[p]) for ids in blocks[i + 1].values() for p in ids}
+        else:
+            wanted = {deployment(then)} if then else set()
+        # end with a deployment the next block has: it starts there without a redeploy
+        for key in reversed(candidates):
+            if key in wanted:
+                keys.remove(key)
+                keys.append(key)
+                break
+        for key in keys:
+            order.extend(block[key])
+        deployed = _deployed_after(keys, block, points, deployed)
+    return order
+
+
+def run_order(
+    points: Mapping[str, Mapping[str, Any]],
+    seed: int,
+    then: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """The order the points run in: seeded, interleaved, with few sshd switches and few API
+    deployments.
 
     Trial round after trial round (trial 0 of every configuration, then trial 1, ...), so
     the sshd profile is not confounded with time: every round holds a block of each profile.
@@ -300,31 +417,31 @@ def run_order(points: Mapping[str, Mapping[str, Any]], seed: int) -> list[str]:
     order, each deployment's points (host, CPUs, TCP mode, command, rate) shuffled too. So
     every round visits every profile and library in a new order, and drift over a long
     sweep cannot line up with a profile, a library, a mode or a host.
-    """
+
+    Deployments are chained like the profiles: a block starts with the deployment the block
+    before left in force (when it has one), and ends, when it can, with one the next block
+    (or `then`, the point or search that runs after the last block) starts with, so the API
+    is redeployed only where the library or mode really changes. Auth points need no API
+    (they run with their library's per-request block and never change the deployment).
+    Round 0's seeded profile order may be rotated (the same alternation, starting with
+    another profile) when that needs fewer planned deployments and switches, say to end
+    with the capacity search's profile."""
     rng = random.Random(seed)
     rounds: dict[int, dict[str, list[str]]] = {}
     for pid, p in sorted(points.items()):
         rounds.setdefault(p["trial"], {}).setdefault(p["profile"], []).append(pid)
-    order: list[str] = []
-    last: str | None = None
+    shuffled = {}
     for trial in sorted(rounds):
-        profiles = sorted(rounds[trial])
-        rng.shuffle(profiles)
-        if last in profiles:  # carry on with the profile in force: no switch here
-            profiles.remove(last)
-            profiles.insert(0, last)
-        for profile in profiles:
-            blocks: dict[tuple[str, str], list[str]] = {}
-            for pid in rounds[trial][profile]:
-                blocks.setdefault(deployment(points[pid]), []).append(pid)
-            keys = sorted(blocks)
-            rng.shuffle(keys)
-            for key in keys:
-                ids = blocks[key]
-                rng.shuffle(ids)
-                order.extend(ids)
-        last = profiles[-1]
-    return order
+        shuffled[trial] = sorted(rounds[trial])
+        rng.shuffle(shuffled[trial])
+    state = rng.getstate()
+
+    orders = []
+    for chain in _profile_chains(shuffled):
+        rng.setstate(state)  # every candidate shuffles the same way
+        orders.append(_arrange(chain, rounds, points, rng, then))
+    # the candidate that needs the fewest planned deployments and switches (ties: the first)
+    return min(orders, key=lambda order: _changes(order, points, then))
 
 
 def expand(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -334,11 +451,14 @@ def expand(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     Two groups may name the same point (same parameters): it runs once. The same id with
     different parameters (say another duration) is a ConfigError.
     """
-    points = {pid: p for pid, p in _expand_all(config).items() if p["pattern"] != "capacity"}
+    every = _expand_all(config)
+    points = {pid: p for pid, p in every.items() if p["pattern"] != "capacity"}
     if not points:
         return {}
     seed = int(config["points"].get("seed", AXIS_DEFAULTS["seed"]))
-    return {pid: points[pid] for pid in run_order(points, seed)}
+    found = sorted(pid for pid, p in every.items() if p["pattern"] == "capacity")
+    then = every[found[0]] if found else None  # the first search runs after the points
+    return {pid: points[pid] for pid in run_order(points, seed, then)}
 
 
 def searches(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -404,13 +524,17 @@ def plan(
     deployed: tuple[str, str] | None = None  # the API deployment in place (auth points use none)
     steps = min(SEARCH_STEPS_ESTIMATE, int((config.get("capacity") or {}).get("max_steps", 10)))
     for i, (pid, p) in enumerate({**points, **(searches or {})}.items()):
-        overhead = POINT_OVERHEAD_S
-        if p["pattern"] != "auth" and deployed != deployment(p):
-            overhead += REDEPLOY_S
+        each = {"auth": AUTH_OVERHEAD_S, "transfer": TRANSFER_OVERHEAD_S}.get(
+            p["pattern"], POINT_OVERHEAD_S
+        )
+        redeploy = deployment(p) is not None and deployed != deployment(p)
+        if redeploy:
             deployed = deployment(p)
-        if prev is None or prev["profile"] != p["profile"]:
-            overhead += SWITCH_S
+        # the testbed comes up with the first point's profile (FIRST_PROFILE): no switch
+        switch = prev is not None and prev["profile"] != p["profile"]
         n = steps if p["pattern"] == "capacity" else 1
+        if p["pattern"] == "capacity":
+            each = SEARCH_STEP_OVERHEAD_S
         rows.append(
             {
                 "id": pid,
@@ -418,8 +542,10 @@ def plan(
                 "order": i,
                 "profile": p["profile"],
                 "trial": p["trial"],
+                "deploy": redeploy,
+                "switch": switch,
                 "load_s": n * load_seconds(p),
-                "overhead_s": overhead + (n - 1) * POINT_OVERHEAD_S,
+                "overhead_s": n * each + REDEPLOY_S * redeploy + SWITCH_S * switch,
             }
         )
         prev = p
@@ -478,8 +604,10 @@ def cost(
     return {
         "points": len(points),
         "searches": len(searches or {}),
+        "deploys": sum(r["deploy"] for r in rows),
+        "switches": sum(r["switch"] for r in rows),
         "load_seconds": sum(r["load_s"] for r in rows),
-        "estimated_seconds": sum(r["load_s"] + r["overhead_s"] for r in rows),
+        "estimated_seconds": SWEEP_FIXED_S + sum(r["load_s"] + r["overhead_s"] for r in rows),
     }
 
 

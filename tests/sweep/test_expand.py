@@ -330,3 +330,147 @@ def test_sweep_list_one_group_as_snakemake_targets(capsys, tmp_path, monkeypatch
     assert len(out) == 3 and all(p.endswith("/point.json") for p in out)  # 10 RPS x 3 trials
     assert cli.main(["sweep", "list", quick, "--group", "nope"]) == 1
     assert "no group 'nope' in sweep 'quick'" in capsys.readouterr().err
+
+
+def _blocks(points):
+    """The (trial, profile) blocks of a run order, each a list of its points' params."""
+    out: list[list[dict]] = []
+    for p in points.values():
+        if not out or (out[-1][0]["trial"], out[-1][0]["profile"]) != (p["trial"], p["profile"]):
+            out.append([])
+        out[-1].append(p)
+    return out
+
+
+def _replay(points, then=None):
+    """The deployments a runner makes, point by point (auth points need no API)."""
+    deployed, made = None, []
+    for p in [*points.values(), *([then] if then else [])]:
+        want = sweep.deployment(p)
+        made.append(want is not None and want != deployed)
+        deployed = want or deployed
+    return made
+
+
+def _grouped(groups, **points):
+    c = copy.deepcopy(BASE)
+    c["points"].update(points)
+    return sweep.resolve({**c, "groups": groups})
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 7, 11])
+def test_each_deployment_is_made_once_per_block_and_carried_across_blocks(seed):
+    c = _grouped(
+        {"all": {}, "auth": {"patterns": ["auth"], "logins": [5], "connections": ["per-request"]}},
+        connections=["per-request", "pooled"],
+        rates=[10],
+        commands=["uptime"],
+        seed=seed,
+    )
+    points = sweep.expand(c)
+    made = dict(zip(points, _replay(points), strict=True))
+    blocks = _blocks(points)
+    assert len(blocks) == 3 * 2  # the profile blocks alternate as before
+    in_force = None
+    for block in blocks:
+        ids = [sweep.point_id(p) for p in block]
+        api = [sweep.deployment(p) for p in block if sweep.deployment(p)]
+        # a deployment's points run together within the block: it is deployed at most once
+        runs = [d for i, d in enumerate(api) if i == 0 or api[i - 1] != d]
+        assert len(runs) == len(set(runs))
+        # the block starts with the deployment the one before left in force, if it has it
+        if in_force in api:
+            assert api[0] == in_force
+        assert sum(made[i] for i in ids) == len(set(api)) - (in_force in api)
+        in_force = api[-1] if api else in_force
+    # auth points never deploy; the plan says where the runner deploys and switches
+    assert not any(made[pid] for pid, p in points.items() if p["pattern"] == "auth")
+    plan = sweep.plan(c, points)
+    assert [r["deploy"] for r in plan["points"]] == list(made.values())
+    profiles = [p["profile"] for p in points.values()]
+    assert [r["switch"] for r in plan["points"]] == [False] + [
+        a != b for a, b in itertools.pairwise(profiles)
+    ]
+    cost = sweep.cost(points, config=c)
+    assert cost["deploys"] == sum(made.values()) and cost["switches"] == 3
+    # fewer deployments than one per deployment and block (the order before chaining)
+    assert cost["deploys"] < sum(len({sweep.deployment(p) for p in b} - {None}) for b in blocks)
+
+
+def test_the_last_block_ends_with_the_capacity_searchs_deployment():
+    c = _grouped(
+        {
+            "all": {},
+            "capacity": {
+                "patterns": ["capacity"],
+                "libraries": ["paramiko"],
+                "connections": ["per-request"],
+            },
+        },
+        profiles=["tuned"],
+        connections=["per-request", "pooled"],
+        rates=[10],
+        commands=["uptime"],
+        hosts=["taco"],
+        trials=1,
+    )
+    points, searches = sweep.expand(c), sweep.searches(c)
+    (search,) = searches.values()
+    last = list(points.values())[-1]
+    assert sweep.deployment(last) == sweep.deployment(search) == ("paramiko", "per-request")
+    plan = sweep.plan(c, points, searches)
+    assert plan["points"][-1]["kind"] == "search" and not plan["points"][-1]["deploy"]
+
+
+def test_estimate_counts_the_fixed_costs_and_each_deploy_and_switch():
+    c = cfg(trials=1, rates=[10], commands=["uptime"], hosts=["taco"])
+    points = sweep.expand(c)
+    cost = sweep.cost(points, config=c)
+    rows = sweep.plan(c, points)["points"]
+    assert cost["estimated_seconds"] == pytest.approx(
+        sweep.SWEEP_FIXED_S
+        + sum(r["load_s"] for r in rows)
+        + len(rows) * sweep.POINT_OVERHEAD_S
+        + cost["deploys"] * sweep.REDEPLOY_S
+        + cost["switches"] * sweep.SWITCH_S
+    )
+    assert not rows[0]["switch"] and rows[0]["deploy"]  # the testbed comes up in its profile
+
+
+def test_quick_sweep_deploys_each_api_once_per_block(capsys):
+    from sshbench import cli
+
+    quick = paths.EXPERIMENTS_DIR / "quick.yaml"
+    c = sweep.load(quick)
+    points, searches = sweep.expand(c), sweep.searches(c)
+    for block in _blocks(points):
+        api = [sweep.deployment(p) for p in block if sweep.deployment(p)]
+        runs = [d for i, d in enumerate(api) if i == 0 or api[i - 1] != d]
+        assert len(runs) == len(set(runs))
+    made = _replay(points, next(iter(searches.values())))
+    plan = sweep.plan(c, points, searches)
+    assert [r["deploy"] for r in plan["points"]] == made
+    # `sweep check` says what the order costs, set-up and analysis included
+    cost = sweep.cost(points, searches, c)
+    assert cli.main(["sweep", "check", str(quick)]) == 0
+    out = capsys.readouterr().out
+    assert f"{cost['deploys']} API deployments, {cost['switches']} sshd profile switches" in out
+    assert cost["deploys"] == sum(made) and "analysis and teardown included" in out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_round_zero_is_rotated_to_end_with_the_searchs_profile(seed):
+    """A B | B A | A B then a search in A would switch once more: B A | A B | B A does not."""
+    c = _grouped(
+        {"all": {}, "capacity": {"patterns": ["capacity"], "profiles": ["tuned"], "trials": 1}},
+        libraries=["ssh2"],
+        rates=[10],
+        commands=["uptime"],
+        hosts=["taco"],
+        seed=seed,
+    )
+    points, searches = sweep.expand(c), sweep.searches(c)
+    profiles = [p["profile"] for p in points.values()]
+    assert profiles[-1] == "tuned"
+    assert sum(a != b for a, b in itertools.pairwise(profiles)) == 3  # still one per round
+    assert sweep.cost(points, searches, c)["switches"] == 3
