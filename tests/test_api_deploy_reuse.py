@@ -1,4 +1,4 @@
-"""When a point reuses the deployed API instead of redeploying (sshbench.api_deploy), the
+"""When a point reuses the deployed API instead of redeploying (sshbench.deploy.api_deploy), the
 running server must serve what the point asks for: a real `sshapi serve` is asked, over
 HTTP, what it serves, and anything else (library, mode, settings, token) means redeploy."""
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from sshapi.testing import free_port, stop_process
-from sshbench import api_deploy, provenance
+from sshbench.deploy import api_deploy
+from sshbench.sweep import provenance
 
 SSHAPI = [sys.executable, "-m", "sshapi.cli"]
 
