@@ -166,7 +166,7 @@ def limited_by(value: Any) -> list[str]:
 
 def environment_limited(rows: pd.DataFrame) -> pd.Series:
     """Rows of points whose environment (machine CPU, load generator) ran out before the
-    bound broke (limit_kind environment, analysis.saturation); "unknown" is not included."""
+    bound broke (limit_kind environment, measure.saturation); "unknown" is not included."""
     if "limit_kind" not in rows.columns:
         return pd.Series(False, index=rows.index)
     return rows["limit_kind"].astype(str).eq("environment")

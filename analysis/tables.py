@@ -412,7 +412,7 @@ def versus_study(
     capacity: float, converged: bool = True, lower: bool = False, why: Any = None
 ) -> str:
     """ "above the study's 90 RPS (x1.3)" / "below ..." for one capacity; a lower bound
-    (analysis.capacity.judge_search's ``lower_bound``, with its ``lower_bound_why``, by default
+    (measure.capacity.judge_search's ``lower_bound``, with its ``lower_bound_why``, by default
     "environment-limited") is compared only when it is already at or above 90."""
     why = "environment-limited" if isnan(why) or not why else str(why)
     if isnan(capacity):

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from analysis import saturation
-from analysis.capacity import (
+from measure import saturation
+from measure.capacity import (
     SEARCH_DEFAULTS,
     bound_of,
     judge_search,
@@ -28,7 +28,7 @@ from analysis.capacity import (
     step_passes,
     step_rate,
 )
-from analysis.collect import summarise_point
+from measure.metrics import summarise_point
 from sshbench import paths, point
 
 __all__ = ["SEARCH_DEFAULTS", "next_rate", "search", "search_config", "step_id"]

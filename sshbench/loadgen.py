@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from measure.rows import count_problems
 from sshbench import loadgen_remote, paths, records
 from sshbench.resources import HostMemory, HostReader, Sampler
 
@@ -317,13 +318,7 @@ def integrity(
             planned = counts["slots"]
         if counts["slots"] != planned:
             why.append(f"the schedule had {counts['slots']} slots, not {planned}")
-        if counts["slots"] != counts["sent"] + counts["missed"]:
-            why.append(
-                f"slots {counts['slots']} != sent {counts['sent']} + missed {counts['missed']}"
-            )
-        answered = rows[records.OK] + rows[records.FAILED]
-        if counts["sent"] != answered:
-            why.append(f"{counts['sent']} requests sent but {answered} rows written")
+        why += count_problems(counts)  # slots = sent + missed; sent = rows ok + failed
         if counts["missed"] != rows[records.MISSED]:
             why.append(f"{counts['missed']} missed slots but {rows[records.MISSED]} missed rows")
     return "ok" if not why else "broken: " + "; ".join(why)

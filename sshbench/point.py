@@ -349,7 +349,7 @@ def console_line(rec: dict[str, Any], summary: dict[str, Any], progress: str = "
 
 def summarise(pdir: Path, log) -> dict[str, Any]:
     """The console's numbers, computed by the analysis (never here); {} if it cannot."""
-    from analysis.collect import summarise_point  # the analysis owns every metric
+    from measure.metrics import summarise_point  # the analysis owns every metric
 
     try:
         return summarise_point(pdir)

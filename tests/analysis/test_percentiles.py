@@ -8,12 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.collect import (
-    PERCENTILES,
-    locust_bucket,
-    locust_percentile,
-    percentile,
-)
+from measure.metrics import PERCENTILES, locust_bucket, locust_percentile, percentile
 
 
 def _locusts_own(name: str):
