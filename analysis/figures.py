@@ -56,7 +56,6 @@ from analysis.plotting import (
 from analysis.select import (
     LIBRARY_ORDER,
     MODE_ORDER,
-    PERCENTILES,
     PROFILE_ORDER,
     STUDY,
     TCP_ORDER,
@@ -69,6 +68,7 @@ from analysis.select import (
     study_config,
 )
 from analysis.stats import coefficient_of_variation
+from measure.metrics import PERCENTILES
 from sshbench.paths import FIGURES
 
 __all__ = ["BUILDERS", "DPI", "FIGSIZE", "HEIGHT_PX", "WIDTH_PX", "Shown", "draw"]

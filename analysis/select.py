@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.capacity import CAPACITY_COLUMNS, capacities
-from analysis.common import isnan, isnum, order, same
+from analysis.common import isnum, order, same
+from measure.metrics import percentile_metric
 
 # Design parameters of the contract (docs/ARCHITECTURE.md, CONTRACT-v2); a tidy table may
 # name more in its param_names column. Trials (and their seeds) are repetitions, never a
@@ -66,9 +67,6 @@ MODE_ORDER = ["per-request", "pooled"]
 PROFILE_ORDER = ["default", "tuned"]
 TCP_ORDER = ["default", "quickack"]
 
-# The study's Locust percentile set; metric names per the contract.
-PERCENTILES: tuple[float, ...] = (50, 66, 75, 80, 90, 95, 98, 99, 99.9, 100)
-
 CONDITION_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -81,18 +79,18 @@ CONDITION_OPS: dict[str, Callable[[Any, Any], Any]] = {
 
 def latency_metric(q: float) -> str:
     """Latency (from the intended send time) at percentile q: 99.9 -> latency_p99.9."""
-    return f"latency_p{q:g}"
+    return percentile_metric(q, "latency")
 
 
 def ok_latency_metric(q: float) -> str:
     """Latency at percentile q over successful requests only (latency_metric counts a failed
     or missed slot as not answered, +inf): 50 -> ok_latency_p50."""
-    return f"ok_latency_p{q:g}"
+    return percentile_metric(q, "ok_latency")
 
 
 def service_metric(q: float) -> str:
     """Service time (from the actual send) at percentile q."""
-    return f"service_p{q:g}"
+    return percentile_metric(q, "service")
 
 
 # ---------------------------------------------------------------- parameters and conditions
@@ -149,19 +147,6 @@ def integrity_ok(rows: pd.DataFrame) -> pd.Series:
     if "integrity" not in rows.columns:
         return pd.Series(True, index=rows.index)
     return rows["integrity"].fillna("ok").astype(str).eq("ok")
-
-
-def limited_by(value: Any) -> list[str]:
-    """The tidy `limited_by` cell (a JSON list) as a list."""
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    if isnan(value) or value == "":
-        return []
-    try:
-        got = json.loads(value)
-    except (TypeError, ValueError):
-        return [str(value)]
-    return [str(v) for v in got] if isinstance(got, list) else [str(got)]
 
 
 def environment_limited(rows: pd.DataFrame) -> pd.Series:

@@ -20,7 +20,6 @@ from analysis.common import NOT_MEASURED, fmt_level, isnan
 from analysis.model.claims_hook import add_projection  # model (issue 19)
 from analysis.select import (
     LIBRARY_ORDER,
-    PERCENTILES,
     STUDY,
     STUDY_RPS,
     capacity_searches,
@@ -34,6 +33,7 @@ from analysis.select import (
     study_config,
 )
 from analysis.stats import t_interval, wilson_interval
+from measure.metrics import PERCENTILES
 from sshbench import paths
 from sshbench.paths import SweepLayout
 
