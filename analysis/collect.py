@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from measure.metrics import POINT_COLUMNS, load_point
+from measure.point import POINT_FILE
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def collect_point(point_dir: Path) -> list[dict[str, Any]]:
 
 def point_dirs(sweep_dir: Path) -> list[Path]:
     """Every finished point directory (one holding a point.json), sorted by name."""
-    return sorted(p.parent for p in (Path(sweep_dir) / "points").glob("*/point.json"))
+    return sorted(p.parent for p in (Path(sweep_dir) / "points").glob(f"*/{POINT_FILE}"))
 
 
 def collect(sweep_dir: Path | str, dirs: Iterable[Path] | None = None) -> pd.DataFrame:

@@ -77,6 +77,7 @@ import pandas as pd
 from measure import rows as schema
 from measure import saturation
 from measure.capacity import bound_of
+from measure.point import PointFiles, PointRecord, pattern_of
 
 log = logging.getLogger(__name__)
 
@@ -164,26 +165,6 @@ def read_requests(path: Path) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (see measure/rows.py)")
     return df
-
-
-def read_point(point_dir: Path) -> dict[str, Any]:
-    """A point directory's point.json; a clear error if it is not valid or lacks id/params."""
-    pj = Path(point_dir) / "point.json"
-    try:
-        point = json.loads(pj.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{pj}: not valid JSON ({exc})") from exc
-    if "params" not in point or "id" not in point:
-        raise ValueError(f"{pj}: needs 'id' and 'params' (see CONTRACT-v2 point.json)")
-    return point
-
-
-def pattern_of(point: dict[str, Any]) -> str:
-    return (
-        (point.get("params") or {}).get("pattern")
-        or (point.get("schedule") or {}).get("pattern")
-        or "sustained"
-    )
 
 
 @dataclass(frozen=True)
@@ -288,8 +269,7 @@ def request_metrics(
         rows.append(("achieved_rps", sent / win.length, "req/s", None))
         rows.append(("throughput_rps", ok_in_window / win.length, "req/s", None))
     if pattern_of(point) != "burst":
-        target = _num((point.get("schedule") or {}).get("rps"))
-        target = target if target is not None else _num((point.get("params") or {}).get("rps"))
+        target = _num((point.get("params") or {}).get("rps"))  # rps: once, in params
         if target is not None:
             rows.append(("target_rps", target, "req/s", None))
     ok_latency, ok_service = _times(kept, ok, "latency_ms"), _times(kept, ok, "service_ms")
@@ -543,8 +523,8 @@ def point_timeline(
 
 def load_point(point_dir: Path) -> tuple[dict[str, Any], PointResult]:
     """point.json and its computed metrics, from a point directory."""
-    point = read_point(point_dir)
-    requests = read_requests(Path(point_dir) / "requests.csv")
+    point = PointRecord.read(point_dir).to_dict()
+    requests = read_requests(PointFiles(Path(point_dir)).requests)
     if requests.empty and point.get("status") == "ok" and (point.get("counts") or {}).get("slots"):
         log.warning("%s: status ok but requests.csv has no rows", Path(point_dir).name)
     return point, point_metrics(point, requests)

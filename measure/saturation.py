@@ -58,6 +58,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from measure.point import pattern_of
+
 # Threshold name -> default; point.json settings.saturation may override any of them.
 THRESHOLDS: dict[str, float] = {
     "host_util": 0.9,
@@ -234,9 +236,7 @@ def timeline(
     res = point.get("resources") or {}
     samples = res.get("samples") or []
     interval = float(res.get("interval_s") or 0.5)
-    pattern = (point.get("params") or {}).get("pattern") or (point.get("schedule") or {}).get(
-        "pattern"
-    )
+    pattern = pattern_of(point)
 
     intended = kept["intended_ts"].to_numpy(dtype=float)
     outcome = kept["outcome"].astype(str).to_numpy()
@@ -324,8 +324,7 @@ def window_environment(metrics: Mapping[str, Any], point: Mapping[str, Any]) -> 
         out.append("machine_cpu")
     if _at_least(metrics, "util_generator", th["generator_util"]):
         out.append("generator_cpu")
-    params = point.get("params") or {}
-    pattern = params.get("pattern") or (point.get("schedule") or {}).get("pattern")
+    pattern = pattern_of(point)
     if pattern not in ("burst", "auth", "transfer"):
         loadgen = point.get("loadgen") or {}
         users, in_flight = loadgen.get("users"), loadgen.get("max_in_flight")

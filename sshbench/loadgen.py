@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from measure.point import PointFiles
 from measure.rows import count_problems
 from sshbench import loadgen_remote, paths, records
 from sshbench.resources import HostMemory, HostReader, Sampler
@@ -189,8 +190,9 @@ def run(
             master = (bind, port)
             log(f"locust: workers on {', '.join(remote)}, master at {bind}:{port}")
         for i, cmd in enumerate(_commands(load, out, master)):
-            name = "locust.log" if i == 0 else f"locust-worker-{i - 1}.log"
-            fh = open(out / name, "w")  # noqa: SIM115 - closed in finally
+            files = PointFiles(out)
+            name = files.locust_log if i == 0 else files.worker_log(i - 1)
+            fh = open(name, "w")  # noqa: SIM115 - closed in finally
             logs.append(fh)
             procs.append(
                 subprocess.Popen(
@@ -262,7 +264,6 @@ def schedule_facts(load: Load, pacing: dict[str, Any]) -> dict[str, Any]:
         return {
             "pattern": "transfer",
             "t0": t0,
-            "rps": None,
             "burst_size": None,
             "slots": pacing.get("slots"),
             "window": load.window(t0) if t0 is not None else None,
@@ -276,7 +277,6 @@ def schedule_facts(load: Load, pacing: dict[str, Any]) -> dict[str, Any]:
     return {
         "pattern": load.pattern,
         "t0": t0,
-        "rps": load.rps if load.pattern != "burst" else None,
         "burst_size": load.burst_size,
         "slots": round((load.rps or 0) * load.schedule_s)
         if load.pattern != "burst"

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from measure.point import PointFiles
 from measure.rows import (  # the schema: measure.rows owns it
     API_CODES,
     FAILED,
@@ -135,8 +136,9 @@ def merge(out: Path) -> dict[str, int]:
     process) is dropped. Rerunning is safe: with no parts left, requests.csv is kept as is.
     """
     parts = sorted(out.glob("requests-*.csv"))
-    if not parts and (out / "requests.csv").exists():
-        return count(read_rows(out / "requests.csv"))
+    merged = PointFiles(out).requests
+    if not parts and merged.exists():
+        return count(read_rows(merged))
     rows: list[list[str]] = []
     for part in parts:
         with open(part, newline="") as fh:
@@ -144,12 +146,12 @@ def merge(out: Path) -> dict[str, int]:
             next(reader, None)
             rows.extend(r for r in reader if len(r) == len(FIELDS))
     rows.sort(key=lambda r: (float(r[2]), int(r[0])))
-    tmp = out / "requests.csv.tmp"
+    tmp = merged.with_suffix(".csv.tmp")
     with open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(FIELDS)
         w.writerows(rows)
-    tmp.replace(out / "requests.csv")
+    tmp.replace(merged)
     for part in parts:
         part.unlink()
     return count(dict(zip(FIELDS, r, strict=True)) for r in rows)
