@@ -19,7 +19,7 @@ from analysis.capacity import CAPACITY_COLUMNS, capacities
 from analysis.common import isnum, order, same
 from measure.metrics import percentile_metric
 
-# Design parameters of the contract (docs/ARCHITECTURE.md, CONTRACT-v2); a tidy table may
+# Design parameters of the contract (docs/ARCHITECTURE.md section 3); a tidy table may
 # name more in its param_names column. Trials (and their seeds) are repetitions, never a
 # grouping; a capacity search's step number is a repetition of the search, too.
 CONTRACT_PARAMS = (

@@ -1,6 +1,6 @@
 """Per-point metrics: every number of one point, from its point.json and requests.csv, once.
 
-Input: point.json + requests.csv as /work/CONTRACT-v2.md (docs/ARCHITECTURE.md) defines
+Input: point.json (measure.point) + requests.csv as docs/ARCHITECTURE.md section 3 defines
 them; requests.csv's columns come from ``measure.rows``. Every metric is computed once,
 here, by ``point_metrics``; the tidy rows and the runner's console line
 (``summarise_point``) both read its result.
