@@ -18,6 +18,7 @@ import pandas as pd
 
 from measure.metrics import POINT_COLUMNS, load_point
 from measure.point import POINT_FILE
+from sshbench.paths import SweepLayout
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,27 @@ def collect_point(point_dir: Path) -> list[dict[str, Any]]:
 
 
 def point_dirs(sweep_dir: Path) -> list[Path]:
-    """Every finished point directory (one holding a point.json), sorted by name."""
-    return sorted(p.parent for p in (Path(sweep_dir) / "points").glob(f"*/{POINT_FILE}"))
+    """The points the analysis takes, for `python -m analysis` and the workflow alike: the
+    finished points of the sweep's plan.json (the current config's points, and the steps
+    each capacity search's record lists), sorted by name. A sweep without a plan.json (a
+    copy of its points only): every finished point directory."""
+    layout = SweepLayout(sweep_dir)
+    finished = {p.parent.name: p.parent for p in layout.points.glob(f"*/{POINT_FILE}")}
+    try:
+        plan = json.loads(layout.plan.read_text())
+    except FileNotFoundError:
+        return sorted(finished.values())
+    except ValueError as exc:
+        raise ValueError(f"{layout.plan}: not valid JSON ({exc})") from exc
+    ids = set()
+    for row in plan.get("points") or []:
+        if row.get("kind") != "search":
+            ids.add(row["id"])
+            continue
+        record = layout.capacity_search(row["id"])
+        if record.exists():
+            ids.update(s["id"] for s in json.loads(record.read_text())["steps"])
+    return sorted(finished[i] for i in ids if i in finished)
 
 
 def collect(sweep_dir: Path | str, dirs: Iterable[Path] | None = None) -> pd.DataFrame:
