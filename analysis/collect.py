@@ -152,16 +152,45 @@ def _isnan(v: Any) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
+# point.json's provenance (~3.5 KB a point) is kept once per point, in its own table keyed
+# by point_id (provenance.csv and .parquet beside tidy.csv), not on every metric row.
+PROVENANCE_PREFIX = "provenance."
+
+
+def split_provenance(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the tidy table without provenance columns, one row per point_id with them)."""
+    cols = [c for c in df.columns if c.startswith(PROVENANCE_PREFIX)]
+    prov = df[["point_id", *cols]].drop_duplicates("point_id").reset_index(drop=True)
+    return df.drop(columns=cols), prov
+
+
+def with_provenance(tidy: pd.DataFrame, prov: pd.DataFrame) -> pd.DataFrame:
+    """The tidy table with each point's provenance columns joined on point_id."""
+    extra = [c for c in prov.columns if c != "point_id" and c not in tidy.columns]
+    return tidy.merge(prov[["point_id", *extra]], on="point_id", how="left")
+
+
 def write_tidy(df: pd.DataFrame, csv_path: Path, parquet_path: Path | None = None) -> None:
-    """Write the tidy table as CSV (and Parquet when a path is given); inf is written "inf"."""
+    """Write the tidy table as CSV (and Parquet when a path is given), its provenance columns
+    as their own table beside it (sshbench.paths: provenance.csv, .parquet); inf is "inf"."""
+    csv_path = Path(csv_path)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(csv_path, index=False)
+    layout = SweepLayout(csv_path.parent)
+    tidy, prov = split_provenance(df)
+    tidy.to_csv(csv_path, index=False)
+    prov.to_csv(layout.provenance, index=False)
     if parquet_path is not None:
-        _parquet_safe(df).to_parquet(parquet_path, index=False)
+        _parquet_safe(tidy).to_parquet(parquet_path, index=False)
+        _parquet_safe(prov).to_parquet(layout.provenance_parquet, index=False)
 
 
-def read_tidy(csv_path: Path) -> pd.DataFrame:
-    """The tidy table back from CSV (what figures, tables and claims read)."""
+def read_tidy(csv_path: Path, provenance: bool = True) -> pd.DataFrame:
+    """The tidy table back from CSV (what figures, tables and claims read), with each point's
+    provenance joined from the table beside it (``provenance=False``: without)."""
     if not Path(csv_path).exists():
         raise FileNotFoundError(f"{csv_path}: no tidy table; run the collect step first")
-    return pd.read_csv(csv_path, low_memory=False, keep_default_na=True)
+    tidy = pd.read_csv(csv_path, low_memory=False, keep_default_na=True)
+    prov = SweepLayout(Path(csv_path).parent).provenance
+    if not provenance or not prov.exists():
+        return tidy
+    return with_provenance(tidy, pd.read_csv(prov, low_memory=False, keep_default_na=True))

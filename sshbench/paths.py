@@ -235,6 +235,15 @@ class SweepLayout:
         return self.root / "tidy.parquet"
 
     @property
+    def provenance(self) -> Path:
+        """Each point's provenance, one row per point_id (beside tidy.csv, joined on read)."""
+        return self.root / "provenance.csv"
+
+    @property
+    def provenance_parquet(self) -> Path:
+        return self.root / "provenance.parquet"
+
+    @property
     def claims(self) -> Path:
         return self.paper / "claims.csv"
 
@@ -275,6 +284,8 @@ class SweepLayout:
         return [
             self.tidy,
             self.tidy_parquet,
+            self.provenance,
+            self.provenance_parquet,
             *self.figure_outputs(),
             self.claims,
             *self.table_outputs(),

@@ -26,6 +26,8 @@ rule analysis_collect:
     output:
         csv=LAYOUT.tidy,
         parquet=LAYOUT.tidy_parquet,
+        provenance=LAYOUT.provenance,
+        provenance_parquet=LAYOUT.provenance_parquet,
     conda:
         "../../environment.yml"
     log:
@@ -69,6 +71,7 @@ rule analysis_figure:
 rule analysis_model:
     input:
         tidy=LAYOUT.tidy,
+        provenance=LAYOUT.provenance,
         claims_file=paths.PAPER_DIR / "claims.yaml",
         templates=[
             TEMPLATES / "_projection_section.html.j2",
@@ -90,6 +93,7 @@ rule analysis_model:
 rule analysis_paper_tables:
     input:
         tidy=LAYOUT.tidy,
+        provenance=LAYOUT.provenance,
         projection=LAYOUT.model_file("projection.csv"),
         claims_file=paths.PAPER_DIR / "claims.yaml",
         template=TEMPLATES / "table.tex.j2",
@@ -114,6 +118,7 @@ rule analysis_paper_tables:
 rule analysis_report:
     input:
         tidy=LAYOUT.tidy,
+        provenance=LAYOUT.provenance,
         claims=LAYOUT.claims,
         figures=LAYOUT.figure_outputs(),
         tables=LAYOUT.table_outputs(),
