@@ -31,7 +31,7 @@ from analysis.select import (
     param_columns,
     per_point,
 )
-from analysis.tables import capacity_rows, fmt, fmt_ci
+from analysis.tables import capacity_rows, fmt, fmt_ci, whole_numbers
 from sshbench import paths
 from sshbench.paths import FIGURES, SweepLayout
 
@@ -400,7 +400,7 @@ def build_context(layout: SweepLayout, embed: bool) -> dict[str, Any]:
         "answer": answer_rows(layout),
         "verdict_classes": VERDICT_CLASSES,
         "latency_vs_service": latency_vs_service(tidy),
-        "capacity": capacity_lines(capacity_rows(capacity_searches(tidy))),
+        "capacity": capacity_lines(whole_numbers(capacity_rows(capacity_searches(tidy)))),
         "tables": {
             "percentiles": _records(layout.table("percentiles", "csv")),
             "mean_response": _records(layout.table("mean_response", "csv")),
