@@ -56,7 +56,7 @@ CAPTIONS = {
     "measured: latency percentiles (ms, mean over trials), the API's and the host's CPU per "
     "answer (ms), and public-key authentication alone (auth points, median ms).",
     "capacity": "Capacity (RPS) each configuration sustains within the bound, with the "
-    "bracket the search closed in on, next to the study's 90 RPS.",
+    f"bracket the search closed in on, next to the study's {STUDY_RPS:g} RPS.",
 }
 
 
@@ -432,13 +432,13 @@ def versus_study(
     if isnan(capacity):
         if lower:
             return f"{why} before any step met the bound: not comparable"
-        return f"no step met the bound: below the study's {STUDY_RPS} RPS"
+        return f"no step met the bound: below the study's {STUDY_RPS:g} RPS"
     if lower:
         if capacity >= STUDY_RPS:
-            return f"at least the study's {STUDY_RPS} RPS (lower bound, {why})"
-        return f"≥ {capacity:g} RPS, {why}: not comparable with the study's {STUDY_RPS} RPS"
+            return f"at least the study's {STUDY_RPS:g} RPS (lower bound, {why})"
+        return f"≥ {capacity:g} RPS, {why}: not comparable with the study's {STUDY_RPS:g} RPS"
     side = "above" if capacity >= STUDY_RPS else "below"
-    text = f"{side} the study's {STUDY_RPS} RPS (x{capacity / STUDY_RPS:.2f})"
+    text = f"{side} the study's {STUDY_RPS:g} RPS (x{capacity / STUDY_RPS:.2f})"
     return text if converged else text + ", search not converged"
 
 

@@ -41,6 +41,7 @@ rule analysis_collect:
 rule analysis_figure:
     input:
         tidy=LAYOUT.tidy,
+        claims_file=paths.PAPER_DIR / "claims.yaml",  # the study's marks (reference:)
         code=code_inputs(SCRIPTS / "analysis_figure.py"),
     output:
         png=report(
