@@ -132,6 +132,8 @@ class PointRecord:
     capacity_step: dict[str, Any] | None = None
     # keys this version does not know, kept as they are (a newer runner's)
     extra: dict[str, Any] = field(default_factory=dict)
+    # optional fields the file did not have (an older runner's): written back without them
+    absent: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, data: Any, source: Path | str = POINT_FILE) -> PointRecord:
@@ -148,7 +150,7 @@ class PointRecord:
                 raise _bad(source, name, f"is {type(val).__name__}, not {want}")
         if data["status"] not in STATUSES:
             raise _bad(source, "status", f"is {data['status']!r}, not one of {STATUSES}")
-        known = {f.name for f in fields(cls)} - {"extra"}
+        known = {f.name for f in fields(cls)} - {"extra", "absent"}
         args = {k: v for k, v in data.items() if k in known}
         sched = args.get("schedule")
         if sched is not None and "rps" in sched:  # older files: rps also in the schedule
@@ -157,7 +159,11 @@ class PointRecord:
             if old is not None and rps is not None and float(old) != float(rps):
                 raise _bad(source, "schedule.rps", f"{old} disagrees with params.rps {rps}")
             args["schedule"] = sched
-        return cls(**args, extra={k: v for k, v in data.items() if k not in known})
+        return cls(
+            **args,
+            extra={k: v for k, v in data.items() if k not in known},
+            absent=frozenset(known - set(data)),
+        )
 
     @classmethod
     def read(cls, folder: Path | str) -> PointRecord:
@@ -171,11 +177,11 @@ class PointRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """point.json's JSON object (fields in the contract's order; None fields kept)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
-        if out["transfer"] is None:  # only a transfer point has one
-            del out["transfer"]
-        if out["capacity_step"] is None:  # only a capacity step has one
-            del out["capacity_step"]
+        names = ["id", "sweep", *(f.name for f in fields(self) if f.name not in ("id", "sweep"))]
+        out = {n: getattr(self, n) for n in names if n not in ("extra", "absent")}
+        for name in ("transfer", "capacity_step", *self.absent):  # only where there is one
+            if out.get(name, 0) is None:
+                del out[name]
         return {**out, **self.extra}
 
     def to_json(self) -> str:
