@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+from analysis.claims_spec import study_reference
+
+# The study's numbers in the captions: paper/claims.yaml `reference:`.
+_REF = study_reference()
+_MARKS = ", ".join(label.removeprefix("study: ") for *_, label in _REF.marks)
+
 TITLES = {
     "fig1_load_percentiles": "Load test results for SSH API",
     "fig1b_load_variants": "Load test results per host, sshd profile and command",
@@ -25,8 +31,8 @@ CAPTIONS = {
     "that lands on one is drawn as a triangle on the 'not answered' strip at the top, never "
     "dropped (a trial mean that meets one is not answered too, so every line only rises). "
     "Hollow markers: the system under test ran out of something at that rate; crossed: the "
-    "environment did (the legend says what). Open triangles are the talk's own numbers (99 % "
-    "< 2 s at 90 RPS, ~90 % < 1 s at 50 RPS): the study's marks. Means over trials; bands are "
+    "environment did (the legend says what). Open triangles are the talk's own numbers ("
+    f"{_MARKS}): the study's marks. Means over trials; bands are "
     "Student-t 95 % confidence intervals. Service time (from the actual send) is in the "
     "percentiles table.",
     "fig1b_load_variants": "Figure 1 for every host, sshd profile and command the sweep ran, "
@@ -55,7 +61,8 @@ CAPTIONS = {
     "where it was spent: the host's sshd, the SSH API, the load generator.",
     "fig8_capacity": "The highest rate each configuration sustains within the bound (p99 "
     "latency, failures, achieved share of the target), found by a capacity search; the "
-    "whisker is the bracket the search closed in on, the dashed line the study's 90 RPS.",
+    f"whisker is the bracket the search closed in on, the dashed line the study's "
+    f"{_REF.study_rps:g} RPS.",
     "fig10_transfer": "Files moved through the API's Files endpoints (transfer points: K "
     "concurrent streams, each starting its next transfer when the last ended): throughput "
     "in MB/s of all streams together (top) and the median latency of one transfer (bottom), "

@@ -23,7 +23,6 @@ from analysis.select import (
     REPETITION_PARAMS,
     environment_limited,
     integrity_ok,
-    limited_by,
     match,
     param_columns,
     select,
@@ -36,6 +35,7 @@ from analysis.stats import (
     step_intervals,
     t_interval,
 )
+from measure import saturation
 
 __all__ = ["Claim", "evaluate", "evaluate_claim", "load_claims", "load_study", "overall"]
 
@@ -209,7 +209,7 @@ def context_note(rows: pd.DataFrame) -> str:
     env = pts[environment_limited(pts)]
     if len(env):
         causes = sorted(
-            {x for v in env.get("limited_by", []) for x in limited_by(v) if _environmental(x)}
+            {x for v in env.get("limited_by", []) for x in saturation.items(v) if _environmental(x)}
         )
         what = ", ".join(causes) if causes else "the environment"
         notes.append(f"{len(env)} point(s) limited outside the study's setup first ({what})")

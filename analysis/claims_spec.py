@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import yaml
 
 from analysis.common import isnum
+from sshbench import paths
 
 KINDS = ("threshold", "ratio", "trend", "difference", "first_limit", "versus")
 COMPARISONS = ("<", "<=", ">", ">=", "==", "within")
@@ -121,6 +124,47 @@ def load_study(path: Path) -> dict[str, Any]:
     """The study's own testbed description (claims file, `study_testbed:`)."""
     doc = yaml.safe_load(Path(path).read_text()) or {}
     return doc.get("study_testbed") or {}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The study's numbers set beside ours (claims file, `reference:`)."""
+
+    study_rps: float  # the headline claim's rate: "the study's 90 RPS"
+    # figure 1's marks: (rate, percentile, latency bound in ms, label)
+    marks: tuple[tuple[float, float, float, str], ...]
+
+
+def load_reference(path: Path) -> Reference:
+    """`reference:` of the claims file, its numbers read from the claims it names."""
+    doc = yaml.safe_load(Path(path).read_text()) or {}
+    ref = doc.get("reference") or {}
+    by_id = {c.get("id"): c for c in doc.get("claims") or [] if isinstance(c, dict)}
+
+    def claim(cid: Any, field: str) -> dict[str, Any]:
+        if cid not in by_id:
+            raise ValueError(f"{path}: reference.{field} names no claim: {cid!r}")
+        return by_id[cid]
+
+    head = claim(ref.get("headline"), "headline")
+    marks = []
+    for i, m in enumerate(ref.get("figure1_marks") or []):
+        c = claim(m.get("claim"), f"figure1_marks[{i}].claim")
+        bound = re.fullmatch(r"frac_ok_under_(\d+)ms", str(c.get("metric")))
+        if bound is None:
+            raise ValueError(
+                f"{path}: claim {c['id']}: a figure 1 mark needs a frac_ok_under_<ms>ms metric"
+            )
+        rps = float(c["condition"]["rps"])
+        label = f"study: {c.get('published', '')} at {rps:g} RPS"
+        marks.append((rps, float(m["percentile"]), float(bound.group(1)), label))
+    return Reference(float(head["condition"]["rps"]), tuple(marks))
+
+
+@functools.cache
+def study_reference() -> Reference:
+    """load_reference of paper/claims.yaml (what figures, tables and captions set beside)."""
+    return load_reference(paths.PAPER_DIR / "claims.yaml")
 
 
 def check(c: Claim, path: Path | str = "claim") -> None:

@@ -1,64 +1,7 @@
 """Every point directory of a sweep -> one tidy table (one row per point and metric).
 
-Input: point.json + requests.csv as /work/CONTRACT-v2.md (docs/ARCHITECTURE.md) defines
-them; requests.csv's columns come from ``sshbench.load.records``. Every metric is computed once,
-here, by ``point_metrics``; the tidy rows and the runner's console line
-(``summarise_point``) both read its result.
-
-Definitions, so every number downstream has one meaning:
-
-- Window: a sustained-like point (``sustained``, ``capacity``) keeps the slots whose
-  intended time lies in point.json ``schedule.window`` [start, end); its length W is
-  end - start. A burst keeps every row; its W is the span from the first intended time to
-  the last answer (only the resource metrics use it).
-- Counts: ``slots`` = rows kept, ``sent`` (= ``requests``) = ok + failed, ``missed`` =
-  slots never sent (a missed slot is a slot, never an answer), ``successes``,
-  ``failures``, ``failures_<error_class>`` (the class the locustfile wrote; ``other`` if
-  empty); ``failure_rate`` = failures / sent.
-- Rates (sustained-like only): ``achieved_rps`` = sent / W; ``throughput_rps`` = ok answers
-  whose answer time lies in the window (whatever their slot) / W; ``target_rps``.
-- Latency (from the intended time): ``latency_p{q}``, ``latency_mean`` and ``latency_min``
-  are over EVERY kept slot, a failed or missed slot counting as not answered (+inf): a
-  percentile that lands on one is inf, and a mean that meets one is inf. So a request that
-  sshd refused in 10 ms can never lower a latency statistic; it raises it. Beside them,
-  ``answered_share`` = ok / slots says how much of the schedule was answered at all.
-  Success-only statistics keep their own names: ``ok_latency_p{q}``, ``ok_latency_mean``,
-  ``ok_latency_min`` (over ok rows only; absent when none was ok).
-- Service time (from the actual send; decided here): ``service_*`` over every SENT request,
-  a failed one counting as not served (+inf), for the same reason as latency; a missed slot
-  was never sent, so it has no service time (its cost is in ``latency_*``).
-  ``ok_service_p{q}``, ``ok_service_mean``, ``ok_service_min``: over ok rows only.
-- Percentiles: nearest rank, numpy's ``inverted_cdf`` (Hyndman and Fan's type 1): the
-  smallest value v with at least q % of the sample <= v, so "p99 < 2 s" is the same
-  statement as "at least 99 % took < 2 s". (Locust's own CSV uses rank ``floor(n q) + 1``
-  on times rounded to ~2 significant digits; we do not use it.)
-- ``frac_ok_under_<X>ms``: ok rows with latency < X ms over all kept slots.
-- Resources: each cumulative counter of point.json ``resources.samples`` is interpolated
-  linearly at the window's edges (extrapolated at most one sampling interval beyond the
-  first or last sample) and differenced: ``cpu_s_*``; ``util_host`` = cpu_s_host / (W *
-  host_cpus), ``util_api`` of one core, ``util_generator`` = the busiest generator
-  process of one core, ``util_machine`` = busy / total; ``host_throttled_fraction`` =
-  d(nr_throttled) / d(nr_periods); ``demand_ms_*`` = CPU ms per ok answer in the window
-  (utilisation law D = U / X). A counter without samples covering the window gives no
-  metric (absent, not 0).
-- ``sshd_refusals``: failed requests whose class and text say sshd refused or dropped the
-  connection (analysis.saturation.sshd_refused); ``refused_share`` = that / sent.
-- Memory: ``host_mem_peak_mib`` = the largest point.json ``resources.samples[*].host_mem_bytes``
-  (the host cgroup's memory in use) within one sampling interval of the window, in MiB;
-  ``host_mem_limit_mib`` = ``resources.host_mem_limit_bytes`` in MiB (else the limit the
-  testbed applied, provenance ``testbed.hosts.<host>.host_facts.memory_bytes_applied``).
-  Absent when not recorded.
-- Transfers (pattern ``transfer``; one row per transfer, ``response_length`` its bytes):
-  ``transfer_bytes`` = bytes of the ok transfers answered in the window (as
-  ``throughput_rps`` counts answers); ``transfer_mb_per_s`` = that / 1e6 / W (MB = 10^6
-  bytes), the point's throughput over all its streams; ``stream_mb_per_s_mean`` = the mean
-  over kept ok transfers of bytes / service time (one stream's rate);
-  ``demand_ms_per_mb_<host|api|generator>`` = CPU ms of that resource in the window per MB
-  moved in it (the transfer analogue of ``demand_ms_*``). Absent without a window or bytes.
-- Per point columns: ``integrity`` (point.json's, plus "broken: ..." when requests.csv
-  disagrees with point.json ``counts``), ``limited_by`` (JSON list), ``saturation``,
-  ``limit_kind`` and ``limit_order`` (analysis.saturation: what broke the bound and what ran
-  out, in order of time; the environment only counts when it ran out first).
+The metrics themselves are measure.metrics' (its docstring defines every one); this module
+lays them out: one row per point and metric, the point's parameters as columns.
 """
 
 from __future__ import annotations
@@ -67,469 +10,25 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from analysis import saturation
-from analysis.capacity import bound_of
-from sshbench.load import records
+from measure.metrics import POINT_COLUMNS, load_point
+from measure.point import POINT_FILE
+from sshbench.paths import SweepLayout
 
 log = logging.getLogger(__name__)
 
-# The study's Locust percentile set (Locust's PERCENTILES_TO_REPORT minus 99.99 %).
-PERCENTILES: tuple[float, ...] = (50, 66, 75, 80, 90, 95, 98, 99, 99.9, 100)
-
-# "fraction answered ok under X ms" metrics; the study's claims speak of 1 s and 2 s.
-UNDER_MS: tuple[int, ...] = (500, 1000, 2000)
-
-# Resource name in metric names -> (point.json sample counter of its CPU seconds).
-CPU_COUNTERS: dict[str, str] = {
-    "host": "host_cpu_s",
-    "api": "api_cpu_s",
-    "generator": "generator_cpu_s",
-    "machine": "machine_busy_s",
-}
-
 # Columns that lead the tidy table; every other column is a parameter or provenance field.
 LEAD_COLUMNS = ["sweep", "point_id", "status", "metric", "value", "unit", "quantile"]
-# Per-point columns computed here (not copied from point.json).
-POINT_COLUMNS = ("integrity", "limited_by", "saturation", "limit_kind", "limit_order")
 
 # point.json keys not copied into columns: handled as lead/param columns, recomputed here
 # (counts -> metrics, integrity/limits -> POINT_COLUMNS), or not scalar (samples).
 _SKIP = {"id", "sweep", "status", "params", "counts", *POINT_COLUMNS}
 _SKIP_NESTED = {"resources.samples", "loadgen.limited", "loadgen.limited_by"}
-
-_OK, _FAILED, _MISSED = records.OK, records.FAILED, records.MISSED
-
-Row = tuple[str, float, str, float | None]  # (metric, value, unit, quantile)
-
-
-def percentile_metric(q: float, measure: str = "latency") -> str:
-    """Metric name of a percentile: (50) -> latency_p50, (99.9, "service") -> service_p99.9."""
-    return f"{measure}_p{q:g}"
-
-
-def percentile(sorted_ms: np.ndarray, q: float) -> float:
-    """Nearest-rank percentile (numpy ``inverted_cdf``) of a sorted sample; q in 0..100.
-
-    The sample may hold +inf (missed slots); the result is then inf when its rank lands on one.
-    """
-    if len(sorted_ms) == 0:
-        return math.nan
-    return float(np.percentile(sorted_ms, q, method="inverted_cdf"))
-
-
-_TS = ("intended_ts", "sent_ts", "answered_ts", "latency_ms", "service_ms")
-
-
-def read_requests(path: Path) -> pd.DataFrame:
-    """requests.csv with records.FIELDS and numeric times; a clear error if a column is missing.
-
-    No file (a point that failed before sending): an empty table with the same columns.
-    """
-    if not path.exists() or path.stat().st_size == 0:
-        return pd.DataFrame(
-            {c: pd.Series(dtype=float if c in _TS else object) for c in records.FIELDS}
-        )
-    text = {c: "string" for c in ("name", "outcome", "error_class", "error")}
-    df = pd.read_csv(
-        path,
-        dtype={**text, **{c: float for c in _TS}},
-        keep_default_na=False,
-        na_values={c: [""] for c in _TS},
-    )
-    missing = [c for c in records.FIELDS if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"{path}: missing column(s) {', '.join(missing)} (see sshbench/load/records.py)"
-        )
-    return df
-
-
-def read_point(point_dir: Path) -> dict[str, Any]:
-    """A point directory's point.json; a clear error if it is not valid or lacks id/params."""
-    pj = Path(point_dir) / "point.json"
-    try:
-        point = json.loads(pj.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{pj}: not valid JSON ({exc})") from exc
-    if "params" not in point or "id" not in point:
-        raise ValueError(f"{pj}: needs 'id' and 'params' (see CONTRACT-v2 point.json)")
-    return point
-
-
-def pattern_of(point: dict[str, Any]) -> str:
-    return (
-        (point.get("params") or {}).get("pattern")
-        or (point.get("schedule") or {}).get("pattern")
-        or "sustained"
-    )
-
-
-@dataclass(frozen=True)
-class Window:
-    """The measured interval [start, end) in unix seconds; sustained: slots are kept by it."""
-
-    start: float
-    end: float
-    sustained: bool  # slots selected by intended time; False: a burst, every row kept
-
-    @property
-    def length(self) -> float:
-        return self.end - self.start
-
-
-def window_of(point: dict[str, Any], requests: pd.DataFrame) -> Window | None:
-    """The point's window: schedule.window (sustained-like), or a burst's active span.
-
-    None when there is none to be had (a sustained point without schedule.window, a burst
-    without answers): then every row is kept and no per-second or resource metric exists.
-    """
-    if pattern_of(point) != "burst":
-        win = (point.get("schedule") or {}).get("window")
-        if not win or len(win) != 2 or win[1] is None or win[0] is None or win[1] <= win[0]:
-            return None
-        return Window(float(win[0]), float(win[1]), True)
-    start = requests["intended_ts"].min()
-    end = requests["answered_ts"].max()
-    if not (np.isfinite(start) and np.isfinite(end)) or end <= start:
-        return None
-    return Window(float(start), float(end), False)
-
-
-def in_window(requests: pd.DataFrame, win: Window | None) -> pd.DataFrame:
-    """The kept slots: intended time in the window (sustained-like), else every row."""
-    if win is None or not win.sustained:
-        return requests
-    t = requests["intended_ts"]
-    return requests[(t >= win.start) & (t < win.end)]
-
-
-def _stats(rows: list[Row], measure: str, values: np.ndarray) -> None:
-    """Mean, min and percentiles over ``values`` (+inf = not answered; a mean meeting one is
-    inf). Nothing when there are no values."""
-    if not len(values):
-        return
-    rows.append((f"{measure}_mean", float(values.mean()), "ms", None))
-    rows.append((f"{measure}_min", float(values.min()), "ms", None))
-    s = np.sort(values)
-    for q in PERCENTILES:
-        rows.append((percentile_metric(q, measure), percentile(s, q), "ms", q / 100.0))
-
-
-def _times(kept: pd.DataFrame, mask: pd.Series, column: str) -> np.ndarray:
-    t = kept.loc[mask, column].to_numpy(dtype=float)
-    return t[~np.isnan(t)]
-
-
-def request_metrics(
-    requests: pd.DataFrame, point: dict[str, Any], win: Window | None
-) -> tuple[list[Row], int, int]:
-    """Rows of the request metrics; also ok answers in the window and sshd refusals.
-
-    ``requests`` is the whole requests.csv (throughput counts answers arriving in the
-    window whatever their slot); the other metrics use the kept slots.
-    """
-    kept = in_window(requests, win)
-    outcome = kept["outcome"]
-    ok, failed, missed = outcome == _OK, outcome == _FAILED, outcome == _MISSED
-    n_ok, n_failed, n_missed = int(ok.sum()), int(failed.sum()), int(missed.sum())
-    sent = n_ok + n_failed
-    rows: list[Row] = [
-        ("slots", float(len(kept)), "count", None),
-        ("sent", float(sent), "count", None),
-        ("requests", float(sent), "count", None),
-        ("missed", float(n_missed), "count", None),
-        ("successes", float(n_ok), "count", None),
-        ("failures", float(n_failed), "count", None),
-    ]
-    classes = kept.loc[failed, "error_class"].fillna("").replace("", "other").value_counts()
-    for cls, count in sorted(classes.items()):
-        rows.append((f"failures_{cls}", float(count), "count", None))
-    if sent:
-        rows.append(("failure_rate", n_failed / sent, "fraction", None))
-    refusals = sum(
-        saturation.sshd_refused(c, e)
-        for c, e in zip(
-            kept.loc[failed, "error_class"].fillna(""),
-            kept.loc[failed, "error"].fillna(""),
-            strict=True,
-        )
-    )
-    rows.append(("sshd_refusals", float(refusals), "count", None))
-    if sent:
-        rows.append(("refused_share", refusals / sent, "fraction", None))
-    if win is not None and win.sustained:
-        ans = requests.loc[requests["outcome"] == _OK, "answered_ts"]
-        ok_in_window = int(((ans >= win.start) & (ans < win.end)).sum())
-    else:
-        ok_in_window = n_ok  # a burst's span ends with its last answer: every ok row
-    if win is not None and win.sustained:
-        rows.append(("achieved_rps", sent / win.length, "req/s", None))
-        rows.append(("throughput_rps", ok_in_window / win.length, "req/s", None))
-    if pattern_of(point) != "burst":
-        target = _num((point.get("schedule") or {}).get("rps"))
-        target = target if target is not None else _num((point.get("params") or {}).get("rps"))
-        if target is not None:
-            rows.append(("target_rps", target, "req/s", None))
-    ok_latency, ok_service = _times(kept, ok, "latency_ms"), _times(kept, ok, "service_ms")
-    not_answered = np.full(n_failed + n_missed, np.inf)
-    _stats(rows, "latency", np.concatenate([ok_latency, not_answered]))
-    _stats(rows, "ok_latency", ok_latency)
-    _stats(rows, "service", np.concatenate([ok_service, np.full(n_failed, np.inf)]))
-    _stats(rows, "ok_service", ok_service)
-    if len(kept):
-        rows.append(("answered_share", n_ok / len(kept), "fraction", None))
-        ok_ms = kept.loc[ok, "latency_ms"].to_numpy(dtype=float)
-        for ms in UNDER_MS:
-            rows.append(
-                (f"frac_ok_under_{ms}ms", float((ok_ms < ms).sum() / len(kept)), "fraction", None)
-            )
-    return rows, ok_in_window, refusals
-
-
-def counter_delta(
-    samples: Sequence[dict[str, Any]], key: str, win: Window, interval_s: float
-) -> float | None:
-    """How much a cumulative counter grew over the window, interpolated at its edges.
-
-    Linear between samples; beyond the first or last sample, extrapolated from the two
-    outermost ones, but by at most ``interval_s`` (else None: the samples do not cover it).
-    """
-    pts = [
-        (float(s["t"]), float(s[key]))
-        for s in samples
-        if s.get(key) is not None and s.get("t") is not None
-    ]
-    if len(pts) < 2:
-        return None
-    pts.sort()
-    t = np.array([p[0] for p in pts])
-    v = np.array([p[1] for p in pts])
-    slack = max(float(interval_s), 0.0) + 1e-6
-    if win.start < t[0] - slack or win.end > t[-1] + slack:
-        return None
-
-    def at(x: float) -> float:
-        if x < t[0]:
-            return float(v[0] + (x - t[0]) * (v[1] - v[0]) / (t[1] - t[0]))
-        if x > t[-1]:
-            return float(v[-1] + (x - t[-1]) * (v[-1] - v[-2]) / (t[-1] - t[-2]))
-        return float(np.interp(x, t, v))
-
-    return at(win.end) - at(win.start)
-
-
-def resource_metrics(point: dict[str, Any], win: Window | None, ok_answers: int) -> list[Row]:
-    """CPU seconds, utilisation, throttling and demand per resource over the window."""
-    res = point.get("resources") or {}
-    samples = res.get("samples") or []
-    if win is None or not samples:
-        return []
-    interval = _num(res.get("interval_s")) or 0.5
-    d = {
-        k: counter_delta(samples, k, win, interval)
-        for k in (
-            *CPU_COUNTERS.values(),
-            "machine_total_s",
-            "generator_busiest_cpu_s",
-            "host_nr_periods",
-            "host_nr_throttled",
-        )
-    }
-    rows: list[Row] = []
-    for name, counter in CPU_COUNTERS.items():
-        cpu = d[counter]
-        if cpu is None:
-            continue
-        rows.append((f"cpu_s_{name}", cpu, "s", None))
-        if ok_answers:
-            rows.append((f"demand_ms_{name}", cpu * 1000.0 / ok_answers, "ms", None))
-    host_cpus = _num(res.get("host_cpus"))
-    host_cpus = (
-        host_cpus if host_cpus is not None else _num((point.get("params") or {}).get("host_cpus"))
-    )
-    if d["host_cpu_s"] is not None and host_cpus:
-        rows.append(("util_host", d["host_cpu_s"] / (win.length * host_cpus), "fraction", None))
-    if d["api_cpu_s"] is not None:
-        rows.append(("util_api", d["api_cpu_s"] / win.length, "fraction", None))
-    if d["generator_busiest_cpu_s"] is not None:
-        rows.append(("util_generator", d["generator_busiest_cpu_s"] / win.length, "fraction", None))
-    if d["machine_busy_s"] is not None and d["machine_total_s"]:
-        rows.append(("util_machine", d["machine_busy_s"] / d["machine_total_s"], "fraction", None))
-    if d["host_nr_throttled"] is not None and d["host_nr_periods"]:
-        rows.append(
-            (
-                "host_throttled_fraction",
-                d["host_nr_throttled"] / d["host_nr_periods"],
-                "fraction",
-                None,
-            )
-        )
-    rows += memory_metrics(
-        {**res, "_provenance": point.get("provenance") or {}}, samples, win, interval
-    )
-    return rows
-
-
-MIB = 2.0**20
-
-
-def memory_metrics(
-    res: dict[str, Any], samples: Sequence[dict[str, Any]], win: Window, interval_s: float
-) -> list[Row]:
-    """The host's peak memory in use over the window (samples within one interval of it) and
-    its limit, in MiB; absent when not recorded."""
-    slack = max(float(interval_s), 0.0) + 1e-6
-    used = [
-        float(s["host_mem_bytes"])
-        for s in samples
-        if s.get("host_mem_bytes") is not None
-        and s.get("t") is not None
-        and win.start - slack <= float(s["t"]) <= win.end + slack
-    ]
-    rows: list[Row] = []
-    if used:
-        rows.append(("host_mem_peak_mib", max(used) / MIB, "MiB", None))
-    limit = _num(res.get("host_mem_limit_bytes"))
-    if limit is None:  # the testbed's own record of the limit it applied to this host
-        host = res.get("host")
-        hosts = ((res.get("_provenance") or {}).get("testbed") or {}).get("hosts") or {}
-        facts = (hosts.get(host) or {}).get("host_facts") or {} if host else {}
-        limit = _num(facts.get("memory_bytes_applied"))
-    if limit is not None and limit > 0:
-        rows.append(("host_mem_limit_mib", limit / MIB, "MiB", None))
-    return rows
-
-
-def integrity(point: dict[str, Any], requests: pd.DataFrame) -> str:
-    """point.json's integrity, plus what requests.csv's rows contradict in point.json counts."""
-    problems: list[str] = []
-    own = point.get("integrity")
-    if isinstance(own, str) and own and own != "ok":
-        problems.append(own.removeprefix("broken:").strip() or own)
-    outcome = requests["outcome"]
-    unknown = int((~outcome.isin(records.OUTCOMES)).sum())
-    if unknown:
-        problems.append(f"{unknown} row(s) with an outcome not in {'/'.join(records.OUTCOMES)}")
-    sent_rows = outcome.isin((_OK, _FAILED))
-    unanswered = int((sent_rows & requests["answered_ts"].isna()).sum())
-    if unanswered:
-        problems.append(f"{unanswered} sent row(s) without an answer time")
-    counts = point.get("counts")
-    if isinstance(counts, dict) and counts:
-        have = {
-            _OK: int((outcome == _OK).sum()),
-            _FAILED: int((outcome == _FAILED).sum()),
-            _MISSED: int((outcome == _MISSED).sum()),
-        }
-        have["sent"] = have[_OK] + have[_FAILED]
-        have["slots"] = len(requests)
-        for key in ("slots", "sent", _MISSED, _OK, _FAILED):
-            if key in counts and int(counts[key]) != have[key]:
-                problems.append(
-                    f"point.json counts {counts[key]} {key}, requests.csv has {have[key]}"
-                )
-        c = {k: int(v) for k, v in counts.items() if isinstance(v, int | float)}
-        if {"slots", "sent", _MISSED} <= set(c) and c["slots"] != c["sent"] + c[_MISSED]:
-            problems.append(f"counts: slots {c['slots']} != sent {c['sent']} + missed {c[_MISSED]}")
-        if {"sent", _OK, _FAILED} <= set(c) and c["sent"] != c[_OK] + c[_FAILED]:
-            problems.append(f"counts: sent {c['sent']} != ok {c[_OK]} + failed {c[_FAILED]}")
-    return "broken: " + "; ".join(problems) if problems else "ok"
-
-
-@dataclass
-class PointResult:
-    """Everything computed for one point: metric rows and the per-point columns."""
-
-    rows: list[Row]
-    integrity: str
-    limited_by: list[str]
-    limit_order: str = ""
-
-    @property
-    def values(self) -> dict[str, float]:
-        return {m: v for m, v, _, _ in self.rows}
-
-    @property
-    def columns(self) -> dict[str, str]:
-        return {
-            "integrity": self.integrity,
-            "limited_by": json.dumps(self.limited_by),
-            "saturation": saturation.describe(self.limited_by),
-            "limit_kind": saturation.kind(self.limited_by),
-            "limit_order": self.limit_order,
-        }
-
-
-def point_metrics(point: dict[str, Any], requests: pd.DataFrame) -> PointResult:
-    """Every metric of one point, computed once (the tidy rows and summarise_point read it)."""
-    win = window_of(point, requests)
-    rows, ok_answers, refusals = request_metrics(requests, point, win)
-    rows += resource_metrics(point, win, ok_answers)
-    if pattern_of(point) == "transfer":
-        rows += transfer_metrics(requests, win, {m: v for m, v, _, _ in rows})
-    rows.append(("point_ok", 1.0 if point.get("status") == "ok" else 0.0, "bool", None))
-    values = {m: v for m, v, _, _ in rows}
-    line = point_timeline(point, requests, win)
-    if line is not None:
-        line.unbroken = saturation.window_environment(values, point)
-    limits = saturation.limited_by({**values, "sshd_refusals": refusals}, point, line)
-    order = line.text() if line is not None else "no window: the environment is unknown"
-    return PointResult(rows, integrity(point, requests), limits, order)
-
-
-MB = 1e6
-
-
-def transfer_metrics(
-    requests: pd.DataFrame, win: Window | None, values: dict[str, float]
-) -> list[Row]:
-    """Throughput in MB/s and CPU per MB of a transfer point (see the module's definitions)."""
-    if win is None or not win.sustained:
-        return []
-    ok = requests[requests["outcome"] == _OK]
-    nbytes = ok["response_length"].to_numpy(dtype=float)
-    ans = ok["answered_ts"].to_numpy(dtype=float)
-    moved = float(nbytes[(ans >= win.start) & (ans < win.end)].sum())
-    rows: list[Row] = [
-        ("transfer_bytes", moved, "bytes", None),
-        ("transfer_mb_per_s", moved / MB / win.length, "MB/s", None),
-    ]
-    kept = in_window(ok, win)
-    service_s = kept["service_ms"].to_numpy(dtype=float) / 1000.0
-    good = service_s > 0
-    if good.any():
-        rate = kept["response_length"].to_numpy(dtype=float)[good] / MB / service_s[good]
-        rows.append(("stream_mb_per_s_mean", float(rate.mean()), "MB/s", None))
-    if moved > 0:
-        for name in ("host", "api", "generator"):
-            cpu = values.get(f"cpu_s_{name}")
-            if cpu is not None:
-                rows.append((f"demand_ms_per_mb_{name}", cpu * 1000.0 / (moved / MB), "ms", None))
-    return rows
-
-
-def point_timeline(
-    point: dict[str, Any], requests: pd.DataFrame, win: Window | None
-) -> saturation.Timeline | None:
-    """analysis.saturation.timeline over the window (a point without one, e.g. auth logins:
-    over its rows' span), against the capacity bound's latency; None without rows."""
-    if win is None:
-        start, end = requests["intended_ts"].min(), requests["answered_ts"].max()
-        if not (np.isfinite(start) and np.isfinite(end)) or end <= start:
-            return None
-        win = Window(float(start), float(end), False)
-    kept = in_window(requests, win)
-    bound = bound_of(point.get("settings"))["p99_ms"]
-    return saturation.timeline(point, requests, kept, win.start, win.end, bound)
-
 
 # Provenance text longer than this (a whole sshd_config, `sshd -T` output) is replaced in
 # the tidy table by its hash and length; point.json keeps the text.
@@ -590,15 +89,6 @@ def point_columns(point: dict[str, Any]) -> dict[str, Any]:
     return cols
 
 
-def load_point(point_dir: Path) -> tuple[dict[str, Any], PointResult]:
-    """point.json and its computed metrics, from a point directory."""
-    point = read_point(point_dir)
-    requests = read_requests(Path(point_dir) / "requests.csv")
-    if requests.empty and point.get("status") == "ok" and (point.get("counts") or {}).get("slots"):
-        log.warning("%s: status ok but requests.csv has no rows", Path(point_dir).name)
-    return point, point_metrics(point, requests)
-
-
 def collect_point(point_dir: Path) -> list[dict[str, Any]]:
     """Tidy rows of one point directory (a failed point gives at least its status rows)."""
     point, result = load_point(point_dir)
@@ -608,44 +98,28 @@ def collect_point(point_dir: Path) -> list[dict[str, Any]]:
     ]
 
 
-SUMMARY_METRICS = (
-    "transfer_mb_per_s",
-    "target_rps",
-    "achieved_rps",
-    "latency_p50",
-    "latency_p99",
-    "service_p50",
-    "service_p99",
-    "slots",
-    "sent",
-    "missed",
-    "failures",
-)
-
-
-def summarise_point(point_dir: Path) -> dict[str, Any]:
-    """The runner's console line for one point, from the same computation as the tidy rows.
-
-    Keys: pattern, target_rps, achieved_rps, latency_p50, latency_p99, service_p50,
-    service_p99 (floats; inf when a percentile lands on a failed or missed slot), slots, sent,
-    missed, failures (ints); None when the metric does not exist (a burst's rates);
-    limited_by (list), saturation, integrity.
-    """
-    point, result = load_point(point_dir)
-    values = result.values
-    out: dict[str, Any] = {"pattern": pattern_of(point)}
-    out.update({m: values.get(m) for m in SUMMARY_METRICS})
-    for m in ("slots", "sent", "missed", "failures"):
-        out[m] = None if out[m] is None else int(out[m])
-    out["limited_by"] = result.limited_by
-    out["saturation"] = result.columns["saturation"]
-    out["integrity"] = result.integrity
-    return out
-
-
 def point_dirs(sweep_dir: Path) -> list[Path]:
-    """Every finished point directory (one holding a point.json), sorted by name."""
-    return sorted(p.parent for p in (Path(sweep_dir) / "points").glob("*/point.json"))
+    """The points the analysis takes, for `python -m analysis` and the workflow alike: the
+    finished points of the sweep's plan.json (the current config's points, and the steps
+    each capacity search's record lists), sorted by name. A sweep without a plan.json (a
+    copy of its points only): every finished point directory."""
+    layout = SweepLayout(sweep_dir)
+    finished = {p.parent.name: p.parent for p in layout.points.glob(f"*/{POINT_FILE}")}
+    try:
+        plan = json.loads(layout.plan.read_text())
+    except FileNotFoundError:
+        return sorted(finished.values())
+    except ValueError as exc:
+        raise ValueError(f"{layout.plan}: not valid JSON ({exc})") from exc
+    ids = set()
+    for row in plan.get("points") or []:
+        if row.get("kind") != "search":
+            ids.add(row["id"])
+            continue
+        record = layout.capacity_search(row["id"])
+        if record.exists():
+            ids.update(s["id"] for s in json.loads(record.read_text())["steps"])
+    return sorted(finished[i] for i in ids if i in finished)
 
 
 def collect(sweep_dir: Path | str, dirs: Iterable[Path] | None = None) -> pd.DataFrame:
@@ -663,16 +137,6 @@ def collect(sweep_dir: Path | str, dirs: Iterable[Path] | None = None) -> pd.Dat
     return df[LEAD_COLUMNS + rest]
 
 
-def _num(val: Any) -> float | None:
-    if val is None or isinstance(val, bool):
-        return None
-    try:
-        out = float(val)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(out) else out
-
-
 def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
     """Object columns holding mixed types become text, so Parquet can store them."""
     out = df.copy()
@@ -688,16 +152,45 @@ def _isnan(v: Any) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
+# point.json's provenance (~3.5 KB a point) is kept once per point, in its own table keyed
+# by point_id (provenance.csv and .parquet beside tidy.csv), not on every metric row.
+PROVENANCE_PREFIX = "provenance."
+
+
+def split_provenance(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the tidy table without provenance columns, one row per point_id with them)."""
+    cols = [c for c in df.columns if c.startswith(PROVENANCE_PREFIX)]
+    prov = df[["point_id", *cols]].drop_duplicates("point_id").reset_index(drop=True)
+    return df.drop(columns=cols), prov
+
+
+def with_provenance(tidy: pd.DataFrame, prov: pd.DataFrame) -> pd.DataFrame:
+    """The tidy table with each point's provenance columns joined on point_id."""
+    extra = [c for c in prov.columns if c != "point_id" and c not in tidy.columns]
+    return tidy.merge(prov[["point_id", *extra]], on="point_id", how="left")
+
+
 def write_tidy(df: pd.DataFrame, csv_path: Path, parquet_path: Path | None = None) -> None:
-    """Write the tidy table as CSV (and Parquet when a path is given); inf is written "inf"."""
+    """Write the tidy table as CSV (and Parquet when a path is given), its provenance columns
+    as their own table beside it (sshbench.paths: provenance.csv, .parquet); inf is "inf"."""
+    csv_path = Path(csv_path)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(csv_path, index=False)
+    layout = SweepLayout(csv_path.parent)
+    tidy, prov = split_provenance(df)
+    tidy.to_csv(csv_path, index=False)
+    prov.to_csv(layout.provenance, index=False)
     if parquet_path is not None:
-        _parquet_safe(df).to_parquet(parquet_path, index=False)
+        _parquet_safe(tidy).to_parquet(parquet_path, index=False)
+        _parquet_safe(prov).to_parquet(layout.provenance_parquet, index=False)
 
 
-def read_tidy(csv_path: Path) -> pd.DataFrame:
-    """The tidy table back from CSV (what figures, tables and claims read)."""
+def read_tidy(csv_path: Path, provenance: bool = True) -> pd.DataFrame:
+    """The tidy table back from CSV (what figures, tables and claims read), with each point's
+    provenance joined from the table beside it (``provenance=False``: without)."""
     if not Path(csv_path).exists():
         raise FileNotFoundError(f"{csv_path}: no tidy table; run the collect step first")
-    return pd.read_csv(csv_path, low_memory=False, keep_default_na=True)
+    tidy = pd.read_csv(csv_path, low_memory=False, keep_default_na=True)
+    prov = SweepLayout(Path(csv_path).parent).provenance
+    if not provenance or not prov.exists():
+        return tidy
+    return with_provenance(tidy, pd.read_csv(prov, low_memory=False, keep_default_na=True))

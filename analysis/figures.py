@@ -23,6 +23,7 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from analysis.claims_spec import study_reference
 from analysis.common import NOT_MEASURED_TEXT, isnan, order, same
 from analysis.figures_resources import fig7_cpu_per_request, fig8_capacity
 from analysis.figures_transfer import fig10_transfer
@@ -56,7 +57,6 @@ from analysis.plotting import (
 from analysis.select import (
     LIBRARY_ORDER,
     MODE_ORDER,
-    PERCENTILES,
     PROFILE_ORDER,
     STUDY,
     TCP_ORDER,
@@ -69,6 +69,7 @@ from analysis.select import (
     study_config,
 )
 from analysis.stats import coefficient_of_variation
+from measure.metrics import PERCENTILES
 from sshbench.paths import FIGURES
 
 __all__ = ["BUILDERS", "DPI", "FIGSIZE", "HEIGHT_PX", "WIDTH_PX", "Shown", "draw"]
@@ -93,10 +94,7 @@ def _trials_text(counts: pd.Series) -> str:
 # The talk's own numbers on its load-test figure, drawn as the study's marks: (target RPS,
 # percentile, latency bound in ms, label). Source: the seed slides, Fig. "Load test results
 # for SSH API" (paper/claims.yaml: p99_under_2s_at_90rps, p90_under_1s_at_50rps).
-STUDY_MARKS: tuple[tuple[float, float, float, str], ...] = (
-    (90, 99, 2000.0, "study: 99 % < 2 s at 90 RPS"),
-    (50, 90, 1000.0, "study: ~90 % < 1 s at 50 RPS"),
-)
+STUDY_MARKS: tuple[tuple[float, float, float, str], ...] = study_reference().marks
 NOT_ANSWERED = "not answered"
 PCT_LABELS = [f"{q:g}" for q in PERCENTILES]
 

@@ -176,7 +176,13 @@ def capacity_figure(caps: pd.DataFrame) -> Shown:
                 va="bottom",
                 fontsize=7,
             )
-        ax.axhline(STUDY_RPS, color="0.2", linestyle="--", linewidth=1, label="the study's 90 RPS")
+        ax.axhline(
+            STUDY_RPS,
+            color="0.2",
+            linestyle="--",
+            linewidth=1,
+            label=f"the study's {STUDY_RPS:g} RPS",
+        )
         ax.set_xticks(x, list(d["library"]), rotation=0)
         ax.set_ylabel("capacity (RPS)")
         ax.set_title(panel or f"host_cpus={fmt_level(d['host_cpus'].iloc[0])}", fontsize=9)

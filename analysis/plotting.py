@@ -259,11 +259,11 @@ def limit_word(item: str) -> str:
 
 def limits_of(points: pd.DataFrame) -> list[str]:
     """What ran out in any of these points, in words, in the order of first appearance."""
-    from analysis.select import limited_by
+    from measure.saturation import items
 
     if "limited_by" not in points.columns:
         return []
-    items = [i for v in points["limited_by"] for i in limited_by(v)]
+    items = [i for v in points["limited_by"] for i in items(v)]
     return list(dict.fromkeys(limit_word(i) for i in items))
 
 

@@ -24,8 +24,14 @@ from analysis.claims import FAILS, HOLDS, MIN_TRIALS, VERDICT_RULES, load_study
 from analysis.collect import read_tidy
 from analysis.common import NOT_MEASURED, NOT_MEASURED_TEXT, fmt_level, fmt_levels, nan_to
 from analysis.figures_summary import SUMMARY_STEM, draw_summary
-from analysis.select import integrity_ok, ok_points, param_columns, per_point
-from analysis.tables import fmt, fmt_ci
+from analysis.select import (
+    capacity_searches,
+    integrity_ok,
+    ok_points,
+    param_columns,
+    per_point,
+)
+from analysis.tables import capacity_rows, fmt, fmt_ci, whole_numbers
 from sshbench import paths
 from sshbench.paths import FIGURES, SweepLayout
 
@@ -258,18 +264,17 @@ def latency_vs_service(tidy: pd.DataFrame) -> str:
     return ("; ".join(parts) + ".") if parts else ""
 
 
-def capacity_lines(path: Path) -> list[str]:
-    """One sentence per capacity search, from paper/capacity.csv: capacity, bracket, and how
-    it stands next to the study's 90 RPS."""
-    versus = "vs the study's 90 RPS"
+def capacity_lines(rows: pd.DataFrame) -> list[str]:
+    """One sentence per capacity search, from analysis.tables.capacity_rows (the data of
+    paper/capacity.csv): capacity, bracket, and how it stands next to the study's rate."""
     out = []
-    for r in _records(path):
+    for r in rows.to_dict("records"):
         out.append(
             f"{r['library']} {r['connections']}, host_cpus {r['host_cpus']}, client TCP "
             f"{r['client_tcp']} ({r['host']}, {r['command']}, {r['profile']}"
             f"{', trial ' + r['trial'] if r.get('trial') else ''}): "
-            + (f"{r['capacity (RPS)']} RPS, " if r["capacity (RPS)"] else "")
-            + f"bracket {r['bracket (RPS)']}; {r[versus]}"
+            + (f"{r['capacity']} RPS, " if r["capacity"] else "")
+            + f"bracket {r['bracket']}; {r['versus_study']}"
         )
     return out
 
@@ -395,7 +400,7 @@ def build_context(layout: SweepLayout, embed: bool) -> dict[str, Any]:
         "answer": answer_rows(layout),
         "verdict_classes": VERDICT_CLASSES,
         "latency_vs_service": latency_vs_service(tidy),
-        "capacity": capacity_lines(layout.table("capacity", "csv")),
+        "capacity": capacity_lines(whole_numbers(capacity_rows(capacity_searches(tidy)))),
         "tables": {
             "percentiles": _records(layout.table("percentiles", "csv")),
             "mean_response": _records(layout.table("mean_response", "csv")),

@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.capacity import CAPACITY_COLUMNS, capacities
-from analysis.common import isnan, isnum, order, same
+from analysis.claims_spec import study_reference
+from analysis.common import isnum, order, same
+from measure.metrics import percentile_metric
 
-# Design parameters of the contract (docs/ARCHITECTURE.md, CONTRACT-v2); a tidy table may
+# Design parameters of the contract (docs/ARCHITECTURE.md section 3); a tidy table may
 # name more in its param_names column. Trials (and their seeds) are repetitions, never a
 # grouping; a capacity search's step number is a repetition of the search, too.
 CONTRACT_PARAMS = (
@@ -59,15 +61,13 @@ STUDY = {
     "host_cpus": 2,
     "client_tcp": "default",
 }
-# The rate of the study's headline claim (99 % < 2 s at 90 RPS); capacities are set beside it.
-STUDY_RPS = 90
+# The rate of the study's headline claim (paper/claims.yaml `reference:`, 99 % < 2 s at
+# 90 RPS); capacities are set beside it.
+STUDY_RPS = study_reference().study_rps
 LIBRARY_ORDER = ["ssh2", "paramiko", "openssh", "asyncssh", "ssh-python"]
 MODE_ORDER = ["per-request", "pooled"]
 PROFILE_ORDER = ["default", "tuned"]
 TCP_ORDER = ["default", "quickack"]
-
-# The study's Locust percentile set; metric names per the contract.
-PERCENTILES: tuple[float, ...] = (50, 66, 75, 80, 90, 95, 98, 99, 99.9, 100)
 
 CONDITION_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,
@@ -81,12 +81,12 @@ CONDITION_OPS: dict[str, Callable[[Any, Any], Any]] = {
 
 def latency_metric(q: float) -> str:
     """Latency (from the intended send time) at percentile q: 99.9 -> latency_p99.9."""
-    return f"latency_p{q:g}"
+    return percentile_metric(q, "latency")
 
 
 def service_metric(q: float) -> str:
     """Service time (from the actual send) at percentile q."""
-    return f"service_p{q:g}"
+    return percentile_metric(q, "service")
 
 
 # ---------------------------------------------------------------- parameters and conditions
@@ -142,22 +142,9 @@ def integrity_ok(rows: pd.DataFrame) -> pd.Series:
     return rows["integrity"].fillna("ok").astype(str).eq("ok")
 
 
-def limited_by(value: Any) -> list[str]:
-    """The tidy `limited_by` cell (a JSON list) as a list."""
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    if isnan(value) or value == "":
-        return []
-    try:
-        got = json.loads(value)
-    except (TypeError, ValueError):
-        return [str(value)]
-    return [str(v) for v in got] if isinstance(got, list) else [str(got)]
-
-
 def environment_limited(rows: pd.DataFrame) -> pd.Series:
     """Rows of points whose environment (machine CPU, load generator) ran out before the
-    bound broke (limit_kind environment, analysis.saturation); "unknown" is not included."""
+    bound broke (limit_kind environment, measure.saturation); "unknown" is not included."""
     if "limit_kind" not in rows.columns:
         return pd.Series(False, index=rows.index)
     return rows["limit_kind"].astype(str).eq("environment")

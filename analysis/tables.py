@@ -20,7 +20,6 @@ from analysis.common import NOT_MEASURED, fmt_level, isnan
 from analysis.model.claims_hook import add_projection  # model (issue 19)
 from analysis.select import (
     LIBRARY_ORDER,
-    PERCENTILES,
     STUDY,
     STUDY_RPS,
     capacity_searches,
@@ -34,6 +33,7 @@ from analysis.select import (
     study_config,
 )
 from analysis.stats import t_interval, wilson_interval
+from measure.metrics import PERCENTILES
 from sshbench import paths
 from sshbench.paths import SweepLayout
 
@@ -56,7 +56,7 @@ CAPTIONS = {
     "measured: latency percentiles (ms, mean over trials), the API's and the host's CPU per "
     "answer (ms), and public-key authentication alone (auth points, median ms).",
     "capacity": "Capacity (RPS) each configuration sustains within the bound, with the "
-    "bracket the search closed in on, next to the study's 90 RPS.",
+    f"bracket the search closed in on, next to the study's {STUDY_RPS:g} RPS.",
 }
 
 
@@ -358,10 +358,24 @@ def libraries_table(tidy: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+# capacity_rows' keys -> the paper table's headers (the report reads the rows, never these).
+CAPACITY_HEADERS = {
+    "capacity": "capacity (RPS)",
+    "bracket": "bracket (RPS)",
+    "versus_study": f"vs the study's {STUDY_RPS:g} RPS",
+    "first_failing_limited_by": "first failing step limited by",
+}
+
+
 def capacity_table(caps: pd.DataFrame) -> pd.DataFrame:
+    """The paper's capacity table: capacity_rows under the table's headers."""
+    return capacity_rows(caps).rename(columns=CAPACITY_HEADERS)
+
+
+def capacity_rows(caps: pd.DataFrame) -> pd.DataFrame:
     """One row per capacity search: the configuration, capacity, bracket, and the capacity
-    next to the study's 90 RPS. caps: the columns of analysis.capacity.capacities."""
-    cols = ["library", "connections", "host_cpus", "client_tcp", "capacity (RPS)"]
+    next to the study's rate (keys: CAPACITY_HEADERS'). caps: analysis.capacity.capacities'."""
+    cols = ["library", "connections", "host_cpus", "client_tcp", "capacity"]
     if caps.empty:
         return pd.DataFrame(columns=cols)
     rows = []
@@ -377,14 +391,14 @@ def capacity_table(caps: pd.DataFrame) -> pd.DataFrame:
                 "host_cpus": fmt_level(r["host_cpus"]),
                 "client_tcp": r["client_tcp"],
                 "trial": fmt_level(r.get("trial", "")),
-                "capacity (RPS)": capacity_text(cap, lower_bound(r)),
-                "bracket (RPS)": fmt_ci(r["bracket_low_rps"], r["bracket_high_rps"]),
-                "vs the study's 90 RPS": versus_study(
+                "capacity": capacity_text(cap, lower_bound(r)),
+                "bracket": fmt_ci(r["bracket_low_rps"], r["bracket_high_rps"]),
+                "versus_study": versus_study(
                     cap, bool(r["converged"]), lower_bound(r), r.get("lower_bound_why")
                 ),
                 "converged": bool(r["converged"]),
                 "steps": int(r["steps"]),
-                "first failing step limited by": r["first_failing_limited_by"],
+                "first_failing_limited_by": r["first_failing_limited_by"],
             }
         )
     return pd.DataFrame(rows)
@@ -412,19 +426,19 @@ def versus_study(
     capacity: float, converged: bool = True, lower: bool = False, why: Any = None
 ) -> str:
     """ "above the study's 90 RPS (x1.3)" / "below ..." for one capacity; a lower bound
-    (analysis.capacity.judge_search's ``lower_bound``, with its ``lower_bound_why``, by default
+    (measure.capacity.judge_search's ``lower_bound``, with its ``lower_bound_why``, by default
     "environment-limited") is compared only when it is already at or above 90."""
     why = "environment-limited" if isnan(why) or not why else str(why)
     if isnan(capacity):
         if lower:
             return f"{why} before any step met the bound: not comparable"
-        return f"no step met the bound: below the study's {STUDY_RPS} RPS"
+        return f"no step met the bound: below the study's {STUDY_RPS:g} RPS"
     if lower:
         if capacity >= STUDY_RPS:
-            return f"at least the study's {STUDY_RPS} RPS (lower bound, {why})"
-        return f"≥ {capacity:g} RPS, {why}: not comparable with the study's {STUDY_RPS} RPS"
+            return f"at least the study's {STUDY_RPS:g} RPS (lower bound, {why})"
+        return f"≥ {capacity:g} RPS, {why}: not comparable with the study's {STUDY_RPS:g} RPS"
     side = "above" if capacity >= STUDY_RPS else "below"
-    text = f"{side} the study's {STUDY_RPS} RPS (x{capacity / STUDY_RPS:.2f})"
+    text = f"{side} the study's {STUDY_RPS:g} RPS (x{capacity / STUDY_RPS:.2f})"
     return text if converged else text + ", search not converged"
 
 

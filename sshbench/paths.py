@@ -1,4 +1,6 @@
-"""Every path the project uses, in one place. No other module builds a path by hand.
+"""Every path the project uses, in one place. No other module builds a path by hand; the
+files inside one point's folder are named by measure.point.PointFiles, which this module
+hands out (``SweepLayout.point_files``).
 
 Two environment variables move the writable trees, so tests and parallel runs never share
 files: ``SSHBENCH_RESULTS`` (default ``<repo>/results``) and ``SSHBENCH_STATE`` (default
@@ -12,6 +14,8 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+
+from measure.point import PointFiles
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -166,6 +170,10 @@ class SweepLayout:
     def point(self, point_id: str) -> Path:
         return self.points / point_id
 
+    def point_files(self, point_id: str) -> PointFiles:
+        """The files of one point's folder (point.json, requests.csv, logs)."""
+        return PointFiles(self.point(point_id))
+
     @property
     def figures(self) -> Path:
         return self.root / "figures"
@@ -227,6 +235,15 @@ class SweepLayout:
         return self.root / "tidy.parquet"
 
     @property
+    def provenance(self) -> Path:
+        """Each point's provenance, one row per point_id (beside tidy.csv, joined on read)."""
+        return self.root / "provenance.csv"
+
+    @property
+    def provenance_parquet(self) -> Path:
+        return self.root / "provenance.parquet"
+
+    @property
     def claims(self) -> Path:
         return self.paper / "claims.csv"
 
@@ -267,6 +284,8 @@ class SweepLayout:
         return [
             self.tidy,
             self.tidy_parquet,
+            self.provenance,
+            self.provenance_parquet,
             *self.figure_outputs(),
             self.claims,
             *self.table_outputs(),

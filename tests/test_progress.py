@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from measure.point import PointFiles
 from sshbench import paths
 from sshbench.sweep import progress
 
@@ -79,7 +80,7 @@ def results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _finish(sweep: str, pid: str, status: str = "ok") -> None:
     d = paths.point_dir(sweep, pid)
     d.mkdir(parents=True)
-    (d / progress.POINT_FILE).write_text(json.dumps({"id": pid, "status": status}))
+    PointFiles(d).record.write_text(json.dumps({"id": pid, "params": {}, "status": status}))
 
 
 def test_sweep_progress_reads_the_plan_and_the_points_dir(results: Path) -> None:

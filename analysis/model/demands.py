@@ -27,13 +27,14 @@ equals the measured one (``delay_ms`` in demands.csv).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from measure import saturation
 
 CONFIG: tuple[str, ...] = ("library", "connections", "command", "profile", "client_tcp")
 RESOURCES: tuple[str, ...] = ("host", "api", "generator", "rest")
@@ -119,9 +120,8 @@ def wide(tidy: pd.DataFrame) -> pd.DataFrame:
 
 
 def _limits(text: object) -> set[str]:
-    if not isinstance(text, str) or not text.startswith("["):
-        return set()
-    return {str(x).split(":")[0] for x in json.loads(text)}
+    """A limited_by cell's items without their detail (host_cpu:taco -> host_cpu)."""
+    return {x.split(":")[0] for x in saturation.items(text)}
 
 
 def fit_points(w: pd.DataFrame) -> pd.DataFrame:

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from analysis.collect import percentile
 from analysis.model.topology import RESOURCES, Topology
+from measure.metrics import percentile
 
 PERCENTILES = (50, 90, 99)
 

@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.capacity import bound_of, capacities
+from analysis.capacity import capacities
 from analysis.model.demands import CONFIG, ConfigDemands, config_key, wide
 from analysis.model.simulate import capacity, simulate
 from analysis.model.topology import Topology, here
+from measure.capacity import bound_of
 
 CAPACITY_TOL = 0.15
 P50_TOL = 0.20

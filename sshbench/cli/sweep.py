@@ -51,7 +51,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     points, searches = sweep.expand(config), sweep.searches(config)
     for pid, params in points.items():
         if args.targets:
-            print(layout.point(pid) / "point.json")
+            print(layout.point_files(pid).record)
         else:
             print(json.dumps({"id": pid, **params}) if args.json else pid)
     for sid, params in searches.items():

@@ -232,7 +232,7 @@ def ensure(
         "ssh_api_max_connections": api.get("max_connections", 50),
         "ssh_api_max_sessions_per_connection": api.get("max_sessions_per_connection", 10),
         "ssh_api_fresh_db": True,
-        # The analysis tells sshd's refusals from other failures (analysis/saturation.py):
+        # The analysis tells sshd's refusals from other failures (measure/saturation.py):
         # a service's default of one uniform connect error would hide them.
         "ssh_api_uniform_connect_errors": False,
         # where the benchmark user's token ends up on this machine (fetched from a client VM)

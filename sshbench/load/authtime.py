@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from measure.point import PointFiles
 from sshapi import backends
 from sshapi.errors import SSHFailure
 from sshapi.settings import Settings
@@ -64,7 +65,7 @@ def run(library: str, target: Target, logins: int, out: Path, log) -> dict[str, 
     started = time.monotonic()
     log(f"auth: {library}, 1 warm-up + {logins} sequential logins to {target.host}")
     login(library, target, settings)
-    writer = records.Writer(out / "requests.csv")
+    writer = records.Writer(PointFiles(out).requests)
     try:
         for slot in range(logins):
             t = time.time()

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from measure.point import PointFiles
+from measure.rows import count_problems
 from sshbench import paths
 from sshbench.load import loadgen_remote, records
 from sshbench.load.resources import HostMemory, HostReader, Sampler
@@ -189,8 +191,9 @@ def run(
             master = (bind, port)
             log(f"locust: workers on {', '.join(remote)}, master at {bind}:{port}")
         for i, cmd in enumerate(_commands(load, out, master)):
-            name = "locust.log" if i == 0 else f"locust-worker-{i - 1}.log"
-            fh = open(out / name, "w")  # noqa: SIM115 - closed in finally
+            files = PointFiles(out)
+            name = files.locust_log if i == 0 else files.worker_log(i - 1)
+            fh = open(name, "w")  # noqa: SIM115 - closed in finally
             logs.append(fh)
             procs.append(
                 subprocess.Popen(
@@ -262,7 +265,6 @@ def schedule_facts(load: Load, pacing: dict[str, Any]) -> dict[str, Any]:
         return {
             "pattern": "transfer",
             "t0": t0,
-            "rps": None,
             "burst_size": None,
             "slots": pacing.get("slots"),
             "window": load.window(t0) if t0 is not None else None,
@@ -276,7 +278,6 @@ def schedule_facts(load: Load, pacing: dict[str, Any]) -> dict[str, Any]:
     return {
         "pattern": load.pattern,
         "t0": t0,
-        "rps": load.rps if load.pattern != "burst" else None,
         "burst_size": load.burst_size,
         "slots": round((load.rps or 0) * load.schedule_s)
         if load.pattern != "burst"
@@ -318,13 +319,7 @@ def integrity(
             planned = counts["slots"]
         if counts["slots"] != planned:
             why.append(f"the schedule had {counts['slots']} slots, not {planned}")
-        if counts["slots"] != counts["sent"] + counts["missed"]:
-            why.append(
-                f"slots {counts['slots']} != sent {counts['sent']} + missed {counts['missed']}"
-            )
-        answered = rows[records.OK] + rows[records.FAILED]
-        if counts["sent"] != answered:
-            why.append(f"{counts['sent']} requests sent but {answered} rows written")
+        why += count_problems(counts)  # slots = sent + missed; sent = rows ok + failed
         if counts["missed"] != rows[records.MISSED]:
             why.append(f"{counts['missed']} missed slots but {rows[records.MISSED]} missed rows")
     return "ok" if not why else "broken: " + "; ".join(why)

@@ -1,4 +1,4 @@
-"""requests.csv: one row per slot of a point's schedule. The one definition of its columns.
+"""requests.csv: writing its rows (the schema, columns and outcomes, is measure.rows').
 
 The locustfile writes the rows (one file per Locust process), the runner merges them, the
 analysis reads them; all three import this module, so a column is named and explained once.
@@ -23,51 +23,18 @@ from __future__ import annotations
 import csv
 import errno
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-# Column name -> meaning. The order is the file's column order.
-COLUMNS: dict[str, str] = {
-    "slot": "slot index in the whole schedule (sustained) or user index (burst)",
-    "process": "index of the Locust process that owned the slot",
-    "intended_ts": "when the slot was due, unix seconds",
-    "sent_ts": "when the request was sent, unix seconds (empty if missed)",
-    "answered_ts": "when the answer or the failure came back, unix seconds (empty if missed)",
-    "latency_ms": "answered_ts - intended_ts, ms (empty if missed)",
-    "service_ms": "answered_ts - sent_ts, ms (empty if missed)",
-    "name": "the command called (uptime, ls), or a transfer's direction (download, upload)",
-    "outcome": "ok | failed | missed",
-    "error_class": "why a request failed (see ERROR_CLASSES); empty if ok",
-    "error": "the failure's text, one line, at most 300 characters",
-    "response_length": "bytes of the answer's body; a transfer: the file bytes moved (a "
-    "download's body read, an upload's bytes once the API stored them)",
-}
-FIELDS: tuple[str, ...] = tuple(COLUMNS)
-
-OK, FAILED, MISSED = "ok", "failed", "missed"
-OUTCOMES = (OK, FAILED, MISSED)
-
-# API error codes (docs/ARCHITECTURE.md section 1) that a failed answer can carry.
-API_CODES = (
-    "ssh_auth_failed",
-    "ssh_connection_refused",
-    "ssh_host_key_mismatch",
-    "ssh_timeout",
-    "ssh_error",
-    "output_too_large",
-)
-# Failures talking to the API itself (no HTTP answer at all).
-CONNECTION_CLASSES = ("api_refused", "api_reset", "api_timeout", "api_connection")
-# Every error_class a failed row can have, besides http_<status> for an HTTP error whose
-# body carries no API code.
-# short_body: a download that ended before all the file's bytes came.
-ERROR_CLASSES = (
-    *API_CODES,
-    *CONNECTION_CLASSES,
-    "nonzero_exit",
-    "bad_response",
-    "short_body",
+from measure.point import PointFiles
+from measure.rows import (  # the schema: measure.rows owns it
+    API_CODES,
+    FAILED,
+    FIELDS,
+    MISSED,
+    OK,
+    count,
 )
 
 _RESET_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED}
@@ -169,8 +136,9 @@ def merge(out: Path) -> dict[str, int]:
     process) is dropped. Rerunning is safe: with no parts left, requests.csv is kept as is.
     """
     parts = sorted(out.glob("requests-*.csv"))
-    if not parts and (out / "requests.csv").exists():
-        return count(read_rows(out / "requests.csv"))
+    merged = PointFiles(out).requests
+    if not parts and merged.exists():
+        return count(read_rows(merged))
     rows: list[list[str]] = []
     for part in parts:
         with open(part, newline="") as fh:
@@ -178,12 +146,12 @@ def merge(out: Path) -> dict[str, int]:
             next(reader, None)
             rows.extend(r for r in reader if len(r) == len(FIELDS))
     rows.sort(key=lambda r: (float(r[2]), int(r[0])))
-    tmp = out / "requests.csv.tmp"
+    tmp = merged.with_suffix(".csv.tmp")
     with open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(FIELDS)
         w.writerows(rows)
-    tmp.replace(out / "requests.csv")
+    tmp.replace(merged)
     for part in parts:
         part.unlink()
     return count(dict(zip(FIELDS, r, strict=True)) for r in rows)
@@ -203,11 +171,3 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         if missing:
             raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
         return list(reader)
-
-
-def count(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
-    """Rows per outcome: {"ok": n, "failed": n, "missed": n}."""
-    out = {OK: 0, FAILED: 0, MISSED: 0}
-    for r in rows:
-        out[r["outcome"]] = out.get(r["outcome"], 0) + 1
-    return out

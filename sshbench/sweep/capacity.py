@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from analysis import saturation
-from analysis.capacity import (
+from measure import saturation
+from measure.capacity import (
     SEARCH_DEFAULTS,
     bound_of,
     judge_search,
@@ -28,7 +28,8 @@ from analysis.capacity import (
     step_passes,
     step_rate,
 )
-from analysis.collect import summarise_point
+from measure.metrics import summarise_point
+from measure.point import PointFiles, PointRecord
 from sshbench import paths
 from sshbench.sweep import point
 
@@ -42,10 +43,10 @@ def step_id(search: str, step: int, rps: float) -> str:
 def _reuse(pdir: Path, params: dict[str, Any]) -> dict[str, Any] | None:
     """A step already measured with the same parameters (an earlier, interrupted run)."""
     try:
-        rec = json.loads((pdir / "point.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        rec = PointRecord.read(pdir)
+    except (OSError, ValueError):
         return None
-    return rec if rec.get("params") == params and "capacity_step" in rec else None
+    return rec.to_dict() if rec.params == params and rec.capacity_step is not None else None
 
 
 def _summary(pdir: Path) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def search(
             point.write_record(pdir, rec)
             if point.interrupted():  # Ctrl-C: this step is kept; the search stops here
                 raise KeyboardInterrupt
-            (pdir / point.KEPT_FILE).unlink(missing_ok=True)
+            PointFiles(pdir).kept.unlink(missing_ok=True)
         limited = _summary(pdir).get("limited_by")
         steps.append(
             {

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from measure.point import PointFiles, PointRecord
 from sshbench import paths
 from sshbench.deploy import api_deploy
 from sshbench.load import loadgen, loadgen_remote, records, resources, transfer
@@ -243,7 +244,8 @@ def _load(
         )
     except loadgen_remote.RemoteLoadError as e:
         raise PointFailure("locust_error", str(e)) from None
-    _copy_api_log(offset, pdir / "api.log")
+    files = PointFiles(pdir)
+    _copy_api_log(offset, files.api_log)
     _check_sshd(params["host"], host)
     if not api_deploy.healthz(dep["url"]):
         raise PointFailure("api_down", f"the API at {dep['url']} stopped answering /healthz")
@@ -255,7 +257,7 @@ def _load(
             f"(see locust-worker-{lost[0]}.log)",
         )
     codes = facts["returncodes"]
-    if any(c not in (0, 1) for c in codes) or not (pdir / "locust_stats.csv").exists():
+    if any(c not in (0, 1) for c in codes) or not files.locust_stats.exists():
         raise PointFailure("locust_error", f"locust exited with {codes}; see locust.log")
     if not facts["counts"]["sent"] and facts["schedule"]["slots"]:
         raise PointFailure("locust_error", "locust sent no request; see locust.log")
@@ -341,7 +343,7 @@ def console_line(rec: dict[str, Any], summary: dict[str, Any], progress: str = "
 
 def summarise(pdir: Path, log) -> dict[str, Any]:
     """The console's numbers, computed by the analysis (never here); {} if it cannot."""
-    from analysis.collect import summarise_point  # the analysis owns every metric
+    from measure.metrics import summarise_point  # the analysis owns every metric
 
     try:
         return summarise_point(pdir)
@@ -355,7 +357,6 @@ def summarise(pdir: Path, log) -> dict[str, Any]:
 # about the system under test and are never rerun.
 HARNESS_ERRORS = ("testbed_error", "locust_error", "worker_lost", "internal_error")
 ATTEMPTS = 2
-KEPT_FILE = ".point.json.kept"  # a second name of point.json (see `_restore_kept`)
 
 
 def _attempt(
@@ -416,7 +417,7 @@ def _attempt(
 def _set_aside(pdir: Path, n: int) -> None:
     """Move attempt n's files into pdir/attempt-<n>/ (kept for a look; the analysis reads
     only the point's own files)."""
-    dest = pdir / f"attempt-{n}"
+    dest = PointFiles(pdir).attempt(n)
     dest.mkdir()
     for f in pdir.iterdir():
         if f.is_file():
@@ -435,7 +436,7 @@ def run(
     A harness failure (HARNESS_ERRORS) is rerun once; the record's `attempts` lists the
     earlier attempts. Ctrl-C before the record is written discards the point (its directory
     is removed, it runs again next time); once written, the point is kept: if a Ctrl-C
-    reached the job after that, the record's second name (KEPT_FILE) stays, and the rerun
+    reached the job after that, the record's second name (PointFiles.kept) stays, and the rerun
     Snakemake asks for (it marks a job cut by Ctrl-C incomplete) restores the record
     instead of measuring again. After a normal end the second name is removed."""
     signal.signal(signal.SIGTERM, _sigterm)
@@ -467,8 +468,8 @@ def run(
             )
             _set_aside(pdir, len(attempts))
         rec["attempts"] = attempts
-        if not (pdir / "requests.csv").exists():
-            records.write_empty(pdir / "requests.csv")
+        if not PointFiles(pdir).requests.exists():
+            records.write_empty(PointFiles(pdir).requests)
     except (
         KeyboardInterrupt,
         SystemExit,
@@ -486,9 +487,9 @@ def run(
         print(line, flush=True)
         if got:  # Snakemake will think this job incomplete: the second name restores it
             _INTERRUPTED.append(point_id)
-            log("Ctrl-C after the record: kept (.point.json.kept restores it if asked again)")
+            log("Ctrl-C after the record: kept (its second name restores it if asked again)")
         else:  # a normal end: a later rerun (--forcerun, a code change) measures again
-            (pdir / KEPT_FILE).unlink(missing_ok=True)
+            PointFiles(pdir).kept.unlink(missing_ok=True)
     log.close()
     return rec
 
@@ -521,31 +522,33 @@ def _restore_kept(
 ) -> dict[str, Any] | None:
     """A record this point wrote before Ctrl-C stopped the sweep, if it is still there and
     was measured with the same parameters and settings. Snakemake removes a job's output
-    before it runs the job again, but not the record's second name (KEPT_FILE)."""
+    before it runs the job again, but not the record's second name (PointFiles.kept)."""
+    files = PointFiles(pdir)
     try:
-        rec = json.loads((pdir / KEPT_FILE).read_text())
+        rec = PointRecord.from_dict(json.loads(files.kept.read_text()), files.kept)
     except (OSError, ValueError):
         return None
     same = {k: settings[k] for k in sweep.RUN_SETTING_KEYS if k in settings}
-    if rec.get("params") != params or rec.get("settings") != json.loads(json.dumps(same)):
+    if rec.params != params or rec.settings != json.loads(json.dumps(same)):
         return None
-    if not (pdir / "point.json").exists():
-        os.link(pdir / KEPT_FILE, pdir / "point.json")
-    return rec
+    if not files.record.exists():
+        os.link(files.kept, files.record)
+    return rec.to_dict()
 
 
 def write_record(pdir: Path, rec: dict[str, Any]) -> None:
     """point.json, atomically: a point directory with a point.json is final. Its second
-    name KEPT_FILE (a hard link) is made in the same step, with Ctrl-C held off, so the two
-    never disagree."""
-    tmp = pdir / "point.json.tmp"
-    tmp.write_text(json.dumps(redact(rec), indent=1, default=str) + "\n")
+    name (PointFiles.kept, a hard link) is made in the same step, with Ctrl-C held off, so the
+    two never disagree. The record is checked as it will be read (measure.point)."""
+    files = PointFiles(pdir)
+    tmp = files.record_tmp
+    tmp.write_text(PointRecord.from_dict(redact(rec), files.record).to_json())
     held = {signal.SIGINT, signal.SIGTERM}
     old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
-        (pdir / KEPT_FILE).unlink(missing_ok=True)
-        os.link(tmp, pdir / KEPT_FILE)
-        tmp.replace(pdir / "point.json")
+        files.kept.unlink(missing_ok=True)
+        os.link(tmp, files.kept)
+        tmp.replace(files.record)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 

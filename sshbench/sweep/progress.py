@@ -21,10 +21,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from measure.point import PointRecord
 from sshbench import paths
 
 PLAN_FILE = "plan.json"
-POINT_FILE = "point.json"
 # Set by `make reproduce` to the command a user types to continue (e.g. `make reproduce`);
 # without it the stop message repeats the snakemake command line.
 RERUN_ENV = "SSHBENCH_RERUN"
@@ -85,7 +85,7 @@ def record_file(sweep: str, row: Mapping[str, Any]) -> Path:
     """The file whose existence says a plan row is done: point.json, or a search's record."""
     if row.get("kind") == "search":
         return paths.SweepLayout.of(sweep).capacity_search(row["id"])
-    return paths.point_dir(sweep, row["id"]) / POINT_FILE
+    return paths.SweepLayout.of(sweep).point_files(row["id"]).record
 
 
 def done_ids(sweep: str, plan: Mapping[str, Any]) -> set[str]:
@@ -142,7 +142,7 @@ def finished_text(sweep: str, report: str | Path) -> str:
             if not record_file(sweep, row).exists():
                 continue
             try:
-                status = str(json.loads(record_file(sweep, row).read_text())["status"])
+                status = PointRecord.read(record_file(sweep, row).parent).status
             except (OSError, ValueError, KeyError, TypeError):
                 status = "unreadable"
             counts[status] = counts.get(status, 0) + 1

@@ -9,7 +9,8 @@ import math
 
 import pandas as pd
 
-from analysis.select import PERCENTILES, latency_metric, service_metric
+from analysis.select import latency_metric, service_metric
+from measure.metrics import PERCENTILES
 
 POINT_COLUMNS = {
     "integrity": "ok",

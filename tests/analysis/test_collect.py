@@ -1,4 +1,4 @@
-"""analysis.collect and analysis.saturation on small hand-made point directories.
+"""analysis.collect and measure.saturation on small hand-made point directories.
 
 Every point here is a test fixture written by ``make_point`` (not a measurement): a
 sustained schedule of 20 slots at 10 req/s from t0 = 1000, measured window [1001, 1002)
@@ -18,16 +18,9 @@ from typing import Any
 
 import pytest
 
-from analysis import saturation
-from analysis.collect import (
-    PERCENTILES,
-    collect,
-    percentile_metric,
-    point_dirs,
-    read_tidy,
-    summarise_point,
-    write_tidy,
-)
+from analysis.collect import collect, point_dirs, read_tidy, write_tidy
+from measure import saturation
+from measure.metrics import PERCENTILES, percentile_metric, summarise_point
 from sshbench.load import records
 
 T0 = 1000.0

@@ -26,7 +26,8 @@ from analysis.figures import (
 )
 from analysis.figures_summary import draw_summary, summary_figure
 from analysis.plotting import Shown
-from analysis.select import PERCENTILES, latency_metric, ok_points, per_point
+from analysis.select import latency_metric, ok_points, per_point
+from measure.metrics import PERCENTILES
 from sshbench import paths
 from sshbench.paths import FIGURES, SweepLayout
 from tests.analysis.crafted import v2_tidy

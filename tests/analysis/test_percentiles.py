@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.collect import PERCENTILES, percentile
+from measure.metrics import PERCENTILES, percentile
 
 times = st.lists(
     st.floats(min_value=0.5, max_value=60000, allow_nan=False), min_size=1, max_size=400

@@ -12,7 +12,7 @@ from analysis.claims import PARTIAL, VERDICT_RULES
 from analysis.collect import read_tidy, write_tidy
 from analysis.figures import draw
 from analysis.report import capacity_lines, latency_vs_service, render_report
-from analysis.tables import capacity_table, write_tables
+from analysis.tables import capacity_rows, write_tables
 from sshbench import paths
 from sshbench.paths import FIGURES, SweepLayout
 from tests.analysis.crafted import capacities_frame, v2_tidy
@@ -65,9 +65,7 @@ def test_saturation_wording_in_tables_and_facts(built: SweepLayout) -> None:
 
 
 def test_capacities_stand_next_to_the_studys_90_rps(tmp_path: Path) -> None:
-    csv = tmp_path / "capacity.csv"
-    capacity_table(capacities_frame()).to_csv(csv, index=False)
-    lines = capacity_lines(csv)
+    lines = capacity_lines(capacity_rows(capacities_frame()))
     assert len(lines) == 5
     assert lines[0].startswith("ssh2 per-request, host_cpus 2, client TCP default")
     assert "74.0 RPS, bracket [74, 77.7]; below the study's 90 RPS (x0.82)" in lines[0]

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.collect import PERCENTILES, collect, percentile, percentile_metric, read_requests
-from analysis.saturation import sshd_refused
+from analysis.collect import collect
+from measure.metrics import PERCENTILES, percentile, percentile_metric, read_requests
+from measure.saturation import sshd_refused
 
 RECORDED = Path(__file__).parent / "data" / "ci-recorded" / "points"
 BURST = "n40-taco-c2-uptime-default-ssh2-perreq-tcpd-burst-t0"

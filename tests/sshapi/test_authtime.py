@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from analysis.collect import point_metrics, read_requests
+from measure.metrics import point_metrics, read_requests
 from sshapi.errors import SSHAuthFailed
 from sshapi.settings import Settings
 from sshapi.store import Target

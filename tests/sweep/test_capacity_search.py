@@ -7,14 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from analysis.capacity import (
-    SEARCH_DEFAULTS,
-    bound_of,
-    capacities,
-    judge_search,
-    next_rate,
-    step_passes,
-)
+from analysis.capacity import capacities
+from measure.capacity import SEARCH_DEFAULTS, bound_of, judge_search, next_rate, step_passes
 
 
 def _search(true_capacity: float, stray=(), env_limited=False, **cfg) -> list[dict]:

@@ -26,6 +26,8 @@ rule analysis_collect:
     output:
         csv=LAYOUT.tidy,
         parquet=LAYOUT.tidy_parquet,
+        provenance=LAYOUT.provenance,
+        provenance_parquet=LAYOUT.provenance_parquet,
     conda:
         "../../environment.yml"
     log:
@@ -39,6 +41,7 @@ rule analysis_collect:
 rule analysis_figure:
     input:
         tidy=LAYOUT.tidy,
+        claims_file=paths.PAPER_DIR / "claims.yaml",  # the study's marks (reference:)
         code=code_inputs(SCRIPTS / "analysis_figure.py"),
     output:
         png=report(
@@ -69,6 +72,7 @@ rule analysis_figure:
 rule analysis_model:
     input:
         tidy=LAYOUT.tidy,
+        provenance=LAYOUT.provenance,
         claims_file=paths.PAPER_DIR / "claims.yaml",
         templates=[
             TEMPLATES / "_projection_section.html.j2",
@@ -90,6 +94,7 @@ rule analysis_model:
 rule analysis_paper_tables:
     input:
         tidy=LAYOUT.tidy,
+        provenance=LAYOUT.provenance,
         projection=LAYOUT.model_file("projection.csv"),
         claims_file=paths.PAPER_DIR / "claims.yaml",
         template=TEMPLATES / "table.tex.j2",
@@ -114,6 +119,7 @@ rule analysis_paper_tables:
 rule analysis_report:
     input:
         tidy=LAYOUT.tidy,
+        provenance=LAYOUT.provenance,
         claims=LAYOUT.claims,
         figures=LAYOUT.figure_outputs(),
         tables=LAYOUT.table_outputs(),

@@ -4,6 +4,7 @@ import copy
 
 from snakemake.exceptions import WorkflowError
 
+from measure.point import POINT_FILE
 from sshbench import paths
 from sshbench.sweep import point as sb_point
 from sshbench.sweep import sweep as sb_sweep
@@ -49,7 +50,7 @@ if "testbed" not in workflow.global_resources:
 
 def point_json_files():
     """Every point.json of the sweep (also the analysis rules' input)."""
-    return [f"{POINTS_DIR}/{pid}/point.json" for pid in POINTS]
+    return [f"{POINTS_DIR}/{pid}/{POINT_FILE}" for pid in POINTS]
 
 
 def capacity_files():

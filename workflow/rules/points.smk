@@ -6,7 +6,7 @@ rule run_point:
     input:
         testbed=ancient(TESTBED_FLAG),
     output:
-        f"{POINTS_DIR}/{{point}}/point.json",
+        f"{POINTS_DIR}/{{point}}/{POINT_FILE}",
     params:
         sweep=SWEEP_NAME,
         point=point_params,

@@ -58,6 +58,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from measure.point import pattern_of
+
 # Threshold name -> default; point.json settings.saturation may override any of them.
 THRESHOLDS: dict[str, float] = {
     "host_util": 0.9,
@@ -234,9 +236,7 @@ def timeline(
     res = point.get("resources") or {}
     samples = res.get("samples") or []
     interval = float(res.get("interval_s") or 0.5)
-    pattern = (point.get("params") or {}).get("pattern") or (point.get("schedule") or {}).get(
-        "pattern"
-    )
+    pattern = pattern_of(point)
 
     intended = kept["intended_ts"].to_numpy(dtype=float)
     outcome = kept["outcome"].astype(str).to_numpy()
@@ -324,8 +324,7 @@ def window_environment(metrics: Mapping[str, Any], point: Mapping[str, Any]) -> 
         out.append("machine_cpu")
     if _at_least(metrics, "util_generator", th["generator_util"]):
         out.append("generator_cpu")
-    params = point.get("params") or {}
-    pattern = params.get("pattern") or (point.get("schedule") or {}).get("pattern")
+    pattern = pattern_of(point)
     if pattern not in ("burst", "auth", "transfer"):
         loadgen = point.get("loadgen") or {}
         users, in_flight = loadgen.get("users"), loadgen.get("max_in_flight")
@@ -357,22 +356,28 @@ def limited_by(
     return out
 
 
-def _items(limits: Sequence[str] | str | None) -> list[str]:
-    """A limited_by list, or its JSON text as stored in the tidy table."""
-    if limits is None or (isinstance(limits, float) and limits != limits):
+def items(limits: Any) -> list[str]:
+    """A limited_by value as a list: a list, or its JSON text as stored in the tidy table
+    (None, NaN or "" -> []; text that is not a JSON list -> itself, one item). The one parser
+    of limited_by."""
+    if isinstance(limits, list | tuple):
+        return [str(v) for v in limits]
+    if limits is None or (isinstance(limits, float) and limits != limits) or limits == "":
         return []
-    if isinstance(limits, str):
-        return list(json.loads(limits)) if limits.strip() else []
-    return list(limits)
+    try:
+        got = json.loads(limits)
+    except (TypeError, ValueError):
+        return [str(limits)]
+    return [str(v) for v in got] if isinstance(got, list) else [str(got)]
 
 
 def describe(limits: Sequence[str] | str | None) -> str:
     """The one wording of a point's limits (see the module docstring)."""
-    items = _items(limits)
-    unknown = [x.removeprefix("unknown:") for x in items if x.startswith("unknown:")]
-    items = [x for x in items if not x.startswith("unknown:")]
-    system = [x for x in items if not x.startswith("generator_")]
-    generator = [x for x in items if x.startswith("generator_")]
+    got = items(limits)
+    unknown = [x.removeprefix("unknown:") for x in got if x.startswith("unknown:")]
+    got = [x for x in got if not x.startswith("unknown:")]
+    system = [x for x in got if not x.startswith("generator_")]
+    generator = [x for x in got if x.startswith("generator_")]
     parts = []
     if system:
         parts.append("saturated: " + ", ".join(system))
@@ -386,11 +391,11 @@ def describe(limits: Sequence[str] | str | None) -> str:
 def kind(limits: Sequence[str] | str | None) -> str:
     """``none`` | ``saturated`` | ``environment`` (machine_cpu or generator_*: ran out first,
     not testable) | ``unknown`` (a needed environment counter missing)."""
-    items = _items(limits)
-    if not items:
+    got = items(limits)
+    if not got:
         return "none"
-    if any(x == "machine_cpu" or x.startswith("generator_") for x in items):
+    if any(x == "machine_cpu" or x.startswith("generator_") for x in got):
         return "environment"
-    if any(x.startswith("unknown:") for x in items):
+    if any(x.startswith("unknown:") for x in got):
         return "unknown"
     return "saturated"
