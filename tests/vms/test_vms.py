@@ -178,7 +178,11 @@ def _when_sending(part: Path, action) -> threading.Thread:
 
 
 def test_killed_remote_worker_attempt_is_rerun_and_the_next_point_runs(vms_testbed, cloud):
-    (first, second), settings = _points(duration_s=5, trials=2, hosts=["load"], processes=1)
+    # A request timeout of 5 s (60 by default): Locust's master, its worker killed, waits out
+    # the run's cap (schedule + request timeout + 15 s) before the point can tell it was lost.
+    (first, second), settings = _points(
+        duration_s=5, trials=2, hosts=["load"], processes=1, request_timeout_s=5
+    )
     remote = Path(cloud["hosts"]["load"]["dir"]) / "loadgen" / first[0]
     killed: dict[str, int] = {}
 
@@ -232,10 +236,10 @@ def test_teardown_after_a_failure_mid_point(vms_testbed, cloud, originals):
 # The ci sweep cut to one point of each kind that reaches the VMs differently: a new
 # connection per request (default profile), pooled (tuned: a profile switch over SSH) and
 # the auth points (logins from the controller, no API). The whole ci sweep runs locally in
-# tests/analysis; here the other five points would add a minute and no new path.
+# tests/analysis; here its other points would add minutes and no new path.
 VMS_CI = [
     {"command": "uptime", "profile": "default", "pattern": "sustained"},
-    {"connections": "pooled"},
+    {"connections": "pooled", "pattern": "sustained"},
     {"pattern": "auth", "trial": 0},
 ]
 
