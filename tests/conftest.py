@@ -129,7 +129,7 @@ def ci_sweep(sweep_env_factory) -> Iterator[Path]:
     home = paths.user_home(testbed.user_name(env["SSHBENCH_TESTBED"]))
     try:
         proc = run_snakemake(
-            env, "--cores", "2", "--keep-going", "--configfile", "experiments/ci.yaml"
+            env, "--cores", "2", "--keep-going", "--configfile", "experiments/ci.yaml", timeout=900
         )
         left = sorted(p.name for p in (home / transfer.ROOT).glob("*"))
         results.mkdir(parents=True, exist_ok=True)
