@@ -11,12 +11,26 @@ Also the suite's two rules:
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sweep.helpers import remove_stale_sweep_testbeds, run_snakemake, sweep_test_env, teardown_in
+import yaml
+from sweep.helpers import (
+    CAPACITY_SEARCH,
+    CAPACITY_SWEEP,
+    remove_stale_sweep_testbeds,
+    run_snakemake,
+    sweep_test_env,
+    teardown_in,
+)
+
+from sshbench import paths
+from sshbench.load import transfer
+from sshbench.paths import SweepLayout
+from sshbench.testbed import testbed
 
 # A fixture (anywhere in a test's fixture closure) -> the marker the test gets.
 FIXTURE_MARKERS = {
@@ -104,17 +118,45 @@ def ci_sweep(sweep_env_factory) -> Iterator[Path]:
 
     Returns results/<sweep> of that run. Snakemake's output and exit code are beside it:
     `<results>/snakemake.log` and `<results>/snakemake.rc`. --keep-going, so one failing job
-    does not hide the others' results.
+    does not hide the others' results. Also beside it, `<results>/transfer-left.json`: what
+    the file transfers left in the bench user's transfer directory once the run ended
+    (tests/sweep/test_transfer.py).
+
+    The one shared sweep of the suite: tests/sweep/test_workflow.py, test_transfer.py,
+    tests/analysis/test_real_sweep.py, test_figures_real.py, test_latex.py and
+    tests/test_report_browser.py all read it (a bigger ci sweep once beats a sweep each).
     """
     env = sweep_env_factory("q")
     results = Path(env["SSHBENCH_RESULTS"])
+    home = paths.user_home(testbed.user_name(env["SSHBENCH_TESTBED"]))
     try:
         proc = run_snakemake(
-            env, "--cores", "2", "--keep-going", "--configfile", "experiments/ci.yaml"
+            env, "--cores", "2", "--keep-going", "--configfile", "experiments/ci.yaml", timeout=900
         )
+        left = sorted(p.name for p in (home / transfer.ROOT).glob("*"))
         results.mkdir(parents=True, exist_ok=True)
         (results / "snakemake.log").write_text(proc.stdout + proc.stderr)
         (results / "snakemake.rc").write_text(f"{proc.returncode}\n")
+        (results / "transfer-left.json").write_text(json.dumps(left))
         yield results / "ci"
     finally:
         teardown_in(env)
+
+
+@pytest.fixture(scope="session")
+def capacity_sweep(sweep_env_factory, tmp_path_factory) -> Path:
+    """CAPACITY_SWEEP (tests/sweep/helpers.py) through Snakemake, up to its searches' records
+    and its model's validation and section, once per session; returns results/capt."""
+    env = sweep_env_factory("c")
+    cfg = tmp_path_factory.mktemp("capt") / "capt.yaml"
+    cfg.write_text(yaml.safe_dump(CAPACITY_SWEEP))
+    layout = SweepLayout(Path(env["SSHBENCH_RESULTS"]) / "capt")
+    targets = [str(layout.root / "capacity" / f"{CAPACITY_SEARCH.format(cpus=c)}.json")
+               for c in ("0.25", "1")]  # fmt: skip
+    targets += [str(layout.model_file("validation.json")), str(layout.model_file("section.md"))]
+    try:
+        proc = run_snakemake(env, *targets, "--cores", "2", "--configfile", str(cfg), timeout=900)
+    finally:
+        teardown_in(env)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    return layout.root

@@ -68,10 +68,11 @@ def test_one_row_per_point_and_metric_with_params_and_provenance(
 
 
 def _window_rows(ci_sweep: Path, pid: str, rec: dict) -> pd.DataFrame:
-    """requests.csv rows of a point that the contract counts: a sustained point's slots
-    whose intended time is in the schedule's window, a burst's every row."""
+    """requests.csv rows of a point that the contract counts: the slots whose intended time
+    is in the schedule's window (sustained, transfer), a burst's or an auth point's every
+    row."""
     req = pd.read_csv(ci_sweep / "points" / pid / "requests.csv")
-    if rec["params"]["pattern"] != "sustained":
+    if rec["params"]["pattern"] in ("burst", "auth"):
         return req
     lo, hi = rec["schedule"]["window"]
     return req[(req["intended_ts"] >= lo) & (req["intended_ts"] < hi)]

@@ -1,5 +1,6 @@
 """Capacity searches on the real testbed: two host sizes of the study's configuration (ssh2,
-a new connection per request), run through Snakemake like any sweep.
+a new connection per request), run through Snakemake like any sweep (the shared
+`capacity_sweep` of tests/conftest.py, whose model tests/analysis/test_model_sweep.py reads).
 
 A host given a quarter of a CPU must have a lower capacity than a host with one CPU, each
 search must converge within its step budget and bracket its result between its last
@@ -14,44 +15,24 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from analysis.collect import collect
-from sweep.helpers import run_snakemake, teardown_in
+from sweep.helpers import CAPACITY_SEARCH as SEARCH
+from sweep.helpers import CAPACITY_SWEEP
 
-# The searches' Snakemake run may take up to 900 s, in the module fixture's setup.
+# The shared capacity sweep (tests/conftest.py) may take up to 900 s, in the fixture's setup.
 pytestmark = [pytest.mark.netns, pytest.mark.timeout(1500)]
 
-SEARCH = "cap-taco-c{cpus}-uptime-tuned-ssh2-perreq-tcpd-t0"
+CAPACITY = CAPACITY_SWEEP["capacity"]
 
 
 @pytest.fixture(scope="module")
-def searched(sweep_env_factory, tmp_path_factory) -> tuple[Path, dict[str, dict]]:
-    env = sweep_env_factory("c")
-    config = {
-        "sweep": "capt",
-        "inventory": "local",
-        "capacity": {"p99_ms": 1000, "start_rps": 8, "growth": 2, "resolution": 0.25,
-                     "max_steps": 12},
-        "points": {
-            "hosts": ["taco"], "host_cpus": [0.25, 1], "profiles": ["tuned"],
-            "libraries": ["ssh2"], "connections": ["per-request"], "commands": ["uptime"],
-            "patterns": ["capacity"], "duration_s": 3, "warmup_s": 1,
-        },
-    }  # fmt: skip
-    cfg = tmp_path_factory.mktemp("capt") / "capt.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    sweep_dir = Path(env["SSHBENCH_RESULTS"]) / "capt"
-    targets = [str(sweep_dir / "capacity" / f"{SEARCH.format(cpus=c)}.json") for c in ("0.25", "1")]
-    try:
-        proc = run_snakemake(env, *targets, "--cores", "2", "--configfile", str(cfg), timeout=900)
-    finally:
-        teardown_in(env)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+def searched(capacity_sweep: Path) -> tuple[Path, dict[str, dict]]:
     found = {
-        c: json.loads(Path(t).read_text()) for c, t in zip(("0.25", "1"), targets, strict=True)
+        c: json.loads((capacity_sweep / "capacity" / f"{SEARCH.format(cpus=c)}.json").read_text())
+        for c in ("0.25", "1")
     }
-    return sweep_dir, found
+    return capacity_sweep, found
 
 
 def test_each_search_converges_and_brackets_its_capacity(searched):
@@ -63,7 +44,7 @@ def test_each_search_converges_and_brackets_its_capacity(searched):
         low, high = res["bracket"]
         assert res["capacity_rps"] == low == max(s["rps"] for s in steps if s["passes"])
         assert high == min(s["rps"] for s in steps if not s["passes"] and s["rps"] > low)
-        assert high - low <= max(1.0, 0.25 * low)
+        assert high - low <= max(1.0, CAPACITY["resolution"] * low)
         # the upper bracket is confirmed: its rate failed twice, on consecutive steps
         at_high = [s for s in steps if s["rps"] == high]
         assert [s["passes"] for s in at_high] == [False, False], (cpus, steps)

@@ -1,6 +1,7 @@
-"""The transfer pattern end to end (issue 21 item 3): a tiny real sweep through Snakemake
-on the local testbed, K concurrent downloads and uploads of small files through the API's
-Files endpoints, two libraries; then its rows, its metrics and its claims."""
+"""The transfer pattern end to end (issue 21 item 3): the shared ci sweep's transfer points
+(experiments/ci.yaml, run once by tests/conftest.py's `ci_sweep` through Snakemake on the
+local testbed): K concurrent downloads and uploads of small files through the API's Files
+endpoints, two libraries; then their rows, their metrics and their claims."""
 
 from __future__ import annotations
 
@@ -8,58 +9,31 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from analysis import figures
 from analysis.claims import evaluate, load_claims
 from analysis.collect import read_tidy
 from sshbench import paths
-from sshbench.load import records, transfer
+from sshbench.load import records
 from sshbench.sweep import sweep
-from sshbench.testbed import testbed
-from sweep.helpers import run_snakemake, teardown_in
 
 pytestmark = pytest.mark.netns
 
 MIB = 1024 * 1024
-CONFIG = {
-    "sweep": "xfer",
-    "inventory": "local",
-    "points": {
-        "hosts": ["taco"], "profiles": ["tuned"], "libraries": ["ssh2", "paramiko"],
-        "connections": ["pooled"], "commands": ["uptime"], "patterns": ["transfer"],
-        "transfer_sizes_mib": [0.5], "streams": [2], "directions": ["download"],
-        "duration_s": 1.5, "warmup_s": 0.5, "trials": 2,
-    },
-    "groups": {
-        "down": {},
-        "up": {"libraries": ["ssh2"], "directions": ["upload"], "trials": 1},
-    },
-}  # fmt: skip
+POINTS = {
+    pid: params
+    for pid, params in sweep.expand(sweep.load(paths.EXPERIMENTS_DIR / "ci.yaml")).items()
+    if params["pattern"] == "transfer"
+}
 
 
 @pytest.fixture(scope="module")
-def xfer(sweep_env_factory, tmp_path_factory) -> Path:
-    env = sweep_env_factory("f")
-    cfg = tmp_path_factory.mktemp("xfer") / "xfer.yaml"
-    cfg.write_text(yaml.safe_dump(CONFIG))
-    sweep_dir = Path(env["SSHBENCH_RESULTS"]) / "xfer"
-    home = paths.user_home(testbed.user_name(env["SSHBENCH_TESTBED"]))
-    try:
-        proc = run_snakemake(
-            env, str(sweep_dir / "tidy.csv"), "--cores", "2", "--configfile", str(cfg),
-            timeout=300,
-        )  # fmt: skip
-        left = sorted(p.name for p in (home / transfer.ROOT).glob("*"))
-    finally:
-        teardown_in(env)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+def xfer(ci_sweep: Path) -> Path:
+    assert (ci_sweep / "tidy.csv").exists(), "the ci sweep wrote no tidy table"
     # every point removed its files (the downloaded one, the uploads) and its directory
+    left = json.loads((ci_sweep.parent / "transfer-left.json").read_text())
     assert left == [], left
-    return sweep_dir
-
-
-POINTS = sweep.expand(sweep.resolve(CONFIG))
+    return ci_sweep
 
 
 def test_one_row_per_transfer_with_its_bytes(xfer: Path) -> None:

@@ -71,6 +71,13 @@ def _finished_point(ci_sweep: Path, pid: str) -> dict:
 
 
 AUTH = [p for p in POINTS if POINTS[p]["pattern"] == "auth"]
+# File transfers: their rows and counts are checked in tests/sweep/test_transfer.py.
+TRANSFER = [p for p in POINTS if POINTS[p]["pattern"] == "transfer"]
+
+
+@pytest.mark.parametrize("pid", TRANSFER)
+def test_transfer_point_record(ci_sweep: Path, pid: str) -> None:
+    _finished_point(ci_sweep, pid)
 
 
 @pytest.mark.parametrize("pid", AUTH)
@@ -93,7 +100,9 @@ def test_auth_point_directory(ci_sweep: Path, pid: str) -> None:
     assert samples[-1]["generator_cpu_s"] > samples[0]["generator_cpu_s"]
 
 
-@pytest.mark.parametrize("pid", [p for p in POINTS if p != REFUSED and p not in AUTH])
+@pytest.mark.parametrize(
+    "pid", [p for p in POINTS if p != REFUSED and p not in AUTH and p not in TRANSFER]
+)
 def test_point_directory(ci_sweep: Path, pid: str) -> None:
     rec = _finished_point(ci_sweep, pid)
     d = ci_sweep / "points" / pid
@@ -157,7 +166,9 @@ def test_console_line_per_point(ci_sweep: Path) -> None:
         line = next((x for x in log.splitlines() if x.startswith(f"point {pid}: ok")), None)
         assert line, f"no console line for {pid}"
         assert " p50 " in line and " p99 " in line and "(service p99 " in line
-        assert " failures 0/" in line and "counts broken" not in line
+        assert "counts broken" not in line
+        # a transfer may lose a few (tests/sweep/test_transfer.py: at least 90 % answered)
+        assert pid in TRANSFER or " failures 0/" in line
 
 
 def test_points_ran_in_the_planned_order(ci_sweep: Path) -> None:

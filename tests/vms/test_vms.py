@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -163,24 +162,34 @@ def _points(
     return sorted(sweep.expand(config).items()), sweep.run_settings(config)
 
 
-def _when_sending(part: Path, action) -> threading.Thread:
-    """Run ``action`` once ``part`` (a process's rows) has a few rows: mid-point."""
+class _WhenSending(threading.Thread):
+    """Runs ``action`` once ``part`` (a process's rows) has a few rows: mid-point. It waits
+    as long as the point runs (``stop()`` after it returned), however long the API's deploy
+    before it takes on a busy machine."""
 
-    def wait() -> None:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if part.exists() and len(part.read_text().splitlines()) >= 4:
-                action()
+    def __init__(self, part: Path, action) -> None:
+        super().__init__(daemon=True)
+        self.part, self.action, self.done = part, action, threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            if self.part.exists() and len(self.part.read_text().splitlines()) >= 4:
+                self.action()
                 return
-            time.sleep(0.2)
+            self.done.wait(0.05)
 
-    thread = threading.Thread(target=wait, daemon=True)
-    thread.start()
-    return thread
+    def stop(self) -> None:
+        self.done.set()
+        self.join(5)
 
 
 def test_killed_remote_worker_attempt_is_rerun_and_the_next_point_runs(vms_testbed, cloud):
-    (first, second), settings = _points(duration_s=5, trials=2, hosts=["load"], processes=1)
+    # A request timeout of 5 s (60 by default): Locust's master, its worker killed, waits out
+    # the run's cap (schedule + request timeout + 15 s) before the point can tell it was lost.
+    (first, second), settings = _points(
+        duration_s=5, trials=2, hosts=["load"], processes=1, request_timeout_s=5
+    )
     remote = Path(cloud["hosts"]["load"]["dir"]) / "loadgen" / first[0]
     killed: dict[str, int] = {}
 
@@ -188,9 +197,9 @@ def test_killed_remote_worker_attempt_is_rerun_and_the_next_point_runs(vms_testb
         killed["pid"] = int((remote / "worker-load-0.pid").read_text())
         os.kill(killed["pid"], signal.SIGKILL)  # the worker this test's point started
 
-    thread = _when_sending(remote / "requests-0.csv", kill_worker)
+    thread = _WhenSending(remote / "requests-0.csv", kill_worker)
     rec = point.run("vmfail", first[0], first[1], settings)
-    thread.join(5)
+    thread.stop()
     assert killed, "the worker never started sending"
     # worker_lost is the harness's failure: the point is rerun once (issue 20), and the lost
     # attempt stays in its record
@@ -221,9 +230,9 @@ def test_teardown_after_a_failure_mid_point(vms_testbed, cloud, originals):
         # the API this test deployed: gunicorn and its workers (their own session)
         os.killpg(killed["pid"], signal.SIGKILL)
 
-    thread = _when_sending(pdir / "requests-0.csv", kill_api)
+    thread = _WhenSending(pdir / "requests-0.csv", kill_api)
     rec = point.run("vmfail", point_id, params, settings)
-    thread.join(5)
+    thread.stop()
     assert killed, "the point never started sending"
     assert rec["status"] == "failed" and rec["error_class"] == "api_down", rec["error"]
     assert rec["counts"]["failed"] > 0 and rec["integrity"] == "ok"
@@ -234,10 +243,10 @@ def test_teardown_after_a_failure_mid_point(vms_testbed, cloud, originals):
 # The ci sweep cut to one point of each kind that reaches the VMs differently: a new
 # connection per request (default profile), pooled (tuned: a profile switch over SSH) and
 # the auth points (logins from the controller, no API). The whole ci sweep runs locally in
-# tests/analysis; here the other five points would add a minute and no new path.
+# tests/analysis; here its other points would add minutes and no new path.
 VMS_CI = [
     {"command": "uptime", "profile": "default", "pattern": "sustained"},
-    {"connections": "pooled"},
+    {"connections": "pooled", "pattern": "sustained"},
     {"pattern": "auth", "trial": 0},
 ]
 
