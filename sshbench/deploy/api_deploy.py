@@ -169,10 +169,29 @@ def _serving(rec: dict[str, Any], wanted: dict[str, Any], token: str) -> dict[st
     return live if same else None
 
 
+def _reusable_db(f: dict[str, Path], api: dict[str, Any]) -> bool:
+    """A local SQLite database of an earlier deployment, with its key and the benchmark
+    user's token beside it."""
+    if api.get("db", "sqlite") != "sqlite":
+        return False
+    return all(f[k].is_file() and f[k].stat().st_size > 0 for k in ("db", "key", "token"))
+
+
 def register_credentials(url: str, token: str, status: dict[str, Any]) -> dict[str, str]:
-    """POST one credential per testbed host (named after the host); return host -> name."""
+    """POST one credential per testbed host (named after the host); return host -> name.
+    The benchmark user's credentials from an earlier deployment (a kept database) are
+    deleted first: each deployment registers exactly this testbed's hosts, as if fresh."""
     creds = {}
     headers = {"Authorization": f"Bearer {token}"}
+    r = requests.get(f"{url}/credentials", headers=headers, timeout=10)
+    if r.status_code != 200:
+        raise DeployError(f"GET /credentials answered {r.status_code}: {r.text[:200]}")
+    for old in r.json()["credentials"]:
+        d = requests.delete(f"{url}/credentials/{old['name']}", headers=headers, timeout=10)
+        if d.status_code not in (204, 404):
+            raise DeployError(
+                f"DELETE /credentials/{old['name']} answered {d.status_code}: {d.text[:200]}"
+            )
     for name, h in sorted(status["hosts"].items()):
         body = {
             "name": name,
@@ -231,7 +250,7 @@ def ensure(
         "ssh_api_command_timeout": api.get("command_timeout", 30),
         "ssh_api_max_connections": api.get("max_connections", 50),
         "ssh_api_max_sessions_per_connection": api.get("max_sessions_per_connection", 10),
-        "ssh_api_fresh_db": True,
+        "ssh_api_fresh_db": True,  # kept below when this machine holds a usable one
         # The analysis tells sshd's refusals from other failures (measure/saturation.py):
         # a service's default of one uniform connect error would hide them.
         "ssh_api_uniform_connect_errors": False,
@@ -252,6 +271,10 @@ def ensure(
             "ssh_api_db_file": str(f["db"]),
             "ssh_api_token_file": str(f["token"]),
             "ssh_api_bin": str(Path(sys.executable).with_name("sshapi")),
+            # The last deployment's database, key and token (this state dir; removed by
+            # `stop`): the benchmark user exists, so no add-user run (~2-5 s) and no token
+            # copy; its credentials are replaced (register_credentials).
+            "ssh_api_fresh_db": not _reusable_db(f, api),
         }
     elif api.get("address"):  # a client VM: the inventory's ssh_api_bind unless the sweep says
         extravars["ssh_api_bind"] = f"{api['address']}:{api.get('port') or DEFAULT_PORT}"

@@ -28,6 +28,7 @@ This file imports no SSH library: ssh2-python does not mix with gevent.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -41,17 +42,18 @@ from locust import constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
-from locust.stats import CSV_STATS_INTERVAL_SEC
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from sshbench.load import records
 from sshbench.load.schedule import Schedule
 
 START_LEAD_S = 0.5  # t0 is this far after every user is spawned (and t0 has reached workers)
-# Locust rewrites its CSV files every CSV_STATS_INTERVAL_SEC and not at exit, and workers
-# report to the master every WORKER_REPORT_INTERVAL: quit only after both had a last turn,
-# or the last requests are missing from locust_stats.csv.
-QUIT_DELAY_S = CSV_STATS_INTERVAL_SEC + 0.5
-MASTER_QUIT_DELAY_S = WORKER_REPORT_INTERVAL + CSV_STATS_INTERVAL_SEC + 0.5
+# Locust rewrites its CSV files only every CSV_STATS_INTERVAL_SEC, not at exit: the quitting
+# hook writes them once more from the final stats (_write_locust_csv), so a process quits as
+# soon as its last request answered. A worker sends its last stats report itself, before
+# `sb_done` (the same connection, so the master has it first). A lost worker cannot report:
+# then the master waits a report interval for the others' reports before it quits.
+MASTER_QUIT_DELAY_S = WORKER_REPORT_INTERVAL + 0.5
 DRAIN_MARGIN_S = 5.0  # after the schedule: wait this long past the request timeout, at most
 TRANSFER_CHUNK = 256 * 1024  # bytes read from a download's body at a time
 
@@ -182,7 +184,7 @@ def _watch_workers(environment) -> None:
 def _on_worker_done(environment, msg, **_kw) -> None:
     S.workers_done += 1
     if S.workers_done >= environment.parsed_options.sb_processes:
-        gevent.spawn_later(MASTER_QUIT_DELAY_S, environment.runner.quit)
+        gevent.spawn(environment.runner.quit)  # every worker's last report came before this
 
 
 def _finisher(environment) -> None:
@@ -220,15 +222,38 @@ def _finisher(environment) -> None:
     S.writer.close()
     Path(S.out, f"pacing-{S.process}.json").write_text(json.dumps(info, indent=1))
     if isinstance(runner, WorkerRunner):
+        # The last stats report now, as Locust's own reporter sends it (the report_to_master
+        # hooks fill it and reset what they sent), then sb_done behind it.
+        data: dict = {}
+        environment.events.report_to_master.fire(client_id=runner.client_id, data=data)
+        runner.send_message("stats", data)
         runner.send_message("sb_done", {"process": S.process})
     else:
-        gevent.spawn_later(QUIT_DELAY_S, runner.quit)
+        gevent.spawn(runner.quit)
 
 
 @events.quitting.add_listener
 def _on_quit(environment, **_kw) -> None:
     if S.writer is not None:
         S.writer.close()
+    _write_locust_csv(environment)
+
+
+def _write_locust_csv(environment) -> None:
+    """Locust's own CSV files (--csv PREFIX) from the final stats, through its public
+    StatsCSV: its periodic writer may not have run since the last request. Locust's writer
+    rewrites the same rows if it runs again, and it flushes each file after every pass."""
+    prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    if not prefix or isinstance(environment.runner, WorkerRunner):
+        return
+    stats_csv = StatsCSV(environment, PERCENTILES_TO_REPORT)
+    for suffix, write in (
+        ("_stats.csv", stats_csv.requests_csv),
+        ("_failures.csv", stats_csv.failures_csv),
+        ("_exceptions.csv", stats_csv.exceptions_csv),
+    ):
+        with open(prefix + suffix, "w", newline="") as fh:
+            write(csv.writer(fh))
 
 
 class ApiUser(FastHttpUser):
