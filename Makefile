@@ -35,11 +35,12 @@ LOCK_PLATFORM := x86_64-unknown-linux-gnu
 # The fast tier (`make test-fast`, and the first phase of `make pytest`): every test but
 # those with a marker tests/conftest.py sets from the fixtures a test uses.
 FAST   := not testbed and not sweep and not locust and not slow and not hostile
-# The fast tier runs on pytest-xdist workers, more than the 2 cores as most of its tests wait
-# on sshd or gunicorn. --dist loadscope keeps a module's tests on one worker, so a
-# module-scoped fixture (an sshd, drawn figures) is made once, not once per worker. Its
-# tests take seconds: a hung one is stopped after FAST_TIMEOUT s, not pyproject's 900.
-TEST_WORKERS ?= 4
+# The fast tier runs on pytest-xdist workers, one more than the 2 cores as many of its tests
+# wait on sshd or gunicorn (measured on a busy machine, 2026-12-03: -n 2, 3, 4 within noise
+# of each other in wall time, -n 4 the most CPU). --dist loadscope keeps a module's tests
+# on one worker, so a module-scoped fixture (an sshd, drawn figures) is made once, not once
+# per worker. Its tests take seconds: a hung one is stopped after FAST_TIMEOUT s, not 900.
+TEST_WORKERS ?= 3
 FAST_TIMEOUT ?= 300
 PYTEST_FAST  := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --timeout $(FAST_TIMEOUT) -m "$(FAST)"
 # The tests' environment: the venv first, and Python's bytecode cache on even where the
