@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make reproduce   set up, then run the default sweep (experiments/quick.yaml) end to end
 #   make test        set up, then run linters and the whole test suite
-#   make test-fast   the tests that need no testbed, no sweep and no Locust run (< 2 min)
+#   make test-fast   the tests that need no testbed, no sweep, no Locust run, no benchmark
+#                    script and no hostile peer, on several pytest-xdist workers (< 2 min)
 #   make lock        refresh requirements.lock after a change to pyproject.toml
 # Everything else here is what those two need. Run as root on Debian (or Ubuntu).
 
@@ -33,9 +34,22 @@ LOCK   := requirements.lock
 UPGRADE ?=
 LOCK_PYTHON   := 3.11
 LOCK_PLATFORM := x86_64-unknown-linux-gnu
-# What `make test-fast` leaves out: the markers tests/conftest.py sets from the fixtures a
-# test uses.
-FAST   := not testbed and not sweep and not locust and not slow
+# The fast tier (`make test-fast`, and the first phase of `make pytest`): every test but
+# those with a marker tests/conftest.py sets from the fixtures a test uses.
+FAST   := not testbed and not sweep and not locust and not slow and not hostile
+# The fast tier runs on pytest-xdist workers, one more than the 2 cores as many of its tests
+# wait on sshd or gunicorn (measured on a busy machine, 2026-12-03: -n 2, 3, 4 within noise
+# of each other in wall time, -n 4 the most CPU). --dist loadscope keeps a module's tests
+# on one worker, so a module-scoped fixture (an sshd, drawn figures) is made once, not once
+# per worker. Its tests take seconds: a hung one is stopped after FAST_TIMEOUT s, not 900.
+TEST_WORKERS ?= 3
+FAST_TIMEOUT ?= 300
+PYTEST_FAST  := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --timeout $(FAST_TIMEOUT) -m "$(FAST)"
+# The tests' environment: the venv first, and Python's bytecode cache on even where the
+# environment turns it off (PYTHONDONTWRITEBYTECODE): without it every worker, and every
+# `sshapi serve` a test starts, compiles the sources again, and pytest rewrites every test
+# module again (~5 CPU-s per worker). The caches are __pycache__/ folders (.gitignore).
+TEST_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONDONTWRITEBYTECODE=
 
 .PHONY: setup setup-test reproduce test test-fast lint pytest lock teardown clean docs-figures
 
@@ -84,10 +98,10 @@ reproduce: setup
 
 test: setup-test lint pytest
 
-# No testbed, no sweep, no Locust run, no benchmark script, no hostile servers: the pure
+# No testbed, no sweep, no Locust run, no benchmark script, no hostile peer: the pure
 # parts, the SSH API against its loopback sshd, the lock. For the edit-test loop; `make test` (and CI) still run everything.
 test-fast: setup-test
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -m "$(FAST)"
+	$(TEST_ENV) $(PYTEST_FAST)
 
 # The README's figures (docs/fig1.png, docs/summary.png) from a finished sweep's results:
 # DOCS_SWEEP is a sweep name (results/<name>, the quick sweep by default) or a results dir.
@@ -101,8 +115,22 @@ lint: setup
 	@if [ -f workflow/Snakefile ]; then PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint --configfile experiments/ci.yaml; fi
 	@if [ -d ansible/roles ]; then cd ansible && PATH="$(CURDIR)/$(BIN):$$PATH" ../$(BIN)/ansible-lint --offline; fi
 
+# The whole suite in two phases that split it by one expression, FAST and not (FAST), so no
+# test runs twice and none is left out: the fast tier on workers, then the rest one test at
+# a time (the sweep, testbed and Locust tests measure CPU: nothing may run beside them).
+# A failing first phase still runs the second (every failure shows); an interrupted one
+# (Ctrl-C, a collection error: pytest's exit 2-4) stops. A phase that collects nothing
+# (exit 5) fails: each must have tests.
 pytest: setup-test
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+	@export $(TEST_ENV); rc=0; \
+	echo "pytest, phase 1 of 2: the fast tier ($(FAST)), $(TEST_WORKERS) workers"; \
+	$(PYTEST_FAST) || rc=$$?; \
+	case $$rc in 0|1|5) ;; *) echo "pytest: phase 1 stopped (exit $$rc)"; exit $$rc ;; esac; \
+	echo "pytest, phase 2 of 2: the rest (testbed, sweep, locust, slow, hostile), one at a time"; \
+	$(BIN)/pytest -m "not ($(FAST))" || rc2=$$?; \
+	[ $$rc -eq 0 ] || echo "pytest: phase 1 (the fast tier) failed (exit $$rc)"; \
+	[ $${rc2:-0} -eq 0 ] || echo "pytest: phase 2 (the rest) failed (exit $$rc2)"; \
+	[ $$rc -eq 0 ] && [ $${rc2:-0} -eq 0 ]
 
 # Needs the venv only for uv (locked in the dev extra); the lock is made for
 # $(LOCK_PYTHON) on $(LOCK_PLATFORM) whatever interpreter runs this.

@@ -8,6 +8,7 @@ benchmarks/bench_api_overhead.py.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import signal
@@ -140,16 +141,22 @@ def running_sshd(
     ssh_dir = home / ".ssh"
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
     auth = ssh_dir / "authorized_keys"
-    # added to, not replaced: other test sessions (other sshd instances, other clones on this
-    # machine) log in as the same user at the same time; the newest 40 keys are kept
+    # added to, not replaced: other test sessions (other sshd instances, pytest-xdist
+    # workers, other clones on this machine) log in as the same user at the same time, so
+    # the read-modify-write holds a lock and the new file replaces the old at once (an sshd
+    # never reads a half-written one); the newest 120 keys (40 sshds) are kept
     ours = [(workdir / f"client_{k}.pub").read_text().strip() for k in ("ed25519", "rsa", "ecdsa")]
-    old = auth.read_text().splitlines() if auth.exists() else []
-    keep = [ln for ln in old if ln.strip() and ln not in ours][-37:]
-    auth.write_text("\n".join([*keep, *ours]) + "\n")
-    for p in (ssh_dir, auth):
-        os.chown(p, pw.pw_uid, pw.pw_gid)
+    os.chown(ssh_dir, pw.pw_uid, pw.pw_gid)
     os.chmod(ssh_dir, 0o700)
-    os.chmod(auth, 0o600)
+    with open(ssh_dir / "authorized_keys.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = auth.read_text().splitlines() if auth.exists() else []
+        keep = [ln for ln in old if ln.strip() and ln not in ours][-117:]
+        new = ssh_dir / f"authorized_keys.{os.getpid()}"
+        new.write_text("\n".join([*keep, *ours]) + "\n")
+        os.chown(new, pw.pw_uid, pw.pw_gid)
+        os.chmod(new, 0o600)
+        os.replace(new, auth)
 
     port, slow_port = free_port(), free_port()
     while slow_port == port:

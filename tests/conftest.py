@@ -5,8 +5,9 @@ Also the suite's two rules:
 - A missing prerequisite (root, a JRE, systemd-analyze, ...) goes through `require`: a skip
   on a developer's machine, a failure with CI=true, where everything must be installed
   (`make setup-test`). Under CI any other skip fails too, so a new one cannot slip in.
-- Markers `testbed`, `sweep`, `locust` and `slow` are set from the fixtures a test uses
-  (FIXTURE_MARKERS); `make test-fast` deselects them.
+- Markers `testbed`, `sweep`, `locust`, `slow` and `hostile` are set from the fixtures a
+  test uses (FIXTURE_MARKERS); `make test-fast` deselects them (the Makefile's FAST), and
+  `make pytest` runs the rest, the tests that measure CPU, alone after the fast tier.
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ FIXTURE_MARKERS = {
     "bench_testbed": "testbed",  # tests/test_benchmarks_smoke.py: a benchmark's own testbed
     # No testbed, but minutes between them: out of `make test-fast` too.
     "benchmark": "slow",  # runs a script of benchmarks/ (tiny counts, still ~20-60 s each)
-    "hostile": "slow",  # tests/sshapi/test_sshapi_hostile.py: each waits out the deadlines
+    # A hostile or overloaded peer: each waits out deadlines (seconds each) with little
+    # slack, so these run after the fast tier, one at a time.
+    "hostile": "hostile",  # tests/sshapi/test_sshapi_hostile.py: hostile SSH servers
+    "memory_cap": "hostile",  # tests/sshapi/conftest.py: the API under a cgroup memory cap
+    "silent_dns": "hostile",  # tests/sshapi/test_sshapi_lookups.py: a silent DNS server
 }
 # Explicit markers that imply one of those.
 MARKER_IMPLIES = {"netns": "testbed"}

@@ -9,25 +9,17 @@ from pathlib import Path
 import pytest
 
 from analysis.claims import PARTIAL, VERDICT_RULES
-from analysis.collect import read_tidy, write_tidy
-from analysis.figures import draw
-from analysis.report import capacity_lines, latency_vs_service, render_report
-from analysis.tables import capacity_rows, write_tables
-from sshbench import paths
+from analysis.collect import read_tidy
+from analysis.report import capacity_lines, latency_vs_service
+from analysis.tables import capacity_rows
 from sshbench.paths import FIGURES, SweepLayout
-from tests.analysis.crafted import capacities_frame, v2_tidy
+from tests.analysis.crafted import capacities_frame
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> SweepLayout:
-    layout = SweepLayout(tmp_path_factory.mktemp("crafted") / "crafted")
-    write_tidy(v2_tidy(), layout.tidy)
-    tidy = read_tidy(layout.tidy)
-    for stem in FIGURES:
-        draw(stem, tidy, layout.figure(stem, "png"))
-    write_tables(tidy, paths.PAPER_DIR / "claims.yaml", layout)
-    render_report(layout)
-    return layout
+@pytest.fixture
+def built(crafted_report: SweepLayout) -> SweepLayout:
+    """The hand-built sweep's report (tests/analysis/conftest.py, built once per run)."""
+    return crafted_report
 
 
 def test_every_verdict_stands_beside_its_rule_and_levels(built: SweepLayout) -> None:

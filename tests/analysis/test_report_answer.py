@@ -8,27 +8,17 @@ import re
 import pytest
 
 from analysis.claims import load_claims
-from analysis.collect import read_tidy, write_tidy
-from analysis.figures import draw
 from analysis.figures_summary import SUMMARY_STEM
 from analysis.plotting import VERDICT_COLOURS
-from analysis.report import VERDICT_CLASSES, figure_label, render_report
-from analysis.tables import write_tables
+from analysis.report import VERDICT_CLASSES, figure_label
 from sshbench import paths
-from sshbench.paths import FIGURES, SweepLayout
-from tests.analysis.crafted import v2_tidy
+from sshbench.paths import SweepLayout
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> SweepLayout:
-    layout = SweepLayout(tmp_path_factory.mktemp("answer") / "crafted")
-    write_tidy(v2_tidy(), layout.tidy)
-    tidy = read_tidy(layout.tidy)
-    for stem in FIGURES:
-        draw(stem, tidy, layout.figure(stem, "png"))
-    write_tables(tidy, paths.PAPER_DIR / "claims.yaml", layout)
-    render_report(layout)
-    return layout
+@pytest.fixture
+def built(crafted_report: SweepLayout) -> SweepLayout:
+    """The hand-built sweep's report (tests/analysis/conftest.py, built once per run)."""
+    return crafted_report
 
 
 def test_the_answer_comes_first(built: SweepLayout) -> None:

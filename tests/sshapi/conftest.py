@@ -69,3 +69,22 @@ def make_client(tmp_path):
         pool = app.extensions["sshapi"]["pool"]
         if pool is not None:
             pool.close_all()
+
+
+@pytest.fixture
+def memory_cap():
+    """memory_cap(limit_bytes) -> a MemoryCap (memcap.py), a cgroup for a process the test
+    starts; stale groups of finished test processes are removed first, this test's after it
+    (its processes stopped by then). Marks the test `hostile` (tests/conftest.py)."""
+    from memcap import MemoryCap, remove_stale
+
+    remove_stale()
+    made: list[MemoryCap] = []
+
+    def make(limit_bytes: int) -> MemoryCap:
+        made.append(MemoryCap(limit_bytes))
+        return made[-1]
+
+    yield make
+    for cap in made:
+        cap.remove()

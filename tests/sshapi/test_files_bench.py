@@ -9,18 +9,18 @@ import json
 import math
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_libraries.py"
 
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_libraries", BENCH)
+def _bench(benchmarks: Path):
+    spec = importlib.util.spec_from_file_location(
+        "bench_libraries", benchmarks / "bench_libraries.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
-def test_sftp_bench_moves_checksummed_files_with_every_client(tmp_path, capsys):
-    bench = _bench()
+def test_sftp_bench_moves_checksummed_files_with_every_client(tmp_path, capsys, benchmark):
+    bench = _bench(benchmark)
     out = tmp_path / "sftp.json"
     rc = bench.main(["--sftp", "--sizes", "0.5", "--streams", "1", "2", "--json", str(out)])
     assert rc == 0
@@ -44,9 +44,9 @@ def test_sftp_bench_moves_checksummed_files_with_every_client(tmp_path, capsys):
     assert "ssh2-python / paramiko SFTP read MB/s" in text and "openssl speed" in text
 
 
-def test_a_transfer_that_fails_is_reported_not_counted(tmp_path):
+def test_a_transfer_that_fails_is_reported_not_counted(tmp_path, benchmark):
     """A client that cannot read the file gives an error and NaN, never a speed."""
-    bench = _bench()
+    bench = _bench(benchmark)
     from sshapi.testing import running_sshd
 
     with running_sshd(tmp_path / "sshd", extra_config=bench.SFTP_SUBSYSTEM) as sshd:

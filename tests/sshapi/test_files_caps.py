@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from hostile_server import SFTP_BEHAVIOURS, HostileServer
-from memcap import MemoryCap, remove_stale
+from memcap import MemoryCap
 from test_files import remote, sftpd  # noqa: F401 (fixtures)
 from test_sshapi_hostile import add_user
 from test_sshapi_hostile import start_capped as start_hostile_capped
@@ -67,15 +67,15 @@ def test_a_256_mib_file_streams_through_a_capped_api(
     sftpd,  # noqa: F811
     remote,  # noqa: F811
     big_file,
+    memory_cap,
     library,
     upload,
 ):
-    remove_stale()
     src, digest = big_file
     base, local = remote
     db = f"sqlite:///{tmp_path}/api.db"
     token = add_user(db, "alice")
-    cap = MemoryCap(MEMORY_CAP)
+    cap = memory_cap(MEMORY_CAP)
     proc, url, log = start_capped(tmp_path, db, library, "per-request", cap)
     report: dict = {"library": library}
     try:
@@ -169,12 +169,12 @@ def test_hostile_sftp_servers_stay_within_caps_and_deadlines(
     tmp_path,
     sftpd,  # noqa: F811
     hostile_sftp,
+    memory_cap,
     library,
 ):
-    remove_stale()
     db = f"sqlite:///{tmp_path}/api.db"
     mallory, alice = add_user(db, "mallory"), add_user(db, "alice")
-    cap = MemoryCap(MEMORY_CAP)
+    cap = memory_cap(MEMORY_CAP)
     proc, url, log = start_capped(tmp_path, db, library, "per-request", cap)
     flood_bytes = hostile_sftp["sftp_flood"].bytes_sent
     try:

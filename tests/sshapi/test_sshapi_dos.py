@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from memcap import MemoryCap, remove_stale
 
 from sshapi import keys
 from sshapi.errors import BadRequest
@@ -34,10 +33,9 @@ def add_user(db: str, name: str) -> str:
 
 
 @pytest.fixture
-def api(tmp_path):
+def api(tmp_path, memory_cap):
     """A real server (1 worker, 8 threads) in a memory cage; yields (url, alice, bob)."""
-    remove_stale()
-    cap = MemoryCap(MEMORY_CAP)
+    cap = memory_cap(MEMORY_CAP)
     db = f"sqlite:///{tmp_path}/api.db"
     alice, bob = add_user(db, "alice"), add_user(db, "bob")
     port = free_port()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 from hostile_server import BEHAVIOURS, HostileServer
-from memcap import MemoryCap, remove_stale
+from memcap import MemoryCap
 from waiting import wait_for
 
 from sshapi.settings import CONNECTION_MODES, LIBRARIES
@@ -101,12 +101,11 @@ def timed_get(url: str, token: str, path: str) -> tuple[int, str, float]:
 
 @pytest.mark.parametrize("library, connections", ALL)
 def test_hostile_servers_cannot_stall_or_exhaust_the_api(
-    tmp_path, sshd, hostile, library, connections
+    tmp_path, sshd, hostile, memory_cap, library, connections
 ):
-    remove_stale()
     db = f"sqlite:///{tmp_path}/api.db"
     mallory, alice = add_user(db, "mallory"), add_user(db, "alice")
-    cap = MemoryCap(MEMORY_CAP)
+    cap = memory_cap(MEMORY_CAP)
     proc, url, log = start_capped(tmp_path, db, library, connections, cap)
     try:
         for b, server in hostile.items():
@@ -163,16 +162,15 @@ def test_hostile_servers_cannot_stall_or_exhaust_the_api(
     assert "Traceback" not in log.read_text()
 
 
-def test_clients_that_hold_refused_connections_open_stall_no_one(tmp_path):
+def test_clients_that_hold_refused_connections_open_stall_no_one(tmp_path, memory_cap):
     """A client that sends an oversized body (413) and then keeps its socket open makes
     gunicorn linger on the close for up to 2 s; that must not stop the worker from serving
     others (sshapi.worker). Five such clients in a row used to stall it for ~10 s."""
     import socket
 
-    remove_stale()
     db = f"sqlite:///{tmp_path}/api.db"
     token = add_user(db, "mallory")
-    cap = MemoryCap(MEMORY_CAP)
+    cap = memory_cap(MEMORY_CAP)
     proc, url, _ = start_capped(tmp_path, db, "ssh2", "per-request", cap)
     port = int(url.rsplit(":", 1)[1])
     held = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import threading
@@ -147,10 +148,15 @@ def test_rsa_host_keys_need_sha2_signatures(make_client, sshd, sha1_rsa_sshd, li
 def test_502_output_too_large_from_a_real_sshd(make_client, sshd, library, connections):
     """A big directory on a real host: the answer is output_too_large, not a huge body."""
     d = sshd.home / "bigdir"
-    if not d.exists():
-        d.mkdir()
+    if not d.exists():  # made aside, then renamed: another pytest-xdist worker never sees half
+        made = sshd.home / f"bigdir.{os.getpid()}"
+        made.mkdir()
         for i in range(400):
-            (d / f"file-with-a-rather-long-name-{i:04d}").write_text("")
+            (made / f"file-with-a-rather-long-name-{i:04d}").write_text("")
+        try:
+            made.rename(d)
+        except OSError:  # another worker's is there already
+            shutil.rmtree(made)
     api = make_client(library, connections, max_output_bytes=4096)
     api.post("/credentials", sshd.credential())
     r = api.get("/credentials/h1/ls", query_string={"path": "bigdir"})

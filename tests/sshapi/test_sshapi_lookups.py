@@ -42,25 +42,32 @@ CHILD = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1)")
-def test_silent_dns_fills_a_bounded_queue_then_fails_fast(tmp_path):
+@pytest.fixture
+def silent_dns():
+    """A UDP socket on 127.0.0.77:53 that receives every query and answers none; yields its
+    address. Marks the test `hostile` (tests/conftest.py)."""
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    silent.bind(("127.0.0.77", 53))  # receives every query, answers none
+    silent.bind(("127.0.0.77", 53))
     try:
-        conf = tmp_path / "resolv.conf"
-        conf.write_text("nameserver 127.0.0.77\noptions timeout:2 attempts:1\n")
-        script = tmp_path / "child.py"
-        script.write_text(CHILD)
-        out = subprocess.run(
-            ["unshare", "-m", "sh", "-c",
-             'mount --bind "$0" /etc/resolv.conf && exec "$1" "$2"',
-             str(conf), sys.executable, str(script)],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert out.returncode == 0, out.stderr[-2000:]
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        yield "127.0.0.77"
     finally:
         silent.close()
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1)")
+def test_silent_dns_fills_a_bounded_queue_then_fails_fast(tmp_path, silent_dns):
+    conf = tmp_path / "resolv.conf"
+    conf.write_text(f"nameserver {silent_dns}\noptions timeout:2 attempts:1\n")
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    out = subprocess.run(
+        ["unshare", "-m", "sh", "-c",
+         'mount --bind "$0" /etc/resolv.conf && exec "$1" "$2"',
+         str(conf), sys.executable, str(script)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout.strip().splitlines()[-1])
     kinds = [k for k, _ in r["first"]]
     # the first MAX_LOOKUPS wait for their deadline; every one after fails at once
     assert kinds.count("timeout") == r["max"], kinds

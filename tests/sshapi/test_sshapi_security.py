@@ -4,12 +4,15 @@ nothing else ever runs on the host, under bash and under a fish login shell."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import pwd
 import re
 import shutil
 import stat
+import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -123,8 +126,9 @@ HOSTILE = [
 
 @pytest.fixture
 def hostile_home(sshd):
-    """A clean home for the test user, removed after."""
-    home = sshd.home / "hostile"
+    """A clean folder in the test user's home, one per test process (pytest-xdist workers
+    share the home), removed after."""
+    home = sshd.home / f"hostile-{os.getpid()}"
     shutil.rmtree(home, ignore_errors=True)
     (sshd.home / "canary").unlink(missing_ok=True)  # a stale one from a failed run
     home.mkdir()
@@ -136,14 +140,15 @@ def _check_one(api, home, name: str) -> bool:
     """A name outside the path alphabet is refused before anything runs; one inside it
     reaches ls verbatim. Returns whether it was accepted."""
     (home / name).write_text("")
-    r = api.get("/credentials/h1/ls", query_string={"path": f"hostile/{name}"})
+    path = f"{home.name}/{name}"
+    r = api.get("/credentials/h1/ls", query_string={"path": path})
     (home / name).unlink()
-    if not _PATH_RE.fullmatch(f"hostile/{name}"):
+    if not _PATH_RE.fullmatch(path):
         assert r.status_code == 400 and r.json["error"] == "bad_path", (name, r.json)
         return False
     assert r.status_code == 200, r.json
     assert (r.json["exit_status"], r.json["stderr"]) == (0, ""), (name, r.json)
-    assert r.json["stdout"] == f"hostile/{name}\n", name
+    assert r.json["stdout"] == f"{path}\n", name
     return True
 
 
@@ -157,14 +162,17 @@ def test_hostile_paths_are_refused_or_reach_ls_as_one_argument(
     accepted = [name for name in HOSTILE if _check_one(api, hostile_home, name)]
     # both sides are exercised: the alphabet is not "refuse everything"
     assert 5 <= len(accepted) < len(HOSTILE) - 40, accepted
-    # top level too, where a leading "-" would be an option without "--"
-    for name in ("-la", "--version", "-R"):
-        (sshd.home / name).write_text("")
-        try:
-            r = api.get("/credentials/h1/ls", query_string={"path": name})
-            assert (r.json["exit_status"], r.json["stdout"]) == (0, f"{name}\n")
-        finally:
-            (sshd.home / name).unlink()
+    # top level too, where a leading "-" would be an option without "--"; fixed names in a
+    # home every pytest-xdist worker shares, so one test process at a time
+    with open(Path(tempfile.gettempdir()) / f"sshapi-{sshd.user}-top-level.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for name in ("-la", "--version", "-R"):
+            (sshd.home / name).write_text("")
+            try:
+                r = api.get("/credentials/h1/ls", query_string={"path": name})
+                assert (r.json["exit_status"], r.json["stdout"]) == (0, f"{name}\n")
+            finally:
+                (sshd.home / name).unlink()
     for path in ("a\nb", "a\x00b", "x'y", "~", "$HOME", "a\\b", "\u00e9"):
         r = api.get("/credentials/h1/ls", query_string={"path": path})
         assert (r.status_code, r.json["error"]) == (400, "bad_path"), path
@@ -222,16 +230,17 @@ def test_ls_under_a_fish_login_shell(make_client, fish_sshd, library):
     assert api.post("/credentials", fish_sshd.credential()).status_code == 201
     r = api.get("/credentials/h1/uptime")
     assert r.status_code == 200 and "load average" in r.json["stdout"], r.json
-    d = fish_sshd.home / "fishdir"
+    d = fish_sshd.home / f"fishdir-{os.getpid()}"  # the home is shared by xdist workers
     shutil.rmtree(d, ignore_errors=True)
     (d / "sub dir").mkdir(parents=True)
     try:
         for name in FISH_NAMES:
             (d / "sub dir" / name).write_text("")
-            r = api.get("/credentials/h1/ls", query_string={"path": f"fishdir/sub dir/{name}"})
+            path = f"{d.name}/sub dir/{name}"
+            r = api.get("/credentials/h1/ls", query_string={"path": path})
             assert r.status_code == 200, r.json
             assert (r.json["exit_status"], r.json["stderr"]) == (0, ""), (name, r.json)
-            assert r.json["stdout"] == f"fishdir/sub dir/{name}\n"
+            assert r.json["stdout"] == f"{path}\n"
         r = api.get("/credentials/h1/ls", query_string={"path": "/"})  # the runner's default
         assert r.status_code == 200 and "etc" in r.json["stdout"].split(), r.json
         # fish's quoting differs from sh's: such paths never reach it

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from hostile_server import HostileServer
-from memcap import MemoryCap, remove_stale
 
 from sshapi.testing import free_port, stop_process
 
@@ -25,12 +24,11 @@ def add_user(db: str, name: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def test_user_cap_holds_across_workers(tmp_path, sshd):
+def test_user_cap_holds_across_workers(tmp_path, sshd, memory_cap):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "hk")],
                    check=True)  # fmt: skip
     noexec = HostileServer("noexec", tmp_path / "hk")
-    remove_stale()
-    cap = MemoryCap(384 * 1024 * 1024)
+    cap = memory_cap(384 * 1024 * 1024)
     db = f"sqlite:///{tmp_path}/api.db"
     alice, bob = add_user(db, "alice"), add_user(db, "bob")
     port = free_port()
