@@ -42,20 +42,21 @@ _TCP_SHORT = {"default": "tcpd", "quickack": "tcpq"}
 # Seconds a point costs besides its load (Snakemake job, API check, Locust start and drain,
 # point.json and its console line), and what a redeployment of the API or an sshd profile
 # switch adds. Measured on the 2-core development machine, nothing else running (the quick
-# sweep of 2026-12-03, results/quick/logs: Snakemake's job times less the planned load):
-# 4-5 s a point, 9-16 s a deployment, 12-13 s a switch, 7 s a capacity step (its drain
+# sweep of a clean clone, 2026-12-03 17:16, results/quick: point.json started/ended less
+# Locust's wall, and the gaps between points): ~1 s between points plus ~1.3 s of Locust
+# start and end, 6.8-8.9 s a deployment, 8-9 s a switch, a capacity step ~3.5 s (its drain
 # past saturation included), an auth point's 30 logins ~2 s in all. Used only for planning
 # (plan.json, progress, `sweep check`); a busy machine takes longer.
-POINT_OVERHEAD_S = 5.0
+POINT_OVERHEAD_S = 2.5
 AUTH_OVERHEAD_S = 0.0  # no API, no Locust: its planned load (AUTH_LOGIN_S each) covers it
-TRANSFER_OVERHEAD_S = 8.0  # files made and checked before, the last transfers drained after
-REDEPLOY_S = 14.0
-SWITCH_S = 12.0
-# What a sweep costs besides its points: the testbed brought up (~20 s), the analysis and
-# report (~40 s), the teardown (~5 s).
-SWEEP_FIXED_S = 65.0
+TRANSFER_OVERHEAD_S = 3.0  # files made and checked before, the last transfers drained after
+REDEPLOY_S = 8.0
+SWITCH_S = 7.0
+# What a sweep costs besides its points: the testbed brought up (~14 s), the analysis and
+# report (~45 s), the teardown (~9 s).
+SWEEP_FIXED_S = 70.0
 # A capacity search's step: a point's overhead, and a saturated step's drain.
-SEARCH_STEP_OVERHEAD_S = 7.0
+SEARCH_STEP_OVERHEAD_S = 3.5
 
 
 class ConfigError(ValueError):
