@@ -27,6 +27,8 @@ RERUN  := make reproduce$(if $(filter command line environment,$(origin SWEEP)),
 # --compile-bytecode` installs exactly the lock (14 s here, plus 17 s to compile, against
 # pip's 140 s for the same lock, measured in one run; without the compiled bytecode every
 # process of a sweep compiled pandas again: 1.9 s against 0.6 s for a point's summary),
+# uv reads the machine's certificate store (--system-certs, as pip reads PIP_CERT): behind a
+# TLS-inspecting proxy its bundled roots fail ("invalid peer certificate: UnknownIssuer");
 # then pip installs the project itself with --no-deps, built by the locked setuptools
 # (--no-build-isolation). The one sdist in the lock (connection-pool, hash-checked like the
 # rest) is built in an isolated environment.
@@ -78,7 +80,7 @@ $(STAMPS)/venv: $(LOCK) pyproject.toml $(STAMPS)/system
 	  $(PYTHON) -m venv $(VENV); }
 	@{ awk '/^uv==/ {f = 1} f {print} f && !/\\$$/ {exit}' $(LOCK) >$(STAMPS)/uv.req \
 	   && $(BIN)/python -m pip install -q --require-hashes --no-deps -r $(STAMPS)/uv.req \
-	   && $(BIN)/uv pip sync -q --require-hashes --compile-bytecode --python $(BIN)/python $(LOCK) \
+	   && $(BIN)/uv pip sync -q --system-certs --require-hashes --compile-bytecode --python $(BIN)/python $(LOCK) \
 	   && $(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .; } >$(STAMPS)/pip.log 2>&1 \
 	  || { tail -n 30 $(STAMPS)/pip.log; echo "setup: pip failed, log: $(STAMPS)/pip.log"; exit 1; }
 	@touch $@
@@ -137,7 +139,7 @@ pytest: setup-test
 # Needs the venv only for uv (locked in the dev extra); the lock is made for
 # $(LOCK_PYTHON) on $(LOCK_PLATFORM) whatever interpreter runs this.
 lock: $(STAMPS)/venv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --quiet \
+	$(BIN)/uv pip compile --system-certs pyproject.toml --extra dev --generate-hashes --quiet \
 	  --python-version $(LOCK_PYTHON) --python-platform $(LOCK_PLATFORM) \
 	  --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
