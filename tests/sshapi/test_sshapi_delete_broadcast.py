@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 import requests
+from waiting import wait_healthz
 
 from sshapi.testing import free_port, stop_process
 
@@ -38,15 +39,7 @@ def test_delete_closes_pooled_connections_in_every_worker(tmp_path, sshd):
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 40
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_healthz(url, proc, timeout_s=40)
         time.sleep(2.0)  # every worker up
         base = _sessions(sshd.pid)
         assert requests.post(f"{url}/credentials", json=sshd.credential("gone"), headers=h,

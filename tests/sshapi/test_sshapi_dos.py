@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from waiting import wait_healthz
 
 from sshapi import keys
 from sshapi.errors import BadRequest
@@ -47,15 +48,7 @@ def api(tmp_path, memory_cap):
     proc = subprocess.Popen(cap.wrap(argv), start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
+        wait_healthz(url, proc, timeout_s=30, get_timeout_s=1)
         yield url, alice, bob
     finally:
         stop_process(proc, timeout=15)

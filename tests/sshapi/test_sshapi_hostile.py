@@ -17,7 +17,7 @@ import pytest
 import requests
 from hostile_server import BEHAVIOURS, HostileServer
 from memcap import MemoryCap
-from waiting import wait_for
+from waiting import wait_for, wait_healthz
 
 from sshapi.settings import CONNECTION_MODES, LIBRARIES
 from sshapi.testing import free_port, stop_process
@@ -77,17 +77,12 @@ def start_capped(
     ]  # fmt: skip
     proc = subprocess.Popen(cap.wrap(argv), start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=5).ok:
-                return proc, url, log
-        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to boot
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_process(proc, timeout=15)
-            raise RuntimeError(f"sshapi serve did not come up: {log.read_text()[-2000:]}")
-        time.sleep(0.1)
+    try:
+        wait_healthz(url, proc, timeout_s=60, get_timeout_s=5)
+    except AssertionError:
+        stop_process(proc, timeout=15)
+        raise RuntimeError(f"sshapi serve did not come up: {log.read_text()[-2000:]}") from None
+    return proc, url, log
 
 
 def timed_get(url: str, token: str, path: str) -> tuple[int, str, float]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
+from waiting import wait_healthz
 
 from sshapi.settings import CONNECTION_MODES, LIBRARIES
 from sshapi.testing import free_port, stop_process
@@ -37,17 +37,12 @@ def start_server(tmp: Path, db: str, library: str, connections: str, *extra: str
         start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                return proc, url, log
-        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to boot
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_server(proc)
-            raise RuntimeError(f"sshapi serve did not come up: {log.read_text()[-2000:]}")
-        time.sleep(0.1)
+    try:
+        wait_healthz(url, proc, timeout_s=20, get_timeout_s=1)
+    except AssertionError:
+        stop_server(proc)
+        raise RuntimeError(f"sshapi serve did not come up: {log.read_text()[-2000:]}") from None
+    return proc, url, log
 
 
 def stop_server(proc: subprocess.Popen) -> None:

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from hostile_server import HostileServer
+from waiting import wait_healthz
 
 from sshapi.testing import free_port, stop_process
 
@@ -38,15 +39,7 @@ def test_user_cap_holds_across_workers(tmp_path, sshd, memory_cap):
     proc = subprocess.Popen(cap.wrap(argv), start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_healthz(url, proc, timeout_s=30)
         time.sleep(1.0)  # both workers up
         h = {"Authorization": f"Bearer {alice}"}
         body = sshd.credential("slow", port=noexec.port, host_key=noexec.known_hosts_line())
