@@ -4,13 +4,8 @@ by PID after. The app is reached through a pymysql SQLAlchemy URL over TCP."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import time
-
-import pymysql
 import pytest
+from mariadb import mariadb
 from sqlalchemy import text
 
 from sshapi import store
@@ -18,49 +13,14 @@ from sshapi.app import create_app
 from sshapi.crypto import Box, load_or_create_key
 from sshapi.errors import Conflict, NotFound
 from sshapi.settings import Settings
-from sshapi.testing import free_port, stop_process
 
 pytestmark = pytest.mark.mariadb
-
-MARIADBD = "/usr/sbin/mariadbd"
 
 
 @pytest.fixture(scope="module")
 def mariadb_url(tmp_path_factory):
-    if not shutil.which("mariadb-install-db") or not os.path.exists(MARIADBD):
-        pytest.fail("mariadb-server is not installed: run scripts/setup-system.sh")
-    base = tmp_path_factory.mktemp("mdb")
-    datadir, sock, pidfile, log = base / "data", base / "m.sock", base / "m.pid", base / "err.log"
-    subprocess.run(
-        ["mariadb-install-db", "--no-defaults", "--user=root", f"--datadir={datadir}",
-         "--auth-root-authentication-method=socket", "--skip-test-db"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    port = free_port()
-    proc = subprocess.Popen(
-        [MARIADBD, "--no-defaults", "--user=root", f"--datadir={datadir}", f"--socket={sock}",
-         f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={pidfile}",
-         f"--log-error={log}", "--skip-name-resolve", "--innodb-buffer-pool-size=16M"],
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                admin = pymysql.connect(unix_socket=str(sock), user="root")
-                break
-            except pymysql.err.OperationalError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    msg = f"mariadbd did not start: {log.read_text()[-2000:]}"
-                    raise RuntimeError(msg) from None
-                time.sleep(0.2)
-        with admin.cursor() as c:
-            c.execute("CREATE DATABASE sshapi")
-            c.execute("CREATE USER 'sshapi'@'127.0.0.1' IDENTIFIED BY 'sshapi-test-pw'")
-            c.execute("GRANT ALL ON sshapi.* TO 'sshapi'@'127.0.0.1'")
-        admin.close()
-        yield f"mysql+pymysql://sshapi:sshapi-test-pw@127.0.0.1:{port}/sshapi"
-    finally:
-        stop_process(proc, timeout=30)
+    with mariadb(tmp_path_factory.mktemp("mdb"), "sshapi-test-pw") as url:
+        yield url
 
 
 def _body(sshd, name: str = "h1") -> dict:

@@ -5,20 +5,14 @@ token. Only the token's own file (0600) may hold the token."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import stat
-import subprocess
-import time
 from pathlib import Path
 
-import pymysql
 import pytest
+from mariadb import mariadb
 
-from sshapi.testing import free_port, stop_process
 from sweep.helpers import run_snakemake, teardown_in
 
-MARIADBD = "/usr/sbin/mariadbd"
 PASSWORD = "Pw-q7XkZ3-never-in-results"
 
 CONFIG = """\
@@ -41,38 +35,8 @@ points:
 
 @pytest.fixture
 def mariadb_url(tmp_path):
-    if not shutil.which("mariadb-install-db") or not os.path.exists(MARIADBD):
-        pytest.fail("mariadb-server is not installed: run scripts/setup-system.sh")
-    datadir, sock = tmp_path / "mdb", tmp_path / "m.sock"
-    subprocess.run(
-        ["mariadb-install-db", "--no-defaults", "--user=root", f"--datadir={datadir}",
-         "--auth-root-authentication-method=socket", "--skip-test-db"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    port = free_port()
-    proc = subprocess.Popen(
-        [MARIADBD, "--no-defaults", "--user=root", f"--datadir={datadir}", f"--socket={sock}",
-         f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={tmp_path / 'm.pid'}",
-         f"--log-error={tmp_path / 'm.err'}", "--skip-name-resolve",
-         "--innodb-buffer-pool-size=16M"],
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                admin = pymysql.connect(unix_socket=str(sock), user="root")
-                break
-            except pymysql.err.OperationalError:
-                assert proc.poll() is None and time.monotonic() < deadline, "no mariadbd"
-                time.sleep(0.2)
-        with admin.cursor() as c:
-            c.execute("CREATE DATABASE sshapi")
-            c.execute(f"CREATE USER 'sshapi'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'")
-            c.execute("GRANT ALL ON sshapi.* TO 'sshapi'@'127.0.0.1'")
-        admin.close()
-        yield f"mysql+pymysql://sshapi:{PASSWORD}@127.0.0.1:{port}/sshapi"
-    finally:
-        stop_process(proc, timeout=30)
+    with mariadb(tmp_path, PASSWORD) as url:
+        yield url
 
 
 @pytest.mark.timeout(900)
