@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import testbed_names
+from sweep.helpers import sweep_test_env
 
 from sshbench import paths
 
@@ -41,15 +42,9 @@ def bench_testbed(require, tmp_path) -> Iterator[Callable[[str], dict[str, str]]
     made: list[str] = []
 
     def env(letter: str) -> dict[str, str]:
-        name = testbed_names.testbed_name_for(letter)
-        made.append(name)
-        return {
-            **os.environ,
-            "PATH": f"{paths.ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "SSHBENCH_TESTBED": name,
-            "SSHBENCH_STATE": str(tmp_path / "state"),
-            "SSHBENCH_RESULTS": str(tmp_path / "results"),
-        }
+        e = sweep_test_env(tmp_path, letter)
+        made.append(e["SSHBENCH_TESTBED"])
+        return e
 
     try:
         yield env
