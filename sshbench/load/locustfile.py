@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -327,25 +328,10 @@ class ApiUser(FastHttpUser):
     def _transfer(self, slot: int, intended: float) -> None:
         """One download or upload and its row, whatever happens."""
         o = self.environment.parsed_options
-        S.in_flight += 1
-        S.max_in_flight = max(S.max_in_flight, S.in_flight)
-        S.sent += 1
-        sent = time.time()
-        outcome, cls, err, moved = records.FAILED, "api_connection", "no answer", 0
-        try:
-            if o.sb_direction == "download":
-                outcome, cls, err, moved = self._download(o.sb_size)
-            else:
-                outcome, cls, err, moved = self._upload()
-        except Exception as e:  # a row for anything that escapes
-            outcome, cls, err = records.FAILED, records.connection_class(e), repr(e)
-        finally:
-            answered = time.time()
-            S.in_flight -= 1
-            if outcome == records.OK:
-                cls = err = ""
-            row = [slot, S.process, intended, sent, answered, self.req_name, outcome, cls, err]
-            S.writer.write(records.row(*row, response_length=moved))
+        if o.sb_direction == "download":
+            self._record(slot, intended, lambda: self._download(o.sb_size))
+        else:
+            self._record(slot, intended, self._upload)
 
     def _download(self, size: int) -> tuple[str, str, str, int]:
         with self.client.get(
@@ -386,21 +372,32 @@ class ApiUser(FastHttpUser):
 
     def _call(self, slot: int, intended: float) -> None:
         """Send one request and write its row, whatever happens."""
+        self._record(slot, intended, self._get)
+
+    def _get(self) -> tuple[str, str, str, int]:
+        with self.client.get(
+            self.path, headers=self.headers, name=self.req_name, catch_response=True
+        ) as resp:
+            outcome, cls, err = _judge(resp)
+            length = len(resp.content or b"") if resp.status_code else 0
+            if outcome == records.OK:
+                resp.success()
+            else:
+                resp.failure(f"{cls}: {err}")
+            return outcome, cls, err, length
+
+    def _record(
+        self, slot: int, intended: float, send: Callable[[], tuple[str, str, str, int]]
+    ) -> None:
+        """Send through `send` (outcome, error class, error, bytes of the answer) and write
+        the slot's row, whatever happens: an exception that escapes is a failed row."""
         S.in_flight += 1
         S.max_in_flight = max(S.max_in_flight, S.in_flight)
         S.sent += 1
         sent = time.time()
         outcome, cls, err, length = records.FAILED, "api_connection", "no answer", 0
         try:
-            with self.client.get(
-                self.path, headers=self.headers, name=self.req_name, catch_response=True
-            ) as resp:
-                outcome, cls, err = _judge(resp)
-                length = len(resp.content or b"") if resp.status_code else 0
-                if outcome == records.OK:
-                    resp.success()
-                else:
-                    resp.failure(f"{cls}: {err}")
+            outcome, cls, err, length = send()
         except Exception as e:  # a row for anything that escapes
             outcome, cls, err = records.FAILED, records.connection_class(e), repr(e)
         finally:
