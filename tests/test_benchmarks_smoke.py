@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import testbed_names
-from sweep.helpers import sweep_test_env
+from sweep.helpers import sweep_test_env, take_testbed_down
 
 from sshbench import paths
 
@@ -22,23 +22,13 @@ LETTERS = "gh"
 NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 
 
-def _down(name: str) -> None:
-    subprocess.run(
-        [sys.executable, "-c", "from sshbench.testbed import testbed; testbed.down()"],
-        env={**os.environ, "SSHBENCH_TESTBED": name},
-        cwd=paths.ROOT,
-        capture_output=True,
-        timeout=180,
-    )
-
-
 @pytest.fixture
 def bench_testbed(require, tmp_path) -> Iterator[Callable[[str], dict[str, str]]]:
     """The environment of a benchmark with a testbed of its own (a test-only name); that
     testbed is taken down after, whatever happened."""
     require(os.geteuid() == 0, "the benchmark's testbed needs root (namespaces, cgroups)")
     for stale in testbed_names.stale_test_testbeds(LETTERS):  # a crashed earlier run of this module
-        _down(stale)
+        take_testbed_down(stale)
     made: list[str] = []
 
     def env(letter: str) -> dict[str, str]:
@@ -50,7 +40,7 @@ def bench_testbed(require, tmp_path) -> Iterator[Callable[[str], dict[str, str]]
         yield env
     finally:
         for name in made:
-            _down(name)
+            take_testbed_down(name)
 
 
 def _run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> str:

@@ -65,16 +65,21 @@ def teardown_in(env: dict[str, str]) -> None:
     )
 
 
+def take_testbed_down(name: str) -> None:
+    """Take testbed `name` down (safe when it is not up)."""
+    subprocess.run(
+        [sys.executable, "-c", "from sshbench.testbed import testbed; testbed.down()"],
+        env={**os.environ, "SSHBENCH_TESTBED": name},
+        cwd=paths.ROOT,
+        capture_output=True,
+        timeout=180,
+    )
+
+
 def remove_stale_sweep_testbeds() -> None:
     """Testbeds of earlier sweep test runs whose pytest process is gone (a crash)."""
     for name in stale_test_testbeds(SWEEP_TEST_LETTERS):
-        subprocess.run(
-            [sys.executable, "-c", "from sshbench.testbed import testbed; testbed.down()"],
-            env={**os.environ, "SSHBENCH_TESTBED": name},
-            cwd=paths.ROOT,
-            capture_output=True,
-            timeout=180,
-        )
+        take_testbed_down(name)
 
 
 def run_snakemake(
