@@ -75,9 +75,12 @@ def search(
         pid = step_id(search, n, rate)
         pdir = paths.SweepLayout.of(sweep_name).point(pid)
         rec = _reuse(pdir, sp)
-        if rec is None:
+        fresh = rec is None
+        if fresh:
             rec = run_step(sweep_name, pid, sp, settings, log_path)
-            verdict = step_passes(_summary(pdir), bound)
+        summary = _summary(pdir)  # once per step: the verdict and what ran out
+        if fresh:
+            verdict = step_passes(summary, bound)
             if rec["status"] != "ok":
                 verdict = {"passes": False, "why": f"point failed: {rec['error_class']}"}
             rec["capacity_step"] = verdict
@@ -85,7 +88,7 @@ def search(
             if point.interrupted():  # Ctrl-C: this step is kept; the search stops here
                 raise KeyboardInterrupt
             PointFiles(pdir).kept.unlink(missing_ok=True)
-        limited = _summary(pdir).get("limited_by")
+        limited = summary.get("limited_by")
         steps.append(
             {
                 "step": n,
