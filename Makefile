@@ -119,22 +119,42 @@ lint: setup
 	@if [ -f workflow/Snakefile ]; then PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint --configfile experiments/ci.yaml; fi
 	@if [ -d ansible/roles ]; then cd ansible && PATH="$(CURDIR)/$(BIN):$$PATH" ../$(BIN)/ansible-lint --offline; fi
 
-# The whole suite in two phases that split it by one expression, FAST and not (FAST), so no
-# test runs twice and none is left out: the fast tier on workers, then the rest one test at
-# a time (the sweep, testbed and Locust tests measure CPU: nothing may run beside them).
-# A failing first phase still runs the second (every failure shows); an interrupted one
-# (Ctrl-C, a collection error: pytest's exit 2-4) stops. A phase that collects nothing
-# (exit 5) fails: each must have tests.
+# The whole suite in three phases that split it by marker expressions, so no test runs
+# twice and none is left out (tests/conftest.py sets the markers from the fixtures a test
+# uses):
+#   1. the fast tier (FAST) on TEST_WORKERS pytest-xdist workers;
+#   2. ALONE, one test at a time with nothing beside it: the capacity searches, the model's
+#      demands and Locust's own timing measure CPU and time;
+#   3. the rest (sweeps, testbed, emulated VMs, hostile peers, benchmark scripts) in two
+#      pytest processes side by side, LANE_A and LANE_B. Most of their time is waiting (a
+#      point at 5 RPS, Ansible, deadlines), not CPU: ~13 min one after the other, ~8 side by
+#      side. Each lane has its own session fixtures and temporary folder; its output goes to
+#      $(LANE_LOGS)/lane-a.log and lane-b.log, printed whole when both have ended.
+# A failing phase still runs the next (every failure shows); an interrupted one (Ctrl-C, a
+# collection error: pytest's exit 2-4) stops. A phase or lane that collects nothing (exit 5)
+# fails: each must have tests.
+SLOW   := not ($(FAST))
+ALONE  := $(SLOW) and alone
+LANE_A := $(SLOW) and not alone and not lane_b
+LANE_B := $(SLOW) and not alone and lane_b
+LANE_LOGS := .test-logs
 pytest: setup-test
-	@export $(TEST_ENV); rc=0; \
-	echo "pytest, phase 1 of 2: the fast tier ($(FAST)), $(TEST_WORKERS) workers"; \
-	$(PYTEST_FAST) || rc=$$?; \
-	case $$rc in 0|1|5) ;; *) echo "pytest: phase 1 stopped (exit $$rc)"; exit $$rc ;; esac; \
-	echo "pytest, phase 2 of 2: the rest (testbed, sweep, locust, slow, hostile), one at a time"; \
-	$(BIN)/pytest -m "not ($(FAST))" || rc2=$$?; \
-	[ $$rc -eq 0 ] || echo "pytest: phase 1 (the fast tier) failed (exit $$rc)"; \
-	[ $${rc2:-0} -eq 0 ] || echo "pytest: phase 2 (the rest) failed (exit $$rc2)"; \
-	[ $$rc -eq 0 ] && [ $${rc2:-0} -eq 0 ]
+	@export $(TEST_ENV); fail=""; \
+	stopped() { case $$1 in 0|1|5) return 1 ;; *) echo "pytest: $$2 stopped (exit $$1)"; return 0 ;; esac; }; \
+	echo "pytest, phase 1 of 3: the fast tier ($(FAST)), $(TEST_WORKERS) workers"; \
+	rc=0; $(PYTEST_FAST) || rc=$$?; [ $$rc -eq 0 ] || fail="$$fail phase-1:$$rc"; \
+	! stopped $$rc "phase 1" || exit $$rc; \
+	echo "pytest, phase 2 of 3: the tests that measure ($(ALONE)), one at a time"; \
+	rc=0; $(BIN)/pytest -m "$(ALONE)" || rc=$$?; [ $$rc -eq 0 ] || fail="$$fail phase-2:$$rc"; \
+	! stopped $$rc "phase 2" || exit $$rc; \
+	mkdir -p $(LANE_LOGS); \
+	echo "pytest, phase 3 of 3: the rest in two lanes side by side (logs: $(LANE_LOGS)/lane-a.log, lane-b.log)"; \
+	$(BIN)/pytest -p no:cacheprovider -m "$(LANE_A)" >$(LANE_LOGS)/lane-a.log 2>&1 & a=$$!; \
+	$(BIN)/pytest -p no:cacheprovider -m "$(LANE_B)" >$(LANE_LOGS)/lane-b.log 2>&1 & b=$$!; \
+	ra=0; wait $$a || ra=$$?; rb=0; wait $$b || rb=$$?; \
+	for lane in a b; do echo "--- lane $$lane ($(LANE_LOGS)/lane-$$lane.log)"; cat $(LANE_LOGS)/lane-$$lane.log; done; \
+	[ $$ra -eq 0 ] || fail="$$fail phase-3-lane-a:$$ra"; [ $$rb -eq 0 ] || fail="$$fail phase-3-lane-b:$$rb"; \
+	[ -z "$$fail" ] || { echo "pytest failed (phase:exit):$$fail"; exit 1; }
 
 # Needs the venv only for uv (locked in the dev extra); the lock is made for
 # $(LOCK_PYTHON) on $(LOCK_PLATFORM) whatever interpreter runs this.

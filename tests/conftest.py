@@ -6,8 +6,11 @@ Also the suite's two rules:
   on a developer's machine, a failure with CI=true, where everything must be installed
   (`make setup-test`). Under CI any other skip fails too, so a new one cannot slip in.
 - Markers `testbed`, `sweep`, `locust`, `slow` and `hostile` are set from the fixtures a
-  test uses (FIXTURE_MARKERS); `make test-fast` deselects them (the Makefile's FAST), and
-  `make pytest` runs the rest, the tests that measure CPU, alone after the fast tier.
+  test uses (FIXTURE_MARKERS); `make test-fast` deselects them (the Makefile's FAST).
+  `make pytest` runs the rest after the fast tier: first the tests marked `alone` (they
+  measure CPU or time: nothing may run beside them), then the others in two pytest
+  processes side by side, `lane_b` and not (each lane has its own session fixtures, so a
+  fixture shared by many tests, like `ci_sweep`, keeps its users in one lane).
 """
 
 from __future__ import annotations
@@ -50,6 +53,15 @@ FIXTURE_MARKERS = {
 }
 # Explicit markers that imply one of those.
 MARKER_IMPLIES = {"netns": "testbed"}
+# The tests that measure, and must run with nothing beside them (`make pytest`'s phase 2):
+# the capacity searches and the model's demands (capacity_sweep: CPU per answer, what ran
+# out) and Locust's own timing (locust_run: sent within 0.1 s of the schedule).
+ALONE = {"capacity_sweep", "locust_run"}
+# The rest of the slow tests run in two lanes side by side (phase 3): `lane_b` takes the
+# emulated VMs, the testbed's own tests, the hostile peers and the benchmarks with a testbed
+# of their own; lane a the sweeps (ci_sweep and its readers, Ctrl-C, failures, secrets) and
+# the other benchmark scripts. Each lane's tests take about as long as the other's.
+LANE_B = {"vms_env", "testbed_env", "bench_testbed", "hostile", "memory_cap", "silent_dns"}
 
 
 def in_ci() -> bool:
@@ -89,6 +101,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         names = {FIXTURE_MARKERS[f] for f in item.fixturenames if f in FIXTURE_MARKERS}
         names |= {MARKER_IMPLIES[m.name] for m in item.iter_markers() if m.name in MARKER_IMPLIES}
+        if ALONE & set(item.fixturenames):
+            names.add("alone")
+        elif LANE_B & set(item.fixturenames):
+            names.add("lane_b")
         for name in sorted(names):
             item.add_marker(name)
 

@@ -2,15 +2,22 @@
 
 The pid in the name lets a later run recognise a crashed run's testbed (its pytest process is
 gone) and take it down; the letter tells which test folder made it.
+
+`make pytest` runs two pytest processes side by side (its lanes), so two test testbeds can
+be up at once. A testbed's /24 comes from a hash of its name (sshbench.testbed.testbed.subnet),
+and two names share one about once in 512 pairs: a new name whose /24 another testbed holds
+waits until that testbed is down (that test ends) instead of failing.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 from sshbench import paths
+from sshbench.testbed import testbed
 
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -23,9 +30,18 @@ def _base36(n: int) -> str:
     return out or "0"
 
 
-def testbed_name_for(letter: str) -> str:
-    """The test testbed name of this pytest process for ``letter``."""
-    return letter + _base36(os.getpid())
+def testbed_name_for(letter: str, wait_s: float = 900) -> str:
+    """The test testbed name of this pytest process for ``letter``, once its /24 is free."""
+    name = letter + _base36(os.getpid())
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            testbed.check_subnet_free(name)
+            return name
+        except testbed.TestbedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
 
 
 def stale_test_testbeds(letters: str) -> set[str]:

@@ -17,14 +17,12 @@ from sshbench.testbed import testbed
 def _free_name(taken: str = "") -> str:
     """A test-only testbed name, unique to this pytest process, whose subnet is free."""
     for letter in "tuvwxyz":
-        name = testbed_name_for(letter)
-        if name == taken:
-            continue
         try:
-            testbed.check_subnet_free(name)
-            return name
+            name = testbed_name_for(letter, wait_s=0)
         except testbed.TestbedError:
             continue
+        if name != taken:
+            return name
     raise RuntimeError("no free 198.18.x.0/24 for a test testbed")
 
 

@@ -6,8 +6,13 @@ from snakemake.exceptions import WorkflowError
 
 from measure.point import POINT_FILE
 from sshbench import paths
+from sshbench.sweep import ctrl_c
 from sshbench.sweep import point as sb_point
 from sshbench.sweep import sweep as sb_sweep
+
+# Snakemake's log handler drops a Ctrl-C that lands while it writes a line; this one defers it
+# until the line is written (sshbench.sweep.ctrl_c).
+ctrl_c.install()
 
 # A --configfile replaces the default sweep instead of being deep-merged into it (the
 # default's groups would otherwise leak into every other sweep).
