@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from analysis.claims_spec import study_reference
 
 # The study's numbers in the captions: paper/claims.yaml `reference:`.
@@ -70,7 +72,25 @@ CAPTIONS = {
 }
 
 
-def figure_caption(wildcards: object) -> str:
-    """A figure's caption from its rule's wildcards (a Snakemake params function)."""
-    stem = wildcards.figure  # type: ignore[attr-defined]
-    return f"{TITLES[stem]}. {CAPTIONS[stem]}"
+# Below each figure's caption in `snakemake --report` (reStructuredText).
+SNAKEMAKE_REPORT_NOTE = (
+    "Drawn from ``tidy.csv`` by ``analysis/figures.py``; the reproduction report "
+    "(``paper/report.html``) shows every figure with the claims it bears on. A figure with "
+    "nothing to show (e.g. no capacity search in the sweep) is a one-line placeholder here and "
+    "one line in the report, saying why."
+)
+
+
+def write_report_captions(folder: Path) -> dict[str, Path]:
+    """Each figure's caption for `snakemake --report`, as the file Snakemake's report() reads
+    (a caption is a file), written into FOLDER when it changed; returns them by stem. The
+    workflow writes them when it loads, as it writes the sweep's plan."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for stem, title in TITLES.items():
+        f = folder / f"{stem}.rst"
+        text = f"{title}. {CAPTIONS[stem]}\n\n{SNAKEMAKE_REPORT_NOTE}\n"
+        if not f.exists() or f.read_text() != text:
+            f.write_text(text)
+        files[stem] = f
+    return files

@@ -66,17 +66,17 @@ def test_code_inputs_follow_the_import_graph(tmp_path: Path) -> None:
 
 def test_each_analysis_rule_depends_on_the_modules_it_imports() -> None:
     scripts = paths.WORKFLOW_DIR / "scripts"
-    figure = {Path(p).name for p in code_inputs(scripts / "analysis_figure.py")}
+    figure = {Path(p).name for p in code_inputs(scripts / "analysis_figures.py")}
     tables = {Path(p).name for p in code_inputs(scripts / "analysis_tables.py")}
     collect = {Path(p).name for p in code_inputs(scripts / "analysis_collect.py")}
-    assert {"figures.py", "select.py", "common.py", "analysis_figure.py"} <= figure
+    assert {"figures.py", "select.py", "common.py", "analysis_figures.py"} <= figure
     assert {"claims.py", "claims_spec.py", "tables.py"} <= tables
     assert "report.py" not in figure | tables and "claims.py" not in figure
     assert "collect.py" in collect and "figures.py" not in collect
     assert all(Path(p).is_file() for p in code_inputs(scripts / "analysis_report.py"))
 
 
-@pytest.mark.parametrize("name", ["analysis_collect", "analysis_figure", "analysis_tables"])
+@pytest.mark.parametrize("name", ["analysis_collect", "analysis_figures", "analysis_tables"])
 def test_the_rules_take_code_inputs_from_the_import_graph(name: str) -> None:
     text = (paths.WORKFLOW_DIR / "rules" / "analysis.smk").read_text()
     assert f'code=code_inputs(SCRIPTS / "{name}.py")' in text

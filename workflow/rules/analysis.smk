@@ -8,7 +8,7 @@
 # script's import graph inside the repository (analysis.codedeps), so editing a module a
 # step really imports reruns that step, and nothing else.
 
-from analysis.captions import figure_caption
+from analysis.captions import write_report_captions
 from analysis.codedeps import code_inputs
 from sshbench import paths
 from sshbench.paths import FIGURES, SweepLayout, analysis_targets
@@ -16,6 +16,8 @@ from sshbench.paths import FIGURES, SweepLayout, analysis_targets
 LAYOUT = SweepLayout(ANALYSIS_SWEEP_DIR)
 SCRIPTS = paths.WORKFLOW_DIR / "scripts"
 TEMPLATES = paths.PAPER_DIR / "templates"
+# Each figure's caption in `snakemake --report` (analysis.captions' text, one file each).
+FIGURE_CAPTIONS = write_report_captions(LAYOUT.figures / "captions")
 
 
 rule analysis_collect:
@@ -38,35 +40,39 @@ rule analysis_collect:
         "../scripts/analysis_collect.py"
 
 
-rule analysis_figure:
+# Every figure in one job: a job per figure would start a Python process per figure, each
+# importing matplotlib, pandas and scipy (most of a figure's cost).
+rule analysis_figures:
     input:
         tidy=LAYOUT.tidy,
         claims_file=paths.PAPER_DIR / "claims.yaml",  # the study's marks (reference:)
-        code=code_inputs(SCRIPTS / "analysis_figure.py"),
+        code=code_inputs(SCRIPTS / "analysis_figures.py"),
     output:
-        png=report(
-            LAYOUT.figure("{figure}", "png"),
-            category="Figures",
-            caption="../../paper/captions/figure.rst",
-        ),
-        pdf=report(
-            LAYOUT.figure("{figure}", "pdf"),
-            category="Figures (PDF)",
-            caption="../../paper/captions/figure.rst",
-        ),
-        shown=LAYOUT.figure("{figure}", "json"),
-    params:
-        caption=figure_caption,
-    wildcard_constraints:
-        figure="|".join(FIGURES),
+        png=[
+            report(
+                LAYOUT.figure(stem, "png"),
+                category="Figures",
+                caption=str(FIGURE_CAPTIONS[stem]),
+            )
+            for stem in FIGURES
+        ],
+        pdf=[
+            report(
+                LAYOUT.figure(stem, "pdf"),
+                category="Figures (PDF)",
+                caption=str(FIGURE_CAPTIONS[stem]),
+            )
+            for stem in FIGURES
+        ],
+        shown=[LAYOUT.figure(stem, "json") for stem in FIGURES],
     conda:
         "../../environment.yml"
     log:
-        LAYOUT.log("figure_{figure}"),
+        LAYOUT.log("figures"),
     message:
-        "Drawing figure {wildcards.figure}"
+        "Drawing the figures"
     script:
-        "../scripts/analysis_figure.py"
+        "../scripts/analysis_figures.py"
 
 
 rule analysis_model:
