@@ -16,8 +16,8 @@ from sshbench.testbed import testbed
 VENV_BIN = Path(sys.executable).parent
 SNAKEMAKE = str(VENV_BIN / "snakemake")
 # First letters of the sweep tests' testbed names (the testbed tests use t..z).
-# c: the shared capacity sweep (tests/conftest.py); e: test_no_secrets; m and f: no longer
-# used (the model and the transfers read the shared sweeps), still cleaned up after a crash
+# c: the shared capacity sweep (tests/conftest.py); e, m and f: no longer used (the secrets
+# check, the model and the transfers read other tests' sweeps), still cleaned up after a crash
 SWEEP_TEST_LETTERS = "qkbcimef"
 
 # The one capacity sweep of the suite: two searches (a host held to a quarter of a CPU and

@@ -9,6 +9,13 @@ Snakemake, the point's job, Locust) right when a point has written its point.jso
 has not ended yet. That is the moment the issue hit: Snakemake marks the point's output
 incomplete, and without `rerun-incomplete` (workflow/profiles/default) the next run stops with
 IncompleteFilesException.
+
+The API of this sweep keeps its credentials in a real MariaDB reached by a URL with a
+password (issue 24), and afterwards every file of both runs under results/ and .state/ is
+searched for that password and for the bench user's API token: a Ctrl-C'd run and its rerun
+(kept records, partial points, logs, Ansible's private data) write no credential. Only the
+token's own file (0600) may hold the token. (One sweep for both checks: a sweep of its own
+for the secrets took a minute of the suite.)
 """
 
 from __future__ import annotations
@@ -17,13 +24,16 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from mariadb import mariadb
 from testbed_names import stale_test_testbeds
 
 from sshbench import paths
@@ -40,6 +50,16 @@ README_COMMAND = ["--cores", "2", "--configfile", "experiments/ci.yaml"]
 README_COMMAND += ["--config", f"include=[{json.dumps(ONLY)}]"]
 LETTER = "i"  # testbed names i<pid>: this module's own
 CI_POINTS = sweep.expand({**sweep.load(paths.EXPERIMENTS_DIR / "ci.yaml"), "include": [ONLY]})
+PASSWORD = "Pw-q7XkZ3-never-in-results"
+
+
+@pytest.fixture
+def api_db_config(tmp_path: Path) -> Iterator[Path]:
+    """A second --configfile (outside results/ and .state/): the API's store in MariaDB."""
+    with mariadb(tmp_path / "mariadb", PASSWORD) as url:
+        config = tmp_path / "api-db.yaml"
+        config.write_text(yaml.safe_dump({"api": {"db": url}}))
+        yield config
 
 
 @pytest.fixture
@@ -60,7 +80,32 @@ def _finished(points: Path) -> list[Path]:
     return [d for d in points.iterdir() if (d / "point.json").exists()] if points.exists() else []
 
 
-def test_ctrl_c_then_the_same_command_continues(env: dict[str, str], tmp_path: Path) -> None:
+def _assert_no_secret_in(results: Path, state: Path) -> None:
+    token_files = list(state.rglob("api/*/token"))
+    assert len(token_files) == 1, token_files
+    token = token_files[0].read_text().strip().encode()
+    assert len(token) >= 20
+    assert stat.S_IMODE(token_files[0].stat().st_mode) & 0o077 == 0
+    leaks = []
+    for root in (results, state):
+        for f in root.rglob("*"):
+            if f.is_symlink() or not f.is_file() or f == token_files[0]:
+                continue
+            data = f.read_bytes()
+            if PASSWORD.encode() in data or token in data:
+                leaks.append(str(f.relative_to(root.parent)))
+    assert not leaks, leaks
+    runs = [d for d in state.rglob("runs/*") if d.is_dir()]
+    assert runs
+    for d in runs:  # ansible-runner's private data dirs: private, no secret left in them
+        assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
+        assert not (d / "env" / "extravars").exists(), d
+
+
+def test_ctrl_c_then_the_same_command_continues_and_no_secret_is_written(
+    env: dict[str, str], api_db_config: Path, tmp_path: Path
+) -> None:
+    command = [*README_COMMAND[:4], str(api_db_config), *README_COMMAND[4:]]
     profile = paths.WORKFLOW_DIR / "profiles" / "default" / "config.yaml"
     assert yaml.safe_load(profile.read_text())["rerun-incomplete"] is True
     points = Path(env["SSHBENCH_RESULTS"]) / "ci" / "points"
@@ -68,7 +113,7 @@ def test_ctrl_c_then_the_same_command_continues(env: dict[str, str], tmp_path: P
     with console.open("w") as out:
         # A session of its own: SIGINT goes to its process group, as a terminal's Ctrl-C does.
         proc = subprocess.Popen(
-            [SNAKEMAKE, *README_COMMAND],
+            [SNAKEMAKE, *command],
             env=env,
             cwd=paths.ROOT,
             stdout=out,
@@ -108,7 +153,7 @@ def test_ctrl_c_then_the_same_command_continues(env: dict[str, str], tmp_path: P
         assert int(counted[1]) == len(kept) >= 2 and int(counted[2]) == len(CI_POINTS)
         left = {d.name for d in points.iterdir()} - set(kept)
         assert not left, f"half a point left behind: {left}"
-        again = run_snakemake(env, *README_COMMAND, timeout=600)
+        again = run_snakemake(env, *command, timeout=600)
         out = again.stdout + again.stderr
         assert again.returncode == 0, out[-3000:]
         assert "IncompleteFilesException" not in out
@@ -122,3 +167,4 @@ def test_ctrl_c_then_the_same_command_continues(env: dict[str, str], tmp_path: P
         assert "report: " in again.stdout, again.stdout[-3000:]
     finally:
         teardown_in(env)
+    _assert_no_secret_in(Path(env["SSHBENCH_RESULTS"]), Path(env["SSHBENCH_STATE"]))
