@@ -76,6 +76,7 @@ def test_bench_capacity_prints_its_table_and_goals(bench_testbed, benchmark):
     assert "median API CPU per request (less the library)" in out
 
 
+@pytest.mark.lane_b  # make pytest's lanes: this one evens them out
 def test_bench_testbed_prints_steps_calls_and_tcp_modes(bench_testbed, benchmark):
     env = bench_testbed("h")
     out = _run([str(benchmark / "bench_testbed.py"), "--reps", "1", "--calls", "1"], env=env)
