@@ -42,6 +42,12 @@ def parser() -> argparse.ArgumentParser:
     a = sub.add_parser("add-user", help="create a user; prints its API token on the last line")
     a.add_argument("name")
     a.add_argument("--db", default=None, help=DB_HELP)
+    a.add_argument(
+        "--new-token",
+        action="store_true",
+        help="if the user exists, give it a new token instead of failing (the old one stops "
+        "working)",
+    )
 
     s = sub.add_parser("serve", help="serve the API under gunicorn (gthread workers)")
     s.add_argument("--library", choices=LIBRARIES, default="ssh2")
@@ -145,11 +151,11 @@ def add_user(args: argparse.Namespace) -> int:
         return 2
     engine = store.make_engine(args.db or default_db_url())
     try:
-        token = store.add_user(engine, args.name)
+        token = store.add_user(engine, args.name, new_token_if_exists=args.new_token)
     except ApiError as e:
         print(f"sshapi add-user: {e.message}", file=sys.stderr)
         return 1
-    print(f"created user {args.name!r}; its API token (shown once):")
+    print(f"user {args.name!r}: its new API token (shown once):")
     print(token)
     return 0
 

@@ -92,10 +92,19 @@ def _make_engine(db_url: str) -> Engine:
     return engine
 
 
-def add_user(engine: Engine, name: str) -> str:
-    """Create a user and return its new API token (shown once, stored only hashed)."""
+def add_user(engine: Engine, name: str, new_token_if_exists: bool = False) -> str:
+    """Create a user and return its new API token (shown once, stored only hashed). With
+    new_token_if_exists, a user of that name gets a new token instead (the old one stops
+    working): a deployment against a database that outlives it (MariaDB) has no token file
+    of the last one to read, and the user is there already."""
     token = secrets.token_urlsafe(32)
     with Session(engine) as s:
+        if new_token_if_exists:
+            user = s.scalar(select(User).where(User.name == name))
+            if user is not None:
+                user.token_sha256 = hash_token(token)
+                s.commit()
+                return token
         s.add(User(name=name, token_sha256=hash_token(token)))
         try:
             s.commit()

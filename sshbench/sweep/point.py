@@ -529,7 +529,9 @@ def _restore_kept(
     except (OSError, ValueError):
         return None
     same = {k: settings[k] for k in sweep.RUN_SETTING_KEYS if k in settings}
-    if rec.params != params or rec.settings != json.loads(json.dumps(same)):
+    # The record holds its settings redacted (write_record): compare them as written, or a
+    # setting with a secret (a database URL with its password) never matches.
+    if rec.params != params or rec.settings != json.loads(json.dumps(redact(same))):
         return None
     if not files.record.exists():
         os.link(files.kept, files.record)

@@ -105,3 +105,30 @@ def test_column_limits_never_become_a_500(mariadb_url, sshd, tmp_path):
             assert r.status_code == 404, (name, r.json)
     r = client.get("/credentials", headers=h)
     assert [c["name"] for c in r.json["credentials"]] == ["n" * 64]
+
+
+def test_add_user_again_needs_new_token_and_the_old_token_stops(mariadb_url, tmp_path):
+    """A second deployment against the same MariaDB finds its benchmark user there (the
+    Ansible role runs `sshapi add-user NAME --new-token` every time it has no token file)."""
+    import os
+    import subprocess
+    import sys
+
+    def add_user(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "sshapi.cli", "add-user", "m-erin", *flags],
+            env={**os.environ, "SSHAPI_DB_URL": mariadb_url},
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    first = add_user("--new-token")
+    assert first.returncode == 0, first.stderr
+    again = add_user()
+    assert again.returncode == 1 and "already exists" in again.stderr
+    second = add_user("--new-token")
+    assert second.returncode == 0, second.stderr
+    old, new = first.stdout.splitlines()[-1], second.stdout.splitlines()[-1]
+    engine = store.make_engine(mariadb_url)
+    assert old != new and store.user_for_token(engine, old) is None
+    assert store.user_for_token(engine, new) is not None
+    engine.dispose()
