@@ -127,8 +127,9 @@ lint: setup
 #      demands and Locust's own timing measure CPU and time;
 #   3. the rest (sweeps, testbed, emulated VMs, hostile peers, benchmark scripts) in two
 #      pytest processes side by side, LANE_A and LANE_B. Most of their time is waiting (a
-#      point at 5 RPS, Ansible, deadlines), not CPU: ~13 min one after the other, ~8 side by
-#      side. Each lane has its own session fixtures and temporary folder; its output goes to
+#      point at 5 RPS, Ansible, deadlines), not all CPU: ~20 min one after the other, ~12 side
+#      by side (2026-12-03, 2 cores). Each lane has its own session fixtures and temporary
+#      folder; its output goes to
 #      $(LANE_LOGS)/lane-a.log and lane-b.log, printed whole when both have ended.
 # A failing phase still runs the next (every failure shows); an interrupted one (Ctrl-C, a
 # collection error: pytest's exit 2-4) stops. A phase or lane that collects nothing (exit 5)

@@ -60,7 +60,7 @@ ALONE = {"capacity_sweep", "locust_run"}
 # The rest of the slow tests run in two lanes side by side (phase 3): `lane_b` takes the
 # emulated VMs, the testbed's own tests and the hostile peers (and a test marked lane_b
 # itself); lane a the sweeps (ci_sweep and its readers, Ctrl-C and secrets, failures) and the
-# benchmark scripts. Each lane's tests take about as long as the other's (~10 min side by
+# benchmark scripts. Each lane's tests take about as long as the other's (11-12 min side by
 # side here).
 LANE_B = {"vms_env", "testbed_env", "hostile", "memory_cap", "silent_dns"}
 
