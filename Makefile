@@ -129,8 +129,8 @@ lint: setup
 #      pytest processes side by side, LANE_A and LANE_B. Most of their time is waiting (a
 #      point at 5 RPS, Ansible, deadlines), not all CPU: ~20 min one after the other, ~12 side
 #      by side (2026-12-03, 2 cores). Each lane has its own session fixtures and temporary
-#      folder; its output goes to
-#      $(LANE_LOGS)/lane-a.log and lane-b.log, printed whole when both have ended.
+#      folder; its output goes to $(LANE_LOGS)/lane-a.log and lane-b.log, printed whole when
+#      both have ended.
 # A failing phase still runs the next (every failure shows); an interrupted one (Ctrl-C, a
 # collection error: pytest's exit 2-4) stops. A phase or lane that collects nothing (exit 5)
 # fails: each must have tests.
