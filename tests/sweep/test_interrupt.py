@@ -26,7 +26,6 @@ import re
 import signal
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +33,6 @@ from pathlib import Path
 import pytest
 import yaml
 from mariadb import mariadb
-from testbed_names import stale_test_testbeds
 
 from sshbench import paths
 from sshbench.sweep import sweep
@@ -64,15 +62,8 @@ def api_db_config(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def env(sweep_env_factory) -> dict[str, str]:
-    for name in stale_test_testbeds(LETTER):  # a crashed earlier run of this test
-        env = {**os.environ, "SSHBENCH_TESTBED": name}
-        subprocess.run(
-            [sys.executable, "-c", "from sshbench.testbed import testbed; testbed.down()"],
-            env=env,
-            cwd=paths.ROOT,
-            capture_output=True,
-            timeout=180,
-        )
+    # sweep_env_factory takes a crashed earlier run's testbeds down first (LETTER is one of
+    # sweep.helpers.SWEEP_TEST_LETTERS)
     return sweep_env_factory(LETTER)
 
 
