@@ -11,7 +11,6 @@ from pathlib import Path
 from testbed_names import stale_test_testbeds, testbed_name_for
 
 from sshbench import paths
-from sshbench.testbed import testbed
 
 VENV_BIN = Path(sys.executable).parent
 SNAKEMAKE = str(VENV_BIN / "snakemake")
@@ -42,9 +41,9 @@ CAPACITY_SEARCH = "cap-taco-c{cpus}-uptime-tuned-ssh2-perreq-tcpd-t0"
 
 def sweep_test_env(base: Path, letter: str) -> dict[str, str]:
     """Environment for a Snakemake run of its own: testbed `<letter><base36 pid>`, state and
-    results under `base`, the venv first on PATH."""
+    results under `base`, the venv first on PATH. The name's /24 is free (testbed_name_for
+    waits for it)."""
     name = testbed_name_for(letter)
-    testbed.check_subnet_free(name)
     return {
         **os.environ,
         "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
