@@ -4,6 +4,10 @@ by PID after. The app is reached through a pymysql SQLAlchemy URL over TCP."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from mariadb import mariadb
 from sqlalchemy import text
@@ -110,9 +114,6 @@ def test_column_limits_never_become_a_500(mariadb_url, sshd, tmp_path):
 def test_add_user_again_needs_new_token_and_the_old_token_stops(mariadb_url, tmp_path):
     """A second deployment against the same MariaDB finds its benchmark user there (the
     Ansible role runs `sshapi add-user NAME --new-token` every time it has no token file)."""
-    import os
-    import subprocess
-    import sys
 
     def add_user(*flags: str) -> subprocess.CompletedProcess:
         return subprocess.run(
