@@ -55,5 +55,8 @@ def test_snakemakes_log_handler_drops_a_ctrl_c_by_itself():
 
 
 def test_installed_a_ctrl_c_during_a_log_line_reaches_the_process():
-    out = _run("install").splitlines()
-    assert out[-1] == "Ctrl-C reached the process", out
+    # The signal sent again may land while "line written" is printed (between the text and
+    # its newline, seen on a busy machine): what counts is that it arrived and was not lost.
+    out = _run("install")
+    assert out.endswith("Ctrl-C reached the process\n"), out
+    assert "Ctrl-C lost" not in out, out
